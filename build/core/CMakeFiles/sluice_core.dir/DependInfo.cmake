@@ -1,0 +1,21 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/core/cli.c" "core/CMakeFiles/sluice_core.dir/cli.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/cli.c.o.d"
+  "/work/main/core/log.c" "core/CMakeFiles/sluice_core.dir/log.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/log.c.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  "/work/main/build/core/qvd/CMakeFiles/sl_qvd.dir/DependInfo.cmake"
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")

@@ -1,0 +1,31 @@
+/* Plugin registry: the plugins found on the search path, loaded once per process (dlopen is never
+ * repeated on reload). Built once in main() before any job thread starts, read-only afterwards. */
+#ifndef SL_REGISTRY_H
+#define SL_REGISTRY_H
+
+#include <sluice/plugin.h>
+
+typedef struct sl_plugin_entry {
+    char *path;            /* the .so file */
+    sl_plugin desc;        /* copy of the descriptor, zero-filled past the plugin's own size */
+    void *dl;              /* dlopen handle */
+} sl_plugin_entry;
+
+typedef struct sl_registry {
+    sl_plugin_entry *items;
+    size_t n;
+    char **refusals; /* one line per refused file, already logged */
+    size_t nrefusals;
+} sl_registry;
+
+/* Search order: dirs given with --plugin-dir (in order), then $SLUICE_PLUGIN_PATH (':'-separated),
+ * then <dir of the executable>/plugins (the build tree), then the install prefix. The first
+ * plugin with a given kind+name wins. Refusals are logged as one line each and recorded. */
+int sl_registry_load(sl_registry *reg, const char *const *dirs, size_t ndirs, const char *exe_dir);
+const sl_plugin_entry *sl_registry_find(const sl_registry *reg, sl_kind kind, const char *name);
+void sl_registry_free(sl_registry *reg);
+const char *sl_kind_name(sl_kind k);
+/* Check one loaded descriptor; on refusal writes the reason into why. 0 = accepted. */
+int sl_registry_check(const sl_plugin *p, size_t size_known, char *why, size_t whylen);
+
+#endif
