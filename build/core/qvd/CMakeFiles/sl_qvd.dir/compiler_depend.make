@@ -32,6 +32,7 @@ core/qvd/CMakeFiles/sl_qvd.dir/qvd_stub.c.o: /work/main/core/qvd/qvd_stub.c \
   /usr/include/x86_64-linux-gnu/bits/types/__FILE.h \
   /usr/include/x86_64-linux-gnu/bits/types/FILE.h \
   /usr/include/x86_64-linux-gnu/bits/types/struct_FILE.h \
+  /usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h \
   /usr/include/x86_64-linux-gnu/bits/stdio_lim.h \
   /usr/include/x86_64-linux-gnu/bits/floatn.h \
   /usr/include/x86_64-linux-gnu/bits/floatn-common.h
@@ -42,6 +43,8 @@ core/qvd/CMakeFiles/sl_qvd.dir/qvd_stub.c.o: /work/main/core/qvd/qvd_stub.c \
 /usr/include/x86_64-linux-gnu/bits/floatn.h:
 
 /usr/include/x86_64-linux-gnu/bits/wordsize.h:
+
+/usr/include/x86_64-linux-gnu/bits/types/cookie_io_functions_t.h:
 
 /usr/include/features-time64.h:
 
