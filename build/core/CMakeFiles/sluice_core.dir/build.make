@@ -69,10 +69,24 @@ include core/CMakeFiles/sluice_core.dir/progress.make
 # Include the compile flags for this target's objects.
 include core/CMakeFiles/sluice_core.dir/flags.make
 
+core/CMakeFiles/sluice_core.dir/batch.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/batch.c.o: /work/main/core/batch.c
+core/CMakeFiles/sluice_core.dir/batch.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object core/CMakeFiles/sluice_core.dir/batch.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/batch.c.o -MF CMakeFiles/sluice_core.dir/batch.c.o.d -o CMakeFiles/sluice_core.dir/batch.c.o -c /work/main/core/batch.c
+
+core/CMakeFiles/sluice_core.dir/batch.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/batch.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/batch.c > CMakeFiles/sluice_core.dir/batch.c.i
+
+core/CMakeFiles/sluice_core.dir/batch.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/batch.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/batch.c -o CMakeFiles/sluice_core.dir/batch.c.s
+
 core/CMakeFiles/sluice_core.dir/cli.c.o: core/CMakeFiles/sluice_core.dir/flags.make
 core/CMakeFiles/sluice_core.dir/cli.c.o: /work/main/core/cli.c
 core/CMakeFiles/sluice_core.dir/cli.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_1) "Building C object core/CMakeFiles/sluice_core.dir/cli.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object core/CMakeFiles/sluice_core.dir/cli.c.o"
 	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/cli.c.o -MF CMakeFiles/sluice_core.dir/cli.c.o.d -o CMakeFiles/sluice_core.dir/cli.c.o -c /work/main/core/cli.c
 
 core/CMakeFiles/sluice_core.dir/cli.c.i: cmake_force
@@ -83,10 +97,66 @@ core/CMakeFiles/sluice_core.dir/cli.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/cli.c.s"
 	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/cli.c -o CMakeFiles/sluice_core.dir/cli.c.s
 
+core/CMakeFiles/sluice_core.dir/engine.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/engine.c.o: /work/main/core/engine.c
+core/CMakeFiles/sluice_core.dir/engine.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Building C object core/CMakeFiles/sluice_core.dir/engine.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/engine.c.o -MF CMakeFiles/sluice_core.dir/engine.c.o.d -o CMakeFiles/sluice_core.dir/engine.c.o -c /work/main/core/engine.c
+
+core/CMakeFiles/sluice_core.dir/engine.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/engine.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/engine.c > CMakeFiles/sluice_core.dir/engine.c.i
+
+core/CMakeFiles/sluice_core.dir/engine.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/engine.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/engine.c -o CMakeFiles/sluice_core.dir/engine.c.s
+
+core/CMakeFiles/sluice_core.dir/flush.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/flush.c.o: /work/main/core/flush.c
+core/CMakeFiles/sluice_core.dir/flush.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_4) "Building C object core/CMakeFiles/sluice_core.dir/flush.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/flush.c.o -MF CMakeFiles/sluice_core.dir/flush.c.o.d -o CMakeFiles/sluice_core.dir/flush.c.o -c /work/main/core/flush.c
+
+core/CMakeFiles/sluice_core.dir/flush.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/flush.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/flush.c > CMakeFiles/sluice_core.dir/flush.c.i
+
+core/CMakeFiles/sluice_core.dir/flush.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/flush.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/flush.c -o CMakeFiles/sluice_core.dir/flush.c.s
+
+core/CMakeFiles/sluice_core.dir/host.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/host.c.o: /work/main/core/host.c
+core/CMakeFiles/sluice_core.dir/host.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_5) "Building C object core/CMakeFiles/sluice_core.dir/host.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/host.c.o -MF CMakeFiles/sluice_core.dir/host.c.o.d -o CMakeFiles/sluice_core.dir/host.c.o -c /work/main/core/host.c
+
+core/CMakeFiles/sluice_core.dir/host.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/host.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/host.c > CMakeFiles/sluice_core.dir/host.c.i
+
+core/CMakeFiles/sluice_core.dir/host.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/host.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/host.c -o CMakeFiles/sluice_core.dir/host.c.s
+
+core/CMakeFiles/sluice_core.dir/json.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/json.c.o: /work/main/core/json.c
+core/CMakeFiles/sluice_core.dir/json.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_6) "Building C object core/CMakeFiles/sluice_core.dir/json.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/json.c.o -MF CMakeFiles/sluice_core.dir/json.c.o.d -o CMakeFiles/sluice_core.dir/json.c.o -c /work/main/core/json.c
+
+core/CMakeFiles/sluice_core.dir/json.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/json.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/json.c > CMakeFiles/sluice_core.dir/json.c.i
+
+core/CMakeFiles/sluice_core.dir/json.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/json.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/json.c -o CMakeFiles/sluice_core.dir/json.c.s
+
 core/CMakeFiles/sluice_core.dir/log.c.o: core/CMakeFiles/sluice_core.dir/flags.make
 core/CMakeFiles/sluice_core.dir/log.c.o: /work/main/core/log.c
 core/CMakeFiles/sluice_core.dir/log.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_2) "Building C object core/CMakeFiles/sluice_core.dir/log.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_7) "Building C object core/CMakeFiles/sluice_core.dir/log.c.o"
 	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/log.c.o -MF CMakeFiles/sluice_core.dir/log.c.o.d -o CMakeFiles/sluice_core.dir/log.c.o -c /work/main/core/log.c
 
 core/CMakeFiles/sluice_core.dir/log.c.i: cmake_force
@@ -97,19 +167,77 @@ core/CMakeFiles/sluice_core.dir/log.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/log.c.s"
 	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/log.c -o CMakeFiles/sluice_core.dir/log.c.s
 
+core/CMakeFiles/sluice_core.dir/registry.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/registry.c.o: /work/main/core/registry.c
+core/CMakeFiles/sluice_core.dir/registry.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_8) "Building C object core/CMakeFiles/sluice_core.dir/registry.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/registry.c.o -MF CMakeFiles/sluice_core.dir/registry.c.o.d -o CMakeFiles/sluice_core.dir/registry.c.o -c /work/main/core/registry.c
+
+core/CMakeFiles/sluice_core.dir/registry.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/registry.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/registry.c > CMakeFiles/sluice_core.dir/registry.c.i
+
+core/CMakeFiles/sluice_core.dir/registry.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/registry.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/registry.c -o CMakeFiles/sluice_core.dir/registry.c.s
+
+core/CMakeFiles/sluice_core.dir/table.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/table.c.o: /work/main/core/table.c
+core/CMakeFiles/sluice_core.dir/table.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object core/CMakeFiles/sluice_core.dir/table.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/table.c.o -MF CMakeFiles/sluice_core.dir/table.c.o.d -o CMakeFiles/sluice_core.dir/table.c.o -c /work/main/core/table.c
+
+core/CMakeFiles/sluice_core.dir/table.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/table.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/table.c > CMakeFiles/sluice_core.dir/table.c.i
+
+core/CMakeFiles/sluice_core.dir/table.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/table.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/table.c -o CMakeFiles/sluice_core.dir/table.c.s
+
+core/CMakeFiles/sluice_core.dir/valtext.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/valtext.c.o: /work/main/core/valtext.c
+core/CMakeFiles/sluice_core.dir/valtext.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object core/CMakeFiles/sluice_core.dir/valtext.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/valtext.c.o -MF CMakeFiles/sluice_core.dir/valtext.c.o.d -o CMakeFiles/sluice_core.dir/valtext.c.o -c /work/main/core/valtext.c
+
+core/CMakeFiles/sluice_core.dir/valtext.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/valtext.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/valtext.c > CMakeFiles/sluice_core.dir/valtext.c.i
+
+core/CMakeFiles/sluice_core.dir/valtext.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/valtext.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/valtext.c -o CMakeFiles/sluice_core.dir/valtext.c.s
+
 # Object files for target sluice_core
 sluice_core_OBJECTS = \
+"CMakeFiles/sluice_core.dir/batch.c.o" \
 "CMakeFiles/sluice_core.dir/cli.c.o" \
-"CMakeFiles/sluice_core.dir/log.c.o"
+"CMakeFiles/sluice_core.dir/engine.c.o" \
+"CMakeFiles/sluice_core.dir/flush.c.o" \
+"CMakeFiles/sluice_core.dir/host.c.o" \
+"CMakeFiles/sluice_core.dir/json.c.o" \
+"CMakeFiles/sluice_core.dir/log.c.o" \
+"CMakeFiles/sluice_core.dir/registry.c.o" \
+"CMakeFiles/sluice_core.dir/table.c.o" \
+"CMakeFiles/sluice_core.dir/valtext.c.o"
 
 # External object files for target sluice_core
 sluice_core_EXTERNAL_OBJECTS =
 
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/batch.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/cli.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/engine.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/flush.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/host.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/json.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/log.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/registry.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/table.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/valtext.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/build.make
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_3) "Linking C static library libsluice_core.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Linking C static library libsluice_core.a"
 	cd /work/main/build/core && $(CMAKE_COMMAND) -P CMakeFiles/sluice_core.dir/cmake_clean_target.cmake
 	cd /work/main/build/core && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/sluice_core.dir/link.txt --verbose=$(VERBOSE)
 
