@@ -5,4 +5,7 @@
 # This file includes the relevant testing commands required for 
 # testing this directory and lists subdirectories to be tested as well.
 subdirs("core")
+subdirs("plugins/sinks/file")
+subdirs("plugins/sources/generator")
+subdirs("plugins/transforms/select")
 subdirs("tests")

@@ -40,6 +40,9 @@ set(CMAKE_MAKEFILE_DEPENDS
   "/work/main/cmake/sluice.pc.in"
   "/work/main/core/CMakeLists.txt"
   "/work/main/core/qvd/CMakeLists.txt"
+  "/work/main/plugins/sinks/file/CMakeLists.txt"
+  "/work/main/plugins/sources/generator/CMakeLists.txt"
+  "/work/main/plugins/transforms/select/CMakeLists.txt"
   "/work/main/tests/CMakeLists.txt"
   )
 
@@ -55,6 +58,9 @@ set(CMAKE_MAKEFILE_PRODUCTS
   "CMakeFiles/CMakeDirectoryInformation.cmake"
   "core/CMakeFiles/CMakeDirectoryInformation.cmake"
   "core/qvd/CMakeFiles/CMakeDirectoryInformation.cmake"
+  "plugins/sinks/file/CMakeFiles/CMakeDirectoryInformation.cmake"
+  "plugins/sources/generator/CMakeFiles/CMakeDirectoryInformation.cmake"
+  "plugins/transforms/select/CMakeFiles/CMakeDirectoryInformation.cmake"
   "tests/CMakeFiles/CMakeDirectoryInformation.cmake"
   )
 
@@ -63,4 +69,7 @@ set(CMAKE_DEPEND_INFO_FILES
   "core/CMakeFiles/sluice_core.dir/DependInfo.cmake"
   "core/CMakeFiles/sluice.dir/DependInfo.cmake"
   "core/qvd/CMakeFiles/sl_qvd.dir/DependInfo.cmake"
+  "plugins/sinks/file/CMakeFiles/sl-sink-file.dir/DependInfo.cmake"
+  "plugins/sources/generator/CMakeFiles/sl-source-generator.dir/DependInfo.cmake"
+  "plugins/transforms/select/CMakeFiles/sl-transform-select.dir/DependInfo.cmake"
   )

@@ -14,6 +14,7 @@ set(OLD_GLOB
   "/work/main/core/log.c"
   "/work/main/core/main.c"
   "/work/main/core/registry.c"
+  "/work/main/core/supervisor.c"
   "/work/main/core/table.c"
   "/work/main/core/valtext.c"
   )

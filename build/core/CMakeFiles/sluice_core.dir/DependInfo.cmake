@@ -16,6 +16,7 @@ set(CMAKE_DEPENDS_DEPENDENCY_FILES
   "/work/main/core/json.c" "core/CMakeFiles/sluice_core.dir/json.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/json.c.o.d"
   "/work/main/core/log.c" "core/CMakeFiles/sluice_core.dir/log.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/log.c.o.d"
   "/work/main/core/registry.c" "core/CMakeFiles/sluice_core.dir/registry.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/registry.c.o.d"
+  "/work/main/core/supervisor.c" "core/CMakeFiles/sluice_core.dir/supervisor.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/supervisor.c.o.d"
   "/work/main/core/table.c" "core/CMakeFiles/sluice_core.dir/table.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/table.c.o.d"
   "/work/main/core/valtext.c" "core/CMakeFiles/sluice_core.dir/valtext.c.o" "gcc" "core/CMakeFiles/sluice_core.dir/valtext.c.o.d"
   )

@@ -181,10 +181,24 @@ core/CMakeFiles/sluice_core.dir/registry.c.s: cmake_force
 	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/registry.c.s"
 	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/registry.c -o CMakeFiles/sluice_core.dir/registry.c.s
 
+core/CMakeFiles/sluice_core.dir/supervisor.c.o: core/CMakeFiles/sluice_core.dir/flags.make
+core/CMakeFiles/sluice_core.dir/supervisor.c.o: /work/main/core/supervisor.c
+core/CMakeFiles/sluice_core.dir/supervisor.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object core/CMakeFiles/sluice_core.dir/supervisor.c.o"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/supervisor.c.o -MF CMakeFiles/sluice_core.dir/supervisor.c.o.d -o CMakeFiles/sluice_core.dir/supervisor.c.o -c /work/main/core/supervisor.c
+
+core/CMakeFiles/sluice_core.dir/supervisor.c.i: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Preprocessing C source to CMakeFiles/sluice_core.dir/supervisor.c.i"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -E /work/main/core/supervisor.c > CMakeFiles/sluice_core.dir/supervisor.c.i
+
+core/CMakeFiles/sluice_core.dir/supervisor.c.s: cmake_force
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green "Compiling C source to assembly CMakeFiles/sluice_core.dir/supervisor.c.s"
+	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -S /work/main/core/supervisor.c -o CMakeFiles/sluice_core.dir/supervisor.c.s
+
 core/CMakeFiles/sluice_core.dir/table.c.o: core/CMakeFiles/sluice_core.dir/flags.make
 core/CMakeFiles/sluice_core.dir/table.c.o: /work/main/core/table.c
 core/CMakeFiles/sluice_core.dir/table.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_9) "Building C object core/CMakeFiles/sluice_core.dir/table.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object core/CMakeFiles/sluice_core.dir/table.c.o"
 	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/table.c.o -MF CMakeFiles/sluice_core.dir/table.c.o.d -o CMakeFiles/sluice_core.dir/table.c.o -c /work/main/core/table.c
 
 core/CMakeFiles/sluice_core.dir/table.c.i: cmake_force
@@ -198,7 +212,7 @@ core/CMakeFiles/sluice_core.dir/table.c.s: cmake_force
 core/CMakeFiles/sluice_core.dir/valtext.c.o: core/CMakeFiles/sluice_core.dir/flags.make
 core/CMakeFiles/sluice_core.dir/valtext.c.o: /work/main/core/valtext.c
 core/CMakeFiles/sluice_core.dir/valtext.c.o: core/CMakeFiles/sluice_core.dir/compiler_depend.ts
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_10) "Building C object core/CMakeFiles/sluice_core.dir/valtext.c.o"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Building C object core/CMakeFiles/sluice_core.dir/valtext.c.o"
 	cd /work/main/build/core && /usr/bin/cc $(C_DEFINES) $(C_INCLUDES) $(C_FLAGS) -MD -MT core/CMakeFiles/sluice_core.dir/valtext.c.o -MF CMakeFiles/sluice_core.dir/valtext.c.o.d -o CMakeFiles/sluice_core.dir/valtext.c.o -c /work/main/core/valtext.c
 
 core/CMakeFiles/sluice_core.dir/valtext.c.i: cmake_force
@@ -219,6 +233,7 @@ sluice_core_OBJECTS = \
 "CMakeFiles/sluice_core.dir/json.c.o" \
 "CMakeFiles/sluice_core.dir/log.c.o" \
 "CMakeFiles/sluice_core.dir/registry.c.o" \
+"CMakeFiles/sluice_core.dir/supervisor.c.o" \
 "CMakeFiles/sluice_core.dir/table.c.o" \
 "CMakeFiles/sluice_core.dir/valtext.c.o"
 
@@ -233,11 +248,12 @@ core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/host.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/json.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/log.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/registry.c.o
+core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/supervisor.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/table.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/valtext.c.o
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/build.make
 core/libsluice_core.a: core/CMakeFiles/sluice_core.dir/link.txt
-	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_11) "Linking C static library libsluice_core.a"
+	@$(CMAKE_COMMAND) -E cmake_echo_color --switch=$(COLOR) --green --bold --progress-dir=/work/main/build/CMakeFiles --progress-num=$(CMAKE_PROGRESS_12) "Linking C static library libsluice_core.a"
 	cd /work/main/build/core && $(CMAKE_COMMAND) -P CMakeFiles/sluice_core.dir/cmake_clean_target.cmake
 	cd /work/main/build/core && $(CMAKE_COMMAND) -E cmake_link_script CMakeFiles/sluice_core.dir/link.txt --verbose=$(VERBOSE)
 

@@ -15,6 +15,8 @@ file(REMOVE_RECURSE
   "CMakeFiles/sluice_core.dir/log.c.o.d"
   "CMakeFiles/sluice_core.dir/registry.c.o"
   "CMakeFiles/sluice_core.dir/registry.c.o.d"
+  "CMakeFiles/sluice_core.dir/supervisor.c.o"
+  "CMakeFiles/sluice_core.dir/supervisor.c.o.d"
   "CMakeFiles/sluice_core.dir/table.c.o"
   "CMakeFiles/sluice_core.dir/table.c.o.d"
   "CMakeFiles/sluice_core.dir/valtext.c.o"

@@ -1,0 +1,2 @@
+# Empty dependencies file for sl-sink-file.
+# This may be replaced when dependencies are built.

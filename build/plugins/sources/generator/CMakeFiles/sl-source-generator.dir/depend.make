@@ -1,0 +1,2 @@
+# Empty dependencies file for sl-source-generator.
+# This may be replaced when dependencies are built.
