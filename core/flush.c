@@ -457,8 +457,8 @@ int sl_flush(sl_run *r, int force)
         }
     }
     sl_buf m = {0};
-    manifest_build(r, &m, chkeys, chrows);
     r->flush_seq = seq; /* the manifest names this flush */
+    manifest_build(r, &m, chkeys, chrows);
     if (put_object(r, MANIFEST_KEY, "application/json", produce_buf, &m, NULL, NULL) != 0) {
         r->flush_seq = seq - 1;
         sl_buf_free(&m);

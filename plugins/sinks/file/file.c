@@ -158,6 +158,10 @@ static sl_status fs_put_begin(void *ctx, const char *key, const char *ctype, sl_
         free(p);
         return errno == ENOSPC ? SL_RETRY : SL_ERROR;
     }
+    /* mkostemp makes 0600; objects are for readers (Qlik, other users) like any written file. */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(p->fd, 0666 & ~um);
     *out = p;
     return SL_OK;
 }
