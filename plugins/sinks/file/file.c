@@ -71,6 +71,35 @@ static int mkdirs(char *path)
     return 0;
 }
 
+/* Temporary files of puts that a crash interrupted: ".<name>.XXXXXX" (mkostemp's 6 chars). */
+static int is_stale_tmp(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] == '.' && n > 8 && name[n - 7] == '.' && strcmp(name, "..") != 0;
+}
+
+static void remove_stale(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (lstat(path, &sb) != 0)
+            continue;
+        if (S_ISDIR(sb.st_mode) && depth < 8)
+            remove_stale(path, depth + 1);
+        else if (S_ISREG(sb.st_mode) && is_stale_tmp(de->d_name))
+            unlink(path);
+    }
+    closedir(d);
+}
+
 static int fs_open(void *ctx, const sl_open_args *args)
 {
     (void)args;
@@ -86,6 +115,8 @@ static int fs_open(void *ctx, const sl_open_args *args)
         c->api->set_error(c->h, "directory %s is not writable: %s", c->root, strerror(errno));
         return -1;
     }
+    /* One job owns a directory, so leftovers of its own interrupted puts are safe to remove. */
+    remove_stale(c->root, 0);
     return 0;
 }
 
