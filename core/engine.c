@@ -288,6 +288,11 @@ static void publish_metrics(sl_run *r)
                       "sluice_table_commit_to_durable_seconds{tenant=\"%s\",table=\"%s\"} %.6f\n",
                       t, tn, (double)rt->last_latency_us / 1e6);
     }
+    sl_host *hosts[] = {&r->source, &r->sink};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < hosts[k]->nmetrics; i++)
+            sl_buf_printf(&b, "sluice_plugin_%s{tenant=\"%s\",plugin=\"%s\"} %.17g\n",
+                          hosts[k]->metrics[i].name, t, hosts[k]->label, hosts[k]->metrics[i].value);
     if (b.oom) {
         sl_buf_free(&b);
         return;

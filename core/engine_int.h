@@ -19,6 +19,13 @@ struct sl_host {
     char err[512];
     void *ctx;
     int created, opened;
+    /* Plugin metrics (counter_add / gauge_set); only the job thread touches them. */
+    struct sl_plugin_metric {
+        char name[64];
+        double value;
+        int gauge;
+    } metrics[32];
+    size_t nmetrics;
 };
 
 /* One change kept for a change file. */

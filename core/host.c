@@ -77,18 +77,39 @@ static const char *h_opt_list_item(sl_host *h, const char *name, size_t i)
     return o && i < o->nlist ? o->list[i] : NULL;
 }
 
+static struct sl_plugin_metric *metric(sl_host *h, const char *name, int gauge)
+{
+    for (size_t i = 0; i < h->nmetrics; i++)
+        if (strcmp(h->metrics[i].name, name) == 0)
+            return &h->metrics[i];
+    if (h->nmetrics == sizeof h->metrics / sizeof h->metrics[0])
+        return NULL; /* a plugin with more than 32 metrics loses the rest, silently by design */
+    struct sl_plugin_metric *m = &h->metrics[h->nmetrics++];
+    /* Metric names become Prometheus names: keep [a-zA-Z0-9_]. */
+    size_t k = 0;
+    for (; name[k] && k < sizeof m->name - 1; k++) {
+        char c = name[k];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        m->name[k] = ok ? c : '_';
+    }
+    m->name[k] = 0;
+    m->value = 0;
+    m->gauge = gauge;
+    return m;
+}
+
 static void h_counter_add(sl_host *h, const char *name, double delta)
 {
-    (void)h;
-    (void)name;
-    (void)delta; /* plugin counters: reserved, the core's own metrics cover the data path */
+    struct sl_plugin_metric *m = metric(h, name, 0);
+    if (m)
+        m->value += delta;
 }
 
 static void h_gauge_set(sl_host *h, const char *name, double value)
 {
-    (void)h;
-    (void)name;
-    (void)value;
+    struct sl_plugin_metric *m = metric(h, name, 1);
+    if (m)
+        m->value = value;
 }
 
 static void *h_malloc(sl_host *h, size_t n)
