@@ -278,6 +278,15 @@ static void test_valid_plain(void)
     CHECK(v && v->is_default && v->i == 1);
     v = sl_spec_opt(&job->sink, "flush_interval");
     CHECK(v && v->is_default && v->d == 1.0 && strcmp(v->s, "1") == 0);
+
+    /* Writing defaults out does not change the hash. */
+    sl_jobdesc *explicit = load_ok("valid_plain_explicit.lua");
+    if (explicit) {
+        CHECK_EQ_STR(explicit->hash, job->hash);
+        v = sl_spec_opt(&explicit->source, "rows");
+        CHECK(v && !v->is_default && v->i == 1000 && v->line == 4);
+    }
+    sl_job_free(explicit);
     sl_job_free(job);
 }
 
@@ -308,6 +317,24 @@ static void test_secret_ok(void)
     snprintf(want, sizeof want, "%s:4: '}' expected (to close '{' at line 1) near 'sink'", path);
     CHECK(d.n == 1 && strcmp(d.lines[0], want) == 0);
     sl_diag_free(&d);
+}
+
+/* The examples in docs/job-scripts.md load. */
+static void test_doc_examples(void)
+{
+    setenv("ACME_PG", "host=127.0.0.1", 1);
+    sl_jobdesc *job = load_ok("doc_demo.lua");
+    sl_job_free(job);
+    job = load_ok("doc_shared.lua");
+    if (job) {
+        CHECK_EQ_INT(job->sink.line, 2);
+        const sl_optval *v = sl_spec_opt(&job->sink, "secret_access_key");
+        CHECK(v && strcmp(v->s, "k3y") == 0); /* "\r\n" stripped */
+        v = sl_spec_opt(&job->sink, "bucket");
+        CHECK(v && strcmp(v->s, "acme-eu-qvd") == 0);
+    }
+    sl_job_free(job);
+    unsetenv("ACME_PG");
 }
 
 static int write_dump(lua_State *L, const void *p, size_t sz, void *ud)
@@ -394,6 +421,7 @@ int main(void)
     SL_RUN(test_valid_plain);
     SL_RUN(test_secret_ok);
     SL_RUN(test_bytecode);
+    SL_RUN(test_doc_examples);
 
     char path[600];
     snprintf(path, sizeof path, "%s/bytecode.lua", tmp);
