@@ -464,6 +464,12 @@ int sl_sandbox_run(sl_sandbox *sb, const char *src, size_t len, int *line, char 
         snprintf(msg, msglen, "%s", rest);
         /* One line per problem: a multi-line user error is cut at its first newline. */
         msg[strcspn(msg, "\n")] = '\0';
+        /* A script's error text must not drive the terminal that shows it. */
+        for (char *p = msg; *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                *p = '?';
+            }
+        }
     }
     lua_settop(L, 0);
     return -1;

@@ -3,6 +3,7 @@
  * diagnostics for NAME.lua (paths as given: the test runs inside the jobs directory). */
 #include "job.h"
 #include "job_sandbox.h"
+#include "job_scan.h"
 #include "sl_test.h"
 
 #include <dirent.h>
@@ -319,6 +320,37 @@ static void test_secret_ok(void)
     sl_diag_free(&d);
 }
 
+/* The key scanner skips comments and strings and finds name = and ["name"] = forms. */
+static void test_scan(void)
+{
+    const char *text = "-- a = 1\n"                                        /* 1: comment */
+                       "--[==[ b = 2\n ]] c = 3 ]==]\n"                    /* 2-3: long comment */
+                       "local s = [[ d = 4\n]]\n"                          /* 4-5: long string */
+                       "local q = \"e = 5\" if x == y then end\n"          /* 6 */
+                       "t = { [\"f\"] = 6, g=7, h\n= 8, 1e+5, i.j = 9 }\n" /* 7-8 */
+                       "return t\n";                                       /* 9 */
+    sl_scan sc;
+    sl_scan_text(&sc, text, strlen(text));
+    CHECK_EQ_INT(sl_scan_find(&sc, "a", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "b", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "c", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "d", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "e", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "x", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "s", 1, 0), 4);
+    CHECK_EQ_INT(sl_scan_find(&sc, "q", 1, 0), 6);
+    CHECK_EQ_INT(sl_scan_find(&sc, "t", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "f", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "g", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "h", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "j", 1, 0), 8);
+    CHECK_EQ_INT(sl_scan_find(&sc, "g", 8, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "t", 1, 1), 0);
+    CHECK_EQ_INT(sc.last_return, 9);
+    CHECK_EQ_INT(sc.last_token, 9);
+    sl_scan_free(&sc);
+}
+
 /* The examples in docs/job-scripts.md load. */
 static void test_doc_examples(void)
 {
@@ -422,6 +454,7 @@ int main(void)
     SL_RUN(test_secret_ok);
     SL_RUN(test_bytecode);
     SL_RUN(test_doc_examples);
+    SL_RUN(test_scan);
 
     char path[600];
     snprintf(path, sizeof path, "%s/bytecode.lua", tmp);
