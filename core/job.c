@@ -1139,7 +1139,11 @@ sl_jobdesc *sl_job_load(const char *path, const sl_registry *reg, sl_diag *diag)
         goto out;
     }
     sl_scan_text(&ld.scan, src, len);
-    ld.ret_line = ld.scan.last_return ? ld.scan.last_return : 1;
+    /* Problems of the job table as a whole point at its return statement, or at the end of a
+     * script that forgot it. */
+    ld.ret_line = ld.scan.last_return  ? ld.scan.last_return
+                  : ld.scan.last_token ? ld.scan.last_token
+                                       : 1;
     sb = sl_sandbox_new(path);
     if (!sb) {
         oom(&ld);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Lua never sees this name: messages from the chunk start with "job:LINE: " and the loader
@@ -18,14 +19,22 @@
 #define SB_CHUNKNAME "=job"
 #define SB_PREFIX    "job:"
 #define SB_HOOK_STEP 1000
+#define SB_STR(x)    #x
+#define SB_XSTR(x)   SB_STR(x)
+#define SB_TOO_MANY  "more than 10000000 instructions"
+_Static_assert(SL_SANDBOX_MAX_INSTRUCTIONS == 10000000ull, "SB_TOO_MANY names the limit");
+#define SB_TOO_SLOW "more than " SB_XSTR(SL_SANDBOX_MAX_SECONDS) " seconds"
+
+static void sb_hook(lua_State *L, lua_Debug *ar);
 
 struct sl_sandbox {
     lua_State *L;
     size_t used;
     size_t limit;
-    int mem_refused;       /* an allocation was refused because of the cap */
-    uint64_t instructions; /* counted in steps of SB_HOOK_STEP */
-    int out_of_time;
+    int mem_refused;         /* an allocation was refused because of the cap */
+    uint64_t instructions;   /* VM instructions in steps of SB_HOOK_STEP, plus metered work */
+    double started;          /* CLOCK_MONOTONIC seconds when the chunk started */
+    const char *out_of_time; /* why the script was stopped, NULL while it may run */
     int line;  /* last line the chunk executed (line hook), for errors without a position */
     char *dir; /* directory of the job file, "" for the current one */
 };
@@ -65,6 +74,37 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+static double sb_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Raises "took too long". From the first time on every instruction fails, so a pcall in the
+ * script cannot swallow the error and keep looping: the first instruction outside any pcall
+ * raises it again. */
+static int sb_out_of_time(lua_State *L, sl_sandbox *sb, const char *why)
+{
+    if (!sb->out_of_time) {
+        sb->out_of_time = why;
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    }
+    lua_pushfstring(L, SB_PREFIX "%d: job script took too long (%s)", sb->line, sb->out_of_time);
+    return lua_error(L);
+}
+
+/* Adds work done inside library functions to the instruction count. */
+static void sb_charge(lua_State *L, uint64_t units)
+{
+    sl_sandbox *sb = sb_of(L);
+    if (units > SL_SANDBOX_MAX_INSTRUCTIONS - sb->instructions) {
+        sb->instructions = SL_SANDBOX_MAX_INSTRUCTIONS;
+        sb_out_of_time(L, sb, SB_TOO_MANY);
+    }
+    sb->instructions += units;
+}
+
 static void sb_hook(lua_State *L, lua_Debug *ar)
 {
     sl_sandbox *sb = sb_of(L);
@@ -75,19 +115,46 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
     if (ar->event != LUA_HOOKCOUNT) {
         return;
     }
-    sb->instructions += SB_HOOK_STEP;
-    if (sb->instructions <= SL_SANDBOX_MAX_INSTRUCTIONS && !sb->out_of_time) {
-        return;
+    if (sb->out_of_time) {
+        sb_out_of_time(L, sb, sb->out_of_time);
     }
-    if (!sb->out_of_time) {
-        /* From now on every instruction fails, so a pcall in the script cannot swallow the
-         * error and keep looping: the first instruction outside any pcall raises it again. */
-        sb->out_of_time = 1;
-        lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    sb_charge(L, SB_HOOK_STEP);
+    /* A loop of library calls, each bounded by the memory cap but not free (comparing two
+     * 30 MB strings is one instruction), is caught by the clock. */
+    if (sb_now() - sb->started > SL_SANDBOX_MAX_SECONDS) {
+        sb_out_of_time(L, sb, SB_TOO_SLOW);
     }
-    lua_pushfstring(L, SB_PREFIX "%d: job script took too long (more than %d instructions)",
-                    sb->line, (int)SL_SANDBOX_MAX_INSTRUCTIONS);
-    lua_error(L);
+}
+
+/* string.rep("", math.maxinteger) and table.move({}, 1, math.maxinteger, 2) loop once per
+ * repetition / element while producing nothing, inside one C call the hook never interrupts:
+ * charge those loops before running them. Work that produces bytes is bounded by the memory cap
+ * (the result is allocated before the loop). Upvalue 1: the library function. */
+static int sb_metered_rep(lua_State *L)
+{
+    size_t l = 0, lsep = 0;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n > 0 && l + lsep == 0) {
+        sb_charge(L, (uint64_t)n);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int sb_metered_move(lua_State *L)
+{
+    lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+    if (e >= f) {
+        sb_charge(L, (uint64_t)e - (uint64_t)f + 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
 }
 
 /* env("NAME" [, default]) */
@@ -248,6 +315,12 @@ static int sb_setup(lua_State *L)
         lua_pushnil(L);
         lua_setfield(L, 2, sb_removed_string[i]);
     }
+    lua_getfield(L, 2, "rep");
+    lua_pushcclosure(L, sb_metered_rep, 1);
+    lua_setfield(L, 2, "rep");
+    lua_getfield(L, 3, "move");
+    lua_pushcclosure(L, sb_metered_move, 1);
+    lua_setfield(L, 3, "move");
     lua_newtable(L);
     lua_pushcfunction(L, sb_string_index);
     lua_setfield(L, -2, "__index");
@@ -285,6 +358,8 @@ static int sb_setup(lua_State *L)
     if (!lua_setupvalue(L, -2, 1)) {
         return luaL_error(L, "job chunk has no _ENV");
     }
+    sl_sandbox *sb = sb_of(L);
+    sb->started = sb_now();
     lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKLINE, SB_HOOK_STEP);
     lua_call(L, 0, 1);
     lua_sethook(L, NULL, 0, 0);
@@ -389,6 +464,12 @@ int sl_sandbox_run(sl_sandbox *sb, const char *src, size_t len, int *line, char 
         snprintf(msg, msglen, "%s", rest);
         /* One line per problem: a multi-line user error is cut at its first newline. */
         msg[strcspn(msg, "\n")] = '\0';
+        /* A script's error text must not drive the terminal that shows it. */
+        for (char *p = msg; *p; p++) {
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                *p = '?';
+            }
+        }
     }
     lua_settop(L, 0);
     return -1;

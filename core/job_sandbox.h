@@ -10,6 +10,7 @@
 
 #define SL_SANDBOX_MAX_MEMORY       (64u * 1024u * 1024u) /* bytes the Lua state may hold */
 #define SL_SANDBOX_MAX_INSTRUCTIONS 10000000ull           /* VM instructions per job file */
+#define SL_SANDBOX_MAX_SECONDS      3                     /* wall clock per job file */
 #define SL_SANDBOX_MAX_SECRET       (64u * 1024u)         /* bytes secret_file() reads */
 
 typedef struct sl_sandbox sl_sandbox;

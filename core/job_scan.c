@@ -86,6 +86,9 @@ void sl_scan_text(sl_scan *s, const char *t, size_t len)
             i++;
             continue;
         }
+        if (!(c == '-' && i + 1 < len && t[i + 1] == '-')) {
+            s->last_token = line;
+        }
         int was_bracket = after_bracket;
         after_bracket = 0;
         if (c == '-' && i + 1 < len && t[i + 1] == '-') {

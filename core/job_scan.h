@@ -17,6 +17,7 @@ typedef struct sl_scan {
     size_t n, cap;
     int last_return; /* line of the last "return" keyword, 0 if none */
     int last_line;   /* number of lines */
+    int last_token;  /* line of the last token that is not a comment, 0 if none */
 } sl_scan;
 
 /* Never fails: on allocation failure fewer keys are recorded. text must outlive the scan. */

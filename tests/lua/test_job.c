@@ -3,8 +3,10 @@
  * diagnostics for NAME.lua (paths as given: the test runs inside the jobs directory). */
 #include "job.h"
 #include "job_sandbox.h"
+#include "job_scan.h"
 #include "sl_test.h"
 
+#include <dirent.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <sys/stat.h>
@@ -143,43 +145,34 @@ static char tmp_dir[64];
 
 /* ---- tests ---- */
 
+static int is_expected(const struct dirent *e)
+{
+    size_t n = strlen(e->d_name);
+    return n > 9 && strcmp(e->d_name + n - 9, ".expected") == 0;
+}
+
+/* Every NAME.expected in the jobs directory is one golden case: syntax and runtime errors,
+ * validation problems, sandbox escapes (which also try to create mark_path) and the limits. */
 static void test_goldens(void)
 {
-    static const char *const names[] = {
-        "syntax_error",    "runtime_error",    "unknown_plugin",   "misspelled_option",
-        "misspelled_ctor", "missing_required", "wrong_type",       "missing_tenant",
-        "bad_tenant",      "env_missing",      "secret_missing",   "many_problems",
-        "not_a_table",     "wrong_ctor",       "undefined_global", "error_table",
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        golden(names[i]);
-    }
-}
-
-static void test_escapes(void)
-{
-    static const char *const names[] = {
-        "escape_os",   "escape_io",     "escape_require",   "escape_load",
-        "escape_dump", "escape_dofile", "escape_metatable", "escape_pattern",
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        golden(names[i]);
-        /* The scripts try to create this file; it must never exist. */
-        CHECK(access(mark_path, F_OK) != 0);
-    }
-}
-
-static void test_limits(void)
-{
-    static const char *const names[] = {"loop_forever", "loop_pcall", "mem_rep", "mem_rep_huge",
-                                        "mem_table"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    struct dirent **ents = NULL;
+    int n = scandir(".", &ents, is_expected, alphasort);
+    CHECK(n >= 30);
+    for (int i = 0; i < n; i++) {
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(ents[i]->d_name) - 9), ents[i]->d_name);
         double t0 = now_s();
-        golden(names[i]);
+        golden(name);
         double dt = now_s() - t0;
-        fprintf(stderr, "  %s stopped after %.3f s\n", names[i], dt);
+        if (dt > 0.05) {
+            fprintf(stderr, "  %s stopped after %.3f s\n", name, dt);
+        }
         CHECK(dt < 30.0);
+        /* The escape scripts try to create this file; it must never exist. */
+        CHECK(access(mark_path, F_OK) != 0);
+        free(ents[i]);
     }
+    free(ents);
 }
 
 static void test_valid(void)
@@ -286,6 +279,15 @@ static void test_valid_plain(void)
     CHECK(v && v->is_default && v->i == 1);
     v = sl_spec_opt(&job->sink, "flush_interval");
     CHECK(v && v->is_default && v->d == 1.0 && strcmp(v->s, "1") == 0);
+
+    /* Writing defaults out does not change the hash. */
+    sl_jobdesc *explicit = load_ok("valid_plain_explicit.lua");
+    if (explicit) {
+        CHECK_EQ_STR(explicit->hash, job->hash);
+        v = sl_spec_opt(&explicit->source, "rows");
+        CHECK(v && !v->is_default && v->i == 1000 && v->line == 4);
+    }
+    sl_job_free(explicit);
     sl_job_free(job);
 }
 
@@ -316,6 +318,55 @@ static void test_secret_ok(void)
     snprintf(want, sizeof want, "%s:4: '}' expected (to close '{' at line 1) near 'sink'", path);
     CHECK(d.n == 1 && strcmp(d.lines[0], want) == 0);
     sl_diag_free(&d);
+}
+
+/* The key scanner skips comments and strings and finds name = and ["name"] = forms. */
+static void test_scan(void)
+{
+    const char *text = "-- a = 1\n"                                        /* 1: comment */
+                       "--[==[ b = 2\n ]] c = 3 ]==]\n"                    /* 2-3: long comment */
+                       "local s = [[ d = 4\n]]\n"                          /* 4-5: long string */
+                       "local q = \"e = 5\" if x == y then end\n"          /* 6 */
+                       "t = { [\"f\"] = 6, g=7, h\n= 8, 1e+5, i.j = 9 }\n" /* 7-8 */
+                       "return t\n";                                       /* 9 */
+    sl_scan sc;
+    sl_scan_text(&sc, text, strlen(text));
+    CHECK_EQ_INT(sl_scan_find(&sc, "a", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "b", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "c", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "d", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "e", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "x", 1, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "s", 1, 0), 4);
+    CHECK_EQ_INT(sl_scan_find(&sc, "q", 1, 0), 6);
+    CHECK_EQ_INT(sl_scan_find(&sc, "t", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "f", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "g", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "h", 1, 0), 7);
+    CHECK_EQ_INT(sl_scan_find(&sc, "j", 1, 0), 8);
+    CHECK_EQ_INT(sl_scan_find(&sc, "g", 8, 0), 0);
+    CHECK_EQ_INT(sl_scan_find(&sc, "t", 1, 1), 0);
+    CHECK_EQ_INT(sc.last_return, 9);
+    CHECK_EQ_INT(sc.last_token, 9);
+    sl_scan_free(&sc);
+}
+
+/* The examples in docs/job-scripts.md load. */
+static void test_doc_examples(void)
+{
+    setenv("ACME_PG", "host=127.0.0.1", 1);
+    sl_jobdesc *job = load_ok("doc_demo.lua");
+    sl_job_free(job);
+    job = load_ok("doc_shared.lua");
+    if (job) {
+        CHECK_EQ_INT(job->sink.line, 2);
+        const sl_optval *v = sl_spec_opt(&job->sink, "secret_access_key");
+        CHECK(v && strcmp(v->s, "k3y") == 0); /* "\r\n" stripped */
+        v = sl_spec_opt(&job->sink, "bucket");
+        CHECK(v && strcmp(v->s, "acme-eu-qvd") == 0);
+    }
+    sl_job_free(job);
+    unsetenv("ACME_PG");
 }
 
 static int write_dump(lua_State *L, const void *p, size_t sz, void *ud)
@@ -398,12 +449,12 @@ int main(void)
 
     SL_RUN(test_diag);
     SL_RUN(test_goldens);
-    SL_RUN(test_escapes);
-    SL_RUN(test_limits);
     SL_RUN(test_valid);
     SL_RUN(test_valid_plain);
     SL_RUN(test_secret_ok);
     SL_RUN(test_bytecode);
+    SL_RUN(test_doc_examples);
+    SL_RUN(test_scan);
 
     char path[600];
     snprintf(path, sizeof path, "%s/bytecode.lua", tmp);
