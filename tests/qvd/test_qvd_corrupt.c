@@ -61,6 +61,7 @@ static int try_read(const unsigned char *p, size_t n, char *err, size_t errlen)
                 volatile size_t sum = 0;
                 for (size_t k = 0; k < s->slen; k++)
                     sum += (unsigned char)s->s[k];
+                (void)sum;
                 for (int ty = 0; ty < 10; ty++) {
                     sl_value v;
                     sl_qvd_symbol_to_value(s, types[ty], &v, scratch, sizeof scratch);
