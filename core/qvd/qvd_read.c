@@ -181,6 +181,12 @@ static int parse_symbols(sl_qvd_field *f, const unsigned char *p, uint64_t len, 
             s->s = "";
         }
     }
+    if (pos != len) { /* Qlik's tables are exact; a mismatch means a damaged header or body */
+        rerr(err, errlen,
+             "field %.60s: %" PRIu64 " symbols take %" PRIu64 " bytes, header says %" PRIu64,
+             f->name, f->nsymbols, pos, len);
+        return -1;
+    }
     return 0;
 trunc:
     rerr(err, errlen,

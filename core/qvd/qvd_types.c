@@ -60,6 +60,15 @@ int64_t sl_qvd_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* Writes v as exactly w digits (v < 10^w). Hand-rolled: these run for every date/time cell. */
+static void put_digits(char *o, uint64_t v, int w)
+{
+    for (int i = w - 1; i >= 0; i--) {
+        o[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 int sl_qvd_fmt_date(int64_t days, char *buf, size_t len)
 {
     if (days > SL_QVD_MAX_ABS_DAYS || days < -SL_QVD_MAX_ABS_DAYS)
@@ -67,9 +76,18 @@ int sl_qvd_fmt_date(int64_t days, char *buf, size_t len)
     int64_t y;
     unsigned m, d;
     sl_qvd_civil_from_days(days, &y, &m, &d);
-    if (y < 0)
-        return snprintf(buf, len, "-%04" PRId64 "-%02u-%02u", -y, m, d);
-    return snprintf(buf, len, "%04" PRId64 "-%02u-%02u", y, m, d);
+    if (y < 0 || y > 9999) /* rare: let printf handle signs and long years */
+        return y < 0 ? snprintf(buf, len, "-%04" PRId64 "-%02u-%02u", -y, m, d)
+                     : snprintf(buf, len, "%04" PRId64 "-%02u-%02u", y, m, d);
+    if (len < 11)
+        return -1;
+    put_digits(buf, (uint64_t)y, 4);
+    buf[4] = '-';
+    put_digits(buf + 5, m, 2);
+    buf[7] = '-';
+    put_digits(buf + 8, d, 2);
+    buf[10] = '\0';
+    return 10;
 }
 
 int sl_qvd_fmt_time(int64_t us, char *buf, size_t len)
@@ -81,11 +99,24 @@ int sl_qvd_fmt_time(int64_t us, char *buf, size_t len)
         u = (uint64_t)0 - u;
     }
     uint64_t sec = u / 1000000u, frac = u % 1000000u;
-    if (frac)
-        return snprintf(buf, len, "%s%02" PRIu64 ":%02u:%02u.%06u", sign, sec / 3600,
-                        (unsigned)(sec / 60 % 60), (unsigned)(sec % 60), (unsigned)frac);
-    return snprintf(buf, len, "%s%02" PRIu64 ":%02u:%02u", sign, sec / 3600,
-                    (unsigned)(sec / 60 % 60), (unsigned)(sec % 60));
+    if (us < 0 || sec / 3600 > 99 || len < 16) /* rare: negative or 100+ hours */
+        return frac ? snprintf(buf, len, "%s%02" PRIu64 ":%02u:%02u.%06u", sign, sec / 3600,
+                               (unsigned)(sec / 60 % 60), (unsigned)(sec % 60), (unsigned)frac)
+                    : snprintf(buf, len, "%s%02" PRIu64 ":%02u:%02u", sign, sec / 3600,
+                               (unsigned)(sec / 60 % 60), (unsigned)(sec % 60));
+    put_digits(buf, sec / 3600, 2);
+    buf[2] = ':';
+    put_digits(buf + 3, sec / 60 % 60, 2);
+    buf[5] = ':';
+    put_digits(buf + 6, sec % 60, 2);
+    if (!frac) {
+        buf[8] = '\0';
+        return 8;
+    }
+    buf[8] = '.';
+    put_digits(buf + 9, frac, 6);
+    buf[15] = '\0';
+    return 15;
 }
 
 int sl_qvd_fmt_timestamp(int64_t us, char *buf, size_t len)

@@ -15,6 +15,7 @@ typedef struct {
     size_t errlen;
 } sl_xml_in;
 
+static void xerr(sl_xml_in *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void xerr(sl_xml_in *in, const char *fmt, ...)
 {
     va_list ap;

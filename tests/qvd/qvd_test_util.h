@@ -13,7 +13,7 @@ typedef struct {
     size_t n, cap;
 } membuf;
 
-static int membuf_out(void *ud, const void *p, size_t len)
+static inline int membuf_out(void *ud, const void *p, size_t len)
 {
     membuf *m = ud;
     if (m->n + len > m->cap) {
@@ -33,7 +33,7 @@ static int membuf_out(void *ud, const void *p, size_t len)
 
 static uint64_t rng_state = 0x853c49e6748fea9bull;
 
-static uint64_t rnd(void)
+static inline uint64_t rnd(void)
 {
     /* splitmix64 */
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
@@ -42,7 +42,7 @@ static uint64_t rnd(void)
     return z ^ (z >> 31);
 }
 
-static uint64_t rndn(uint64_t n)
+static inline uint64_t rndn(uint64_t n)
 {
     return n ? rnd() % n : 0;
 }

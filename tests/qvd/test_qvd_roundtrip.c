@@ -25,8 +25,8 @@ static char *keep(table *t, const char *s, size_t n)
 
 static void rand_utf8(char *b, size_t *n, size_t max)
 {
-    static const char *pieces[] = {"a", "Z", " ", "é", "ü", "ß", "€", "中", "文", "😀", ",", "\"",
-                                   "\t", "\r\n", "<", "&", ">", "\\", "|", "0"};
+    static const char *pieces[] = {"a", "Z",  " ",  "é",    "ü", "ß", "€", "中", "文", "😀",
+                                   ",", "\"", "\t", "\r\n", "<", "&", ">", "\\", "|",  "0"};
     size_t k = 0;
     size_t want = rndn(max + 1);
     while (k < want) {
@@ -51,16 +51,22 @@ static void gen_value(table *t, sl_type ty, sl_value *v, int pool)
         rng_state = 0x1234567ull * (uint64_t)(rndn((uint64_t)pool) + 1) + (uint64_t)ty;
     switch (ty) {
     case SL_T_INT64: {
-        static const int64_t special[] = {0,         1,         -1,        INT32_MAX, INT32_MIN,
-                                          2147483648LL, -2147483649LL, INT64_MAX, INT64_MIN,
+        static const int64_t special[] = {0,
+                                          1,
+                                          -1,
+                                          INT32_MAX,
+                                          INT32_MIN,
+                                          2147483648LL,
+                                          -2147483649LL,
+                                          INT64_MAX,
+                                          INT64_MIN,
                                           9007199254740993LL};
-        v->i = rndn(3) ? (int64_t)rndn(2000) - 1000
-                       : rndn(2) ? special[rndn(10)] : (int64_t)rnd();
+        v->i = rndn(3) ? (int64_t)rndn(2000) - 1000 : rndn(2) ? special[rndn(10)] : (int64_t)rnd();
         break;
     }
     case SL_T_DOUBLE: {
-        static const double special[] = {0.0, -0.0, 1.5, -2.25, 1e300, 5e-324, NAN, INFINITY,
-                                         -INFINITY, 3.0};
+        static const double special[] = {0.0,    -0.0, 1.5,      -2.25,     1e300,
+                                         5e-324, NAN,  INFINITY, -INFINITY, 3.0};
         if (rndn(3)) {
             uint64_t b = rnd();
             memcpy(&v->f, &b, 8);
@@ -72,8 +78,9 @@ static void gen_value(table *t, sl_type ty, sl_value *v, int pool)
         break;
     }
     case SL_T_DECIMAL: {
-        static const char *special[] = {"0", "-12.340", "10.0", "123456789012345678901234567890.5",
-                                        "NaN", "-0", "1e3", "99999999999", "0.000001"};
+        static const char *special[] = {
+            "0",   "-12.340",     "10.0",    "123456789012345678901234567890.5", "NaN", "-0",
+            "1e3", "99999999999", "0.000001"};
         if (rndn(2))
             n = (size_t)snprintf(buf, sizeof buf, "%" PRId64 ".%03u", (int64_t)rnd() >> rndn(60),
                                  (unsigned)rndn(1000));
@@ -179,17 +186,19 @@ static int roundtrip(size_t ncols, size_t nrows, int null_pct, int pool, const s
 {
     table tb = {0};
     sl_qvd_column_spec *cols = calloc(ncols, sizeof *cols);
-    char (*names)[32] = calloc(ncols, 32);
+    char(*names)[32] = calloc(ncols, 32);
     for (size_t c = 0; c < ncols; c++) {
         cols[c].type = force ? force[c % 10] : (sl_type)(1 + rndn(10));
-        snprintf(names[c], 32, c % 3 == 0 ? "col_%zu" : c % 3 == 1 ? "Stück<%zu>&" : "f %zu",
-                 c);
+        snprintf(names[c], 32, c % 3 == 0 ? "col_%zu" : c % 3 == 1 ? "Stück<%zu>&" : "f %zu", c);
         cols[c].name = names[c];
         cols[c].key = c == 0;
     }
     tb.v = calloc(ncols * nrows + 1, sizeof *tb.v);
-    sl_qvd_write_opts o = {.table_name = "rt", .creator_doc = "sluice://test", .lineage = "test;",
-                           .tz_offset_minutes = tz, .create_time_us = 1700000000000000LL};
+    sl_qvd_write_opts o = {.table_name = "rt",
+                           .creator_doc = "sluice://test",
+                           .lineage = "test;",
+                           .tz_offset_minutes = tz,
+                           .create_time_us = 1700000000000000LL};
     sl_qvd_writer *w = sl_qvd_writer_new(&o, ncols, cols);
     CHECK(w != NULL);
     int ok = 1;
@@ -262,8 +271,8 @@ static int roundtrip(size_t ncols, size_t nrows, int null_pct, int pool, const s
     return bad == 0;
 }
 
-static const sl_type all_types[10] = {SL_T_INT64,     SL_T_DOUBLE,   SL_T_DECIMAL, SL_T_STRING,
-                                      SL_T_BOOL,      SL_T_DATE,     SL_T_TIME,    SL_T_TIMESTAMP,
+static const sl_type all_types[10] = {SL_T_INT64,       SL_T_DOUBLE, SL_T_DECIMAL, SL_T_STRING,
+                                      SL_T_BOOL,        SL_T_DATE,   SL_T_TIME,    SL_T_TIMESTAMP,
                                       SL_T_TIMESTAMPTZ, SL_T_BINARY};
 
 static void test_zero_rows(void)

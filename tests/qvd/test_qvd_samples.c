@@ -1,6 +1,6 @@
 /* Reads every Qlik-written sample in ../shared/testdata/qvd and compares every cell with
  * expected/<folder>/<name>.tsv (notation in the testdata README); damaged.qvd must be refused. */
-#include "qvd/qvd.h"
+#include "qvd_test_util.h"
 #include "sl_test.h"
 
 #include <dirent.h>
@@ -85,8 +85,8 @@ static int check_file(const char *qvd, const char *tsv)
             }
             if (line == 0) {
                 if (strcmp(t->fields[f].name, c) != 0) {
-                    fprintf(stderr, "%s: field %zu is %s, expected %s\n", qvd, f,
-                            t->fields[f].name, c);
+                    fprintf(stderr, "%s: field %zu is %s, expected %s\n", qvd, f, t->fields[f].name,
+                            c);
                     bad++;
                 }
             } else if (!cell_eq(sl_qvd_cell(t, row, f), c)) {
@@ -198,6 +198,77 @@ static void test_sample_details(void)
     sl_qvd_table_free(t);
 }
 
+/* Header skeleton: each line's indentation and tags with the text removed; Tags lists are
+ * folded to <Tags></Tags> (their content depends on the data). */
+static char *skeleton(const char *h, size_t n)
+{
+    char *out = malloc(n + 1);
+    size_t k = 0;
+    int in_tags = 0;
+    for (const char *p = h; p < h + n;) {
+        const char *e = memchr(p, '\n', (size_t)(h + n - p));
+        size_t len = e ? (size_t)(e - p) + 1 : (size_t)(h + n - p);
+        char line[512];
+        size_t ll = len < sizeof line - 1 ? len : sizeof line - 1;
+        memcpy(line, p, ll);
+        line[ll] = 0;
+        p += len;
+        const char *tag = line + strspn(line, " ");
+        if (strncmp(tag, "<Tags>\r", 7) == 0) {
+            in_tags = 1;
+            continue;
+        }
+        if (in_tags) {
+            if (strncmp(tag, "</Tags>", 7) == 0) {
+                in_tags = 0;
+                k += (size_t)sprintf(out + k, "%.*s<Tags></Tags>\r\n", (int)(tag - line), line);
+            }
+            continue;
+        }
+        /* drop the text between ">" and "</" */
+        char *gt = strchr(line, '>'), *close = gt ? strstr(gt, "</") : NULL;
+        if (gt && close && close > gt + 1 && line[strspn(line, " ") + 1] != '/')
+            memmove(gt + 1, close, strlen(close) + 1);
+        k += (size_t)sprintf(out + k, "%s", line);
+    }
+    out[k] = 0;
+    return out;
+}
+
+static void test_header_shape_like_qlik(void)
+{
+    char path[1200];
+    size_t qlen;
+    snprintf(path, sizeof path, "%s/qvd/ctrl-q-qvd-viewer/colors.qvd", root);
+    char *q = slurp(path, &qlen);
+    CHECK(q != NULL);
+    if (!q)
+        return;
+    sl_qvd_column_spec cols[] = {{"id", SL_T_INT64, 0},
+                                 {"name", SL_T_STRING, 0},
+                                 {"rgb", SL_T_STRING, 0},
+                                 {"is_trans", SL_T_BOOL, 0}};
+    sl_qvd_write_opts o = {.table_name = "colors", .lineage = "colors.csv;"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 4, cols);
+    sl_value v[4] = {{.i = 1}, {.p = "Red", .len = 3}, {.p = "C91A09", .len = 6}, {.i = 0}};
+    CHECK(sl_qvd_writer_add_row(w, v) == 0);
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    char *a = skeleton(q, strlen(q)), *b = skeleton((char *)m.p, strlen((char *)m.p));
+    CHECK(strcmp(a, b) == 0);
+    if (strcmp(a, b) != 0)
+        fprintf(stderr, "--- Qlik:\n%s\n--- ours:\n%s\n", a, b);
+    /* both end "</QvdTableHeader>\r\n" + 0x00 */
+    size_t ql = strlen(q), ml = strlen((char *)m.p);
+    CHECK(ql < qlen && ml < m.n && strcmp(q + ql - 19, "</QvdTableHeader>\r\n") == 0 &&
+          strcmp((char *)m.p + ml - 19, "</QvdTableHeader>\r\n") == 0);
+    free(a);
+    free(b);
+    free(q);
+    free(m.p);
+}
+
 int main(void)
 {
     const char *src = getenv("SL_SOURCE_DIR");
@@ -208,5 +279,6 @@ int main(void)
     SL_RUN(test_every_sample);
     SL_RUN(test_damaged_rejected);
     SL_RUN(test_sample_details);
+    SL_RUN(test_header_shape_like_qlik);
     SL_DONE();
 }
