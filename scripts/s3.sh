@@ -7,7 +7,10 @@
 #   scripts/s3.sh bounce DIR SECS    stop both, wait SECS, start both again on the same ports
 #                                    with the same data (fault tests)
 #   scripts/s3.sh proxy DIR ARGS...  start tests/node/fault-proxy.js in front of the gate with
-#                                    ARGS (--fail N --mode ...); prints its port; stop with stop
+#                                    ARGS (--fail N --mode ...); prints its port
+#   scripts/s3.sh proxy-stop DIR     stop that proxy (stop stops it too)
+#   scripts/s3.sh gate DIR ARGS...   start a second gate in front of s3rver with ARGS (e.g.
+#                                    --creds AK:SK:TOKEN); prints its port; stopped by stop
 #
 # s3.env: S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION, and
 # S3_DIRECT_ENDPOINT (s3rver itself, no signature checks).
@@ -99,6 +102,7 @@ ENV
 stop)
     [ -d "$dir" ] || exit 0
     stop_pid "$dir/proxy.pid"
+    stop_pid "$dir/gate2.pid"
     stop_pid "$dir/gate.pid"
     stop_pid "$dir/s3rver.pid"
     ;;
@@ -127,6 +131,20 @@ proxy)
     while ! node -e 'const c=require("net").connect(+process.argv[1],"127.0.0.1");c.on("connect",()=>process.exit(0));c.on("error",()=>process.exit(1));' "$port" 2>/dev/null; do
         sleep 0.1; i=$((i + 1)); [ $i -lt 50 ] || die "the fault proxy did not restart"
     done
+    echo "$port"
+    ;;
+proxy-stop)
+    stop_pid "$dir/proxy.pid"
+    ;;
+gate)
+    shift 2
+    . "$dir/ports"
+    port=$(free_port)
+    stop_pid "$dir/gate2.pid"
+    node "$NODE_DIR/sigv4-gate.js" --listen "$port" --upstream "$SERVER_PORT" --log "$dir/gate2.log" "$@" \
+        >"$dir/gate2.out" 2>&1 &
+    echo $! >"$dir/gate2.pid"
+    wait_http "$port" || die "the second gate did not start"
     echo "$port"
     ;;
 *)

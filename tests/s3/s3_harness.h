@@ -28,6 +28,7 @@ struct sl_host {
     int nopts;
     char last_error[1024];
     int nerrors;
+    int nwarn;
     int quiet;
 };
 
@@ -55,6 +56,7 @@ static const char *h_value(sl_host *h, const char *name)
 
 static void h_log(sl_host *h, sl_log_level level, const char *fmt, ...)
 {
+    h->nwarn += level == SL_LOG_WARN;
     if (h->quiet) {
         return;
     }
@@ -418,6 +420,25 @@ static int h_sh(const char *fmt, ...)
     va_end(ap);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Runs "scripts/s3.sh CMD DIR ARGS" and returns the port it prints (0 on failure). */
+__attribute__((unused)) static int h_script_port(const char *cmd, const char *args)
+{
+    char line[4096], out[64] = "";
+    snprintf(line, sizeof line, "'%s/scripts/s3.sh' %s '%s' %s", h_src, cmd, h_dir, args);
+    FILE *f = popen(line, "r");
+    if (!f) {
+        return 0;
+    }
+    if (!fgets(out, sizeof out, f)) {
+        out[0] = '\0';
+    }
+    char junk[256];
+    while (fgets(junk, sizeof junk, f)) {
+    }
+    int rc = pclose(f);
+    return WIFEXITED(rc) && WEXITSTATUS(rc) == 0 ? atoi(out) : 0;
 }
 
 __attribute__((unused)) static double h_now(void)

@@ -230,6 +230,30 @@ static void wrong_secret_is_one_clear_error(void)
     h_close(&in);
 }
 
+static void session_token(void)
+{
+    /* a second gate that wants this token with the S3RVER key (temporary credentials) */
+    int port = h_script_port("gate", "--creds 'S3RVER:S3RVER:tok/123+abc='");
+    CHECK(port > 0);
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
+    h_inst in;
+    CHECK(h_open(&in, "endpoint", ep, "session_token", "tok/123+abc=", NULL) == 0);
+    char sha[65];
+    CHECK_EQ_INT(in.ops->probe(in.ctx), SL_OK);
+    CHECK_EQ_INT(h_put(&in, "token/a.qvd", 2222, 1000, 50, sha), SL_OK);
+    CHECK(h_check_object("token/a.qvd", sha, 2222));
+    CHECK_EQ_INT(in.host.nerrors, 0);
+    h_close(&in);
+    CHECK(h_open(&in, "endpoint", ep, "session_token", "expired", NULL) == 0);
+    CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR);
+    CHECK(strstr(in.host.last_error, "InvalidToken") != NULL);
+    h_close(&in);
+    CHECK(h_open(&in, "endpoint", ep, NULL) == 0);
+    CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR);
+    h_close(&in);
+}
+
 static void missing_bucket(void)
 {
     h_inst in;
@@ -278,6 +302,7 @@ int main(void)
     SL_RUN(odd_keys_and_prefix);
     SL_RUN(virtual_hosted_and_sse);
     SL_RUN(wrong_secret_is_one_clear_error);
+    SL_RUN(session_token);
     SL_RUN(missing_bucket);
     SL_RUN(bad_options_fail_create);
     dlclose(h_dl);

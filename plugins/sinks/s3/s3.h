@@ -37,6 +37,11 @@ typedef struct sl_s3_resp {
     sl_s3_str body; /* response body (XML answers, error documents) */
     char etag[160];
     double retry_after; /* seconds from Retry-After, < 0 when absent */
+    /* stall detection (progress callback): no byte moved for timeout seconds */
+    long timeout_s;
+    int64_t last_move_ms;
+    curl_off_t last_dl, last_ul;
+    int stalled;
     /* streaming GET: 2xx bodies go to cb instead of body */
     sl_read_cb cb;
     void *ud;
@@ -86,6 +91,10 @@ int sl_s3_sleep(sl_s3 *s, long ms);
  * SL_RETRY when retries ran out (error already set), SL_ERROR on local failures (error set), or
  * the callback's status when a streaming callback stopped the transfer. */
 sl_status sl_s3_do(sl_s3 *s, const sl_s3_call *c, sl_s3_resp *r);
+
+/* One line describing an outcome: "HTTP 403 SignatureDoesNotMatch: ..." or the curl error. */
+void sl_s3_describe(const sl_s3_resp *r, sl_s3_str *out);
+int64_t sl_s3_now_ms(void);
 
 /* Reports a failed answer through api->set_error ("s3 bucket 'b': PUT 'k': HTTP 403
  * SignatureDoesNotMatch: ...") and returns SL_RETRY or SL_ERROR by its kind. */

@@ -20,6 +20,38 @@ void sl_s3_resp_reset(sl_s3_resp *r)
     r->etag[0] = '\0';
     r->retry_after = -1;
     r->cb_status = SL_OK;
+    r->last_move_ms = sl_s3_now_ms();
+    r->last_dl = r->last_ul = 0;
+    r->stalled = 0;
+}
+
+int64_t sl_s3_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* curl's low-speed check averages over seconds and ignores a server that took the body and then
+ * says nothing; this aborts a transfer in which no byte moved either way for `timeout`. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    sl_s3_resp *r = ud;
+    int64_t now = sl_s3_now_ms();
+    if (dlnow != r->last_dl || ulnow != r->last_ul) {
+        r->last_dl = dlnow;
+        r->last_ul = ulnow;
+        r->last_move_ms = now;
+        return 0;
+    }
+    if (now - r->last_move_ms > r->timeout_s * 1000) {
+        r->stalled = 1;
+        return 1;
+    }
+    return 0;
 }
 
 void sl_s3_resp_free(sl_s3_resp *r)
@@ -256,6 +288,11 @@ int sl_s3_prepare(sl_s3 *s, CURL *e, const sl_s3_call *c, sl_s3_resp *r, sl_s3_p
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->err);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    r->timeout_s = s->timeout_s;
+    r->last_move_ms = sl_s3_now_ms();
     r->err[0] = '\0';
     rc = 0;
 out:
@@ -280,6 +317,9 @@ static int s3_code_is(const sl_s3_resp *r, const char *code)
 
 int sl_s3_transient(const sl_s3_resp *r)
 {
+    if (r->stalled) {
+        return 1;
+    }
     if (r->rc != CURLE_OK) {
         switch (r->rc) {
         case CURLE_COULDNT_RESOLVE_HOST:
@@ -348,8 +388,12 @@ int sl_s3_sleep(sl_s3 *s, long ms)
     return 0;
 }
 
-static void describe(const sl_s3_resp *r, sl_s3_str *out)
+void sl_s3_describe(const sl_s3_resp *r, sl_s3_str *out)
 {
+    if (r->stalled) {
+        sl_s3_str_printf(out, "stalled: no data moved for %ld s", r->timeout_s);
+        return;
+    }
     if (r->rc != CURLE_OK) {
         sl_s3_str_printf(out, "%s (%s)", curl_easy_strerror(r->rc), r->err[0] ? r->err : "-");
         return;
@@ -371,7 +415,7 @@ static void describe(const sl_s3_resp *r, sl_s3_str *out)
 sl_status sl_s3_fail(sl_s3 *s, const char *what, const char *key, const sl_s3_resp *r)
 {
     sl_s3_str d = {0};
-    describe(r, &d);
+    sl_s3_describe(r, &d);
     s->api->set_error(s->h, "s3 bucket '%s': %s%s%s%s: %s", s->bucket, what, key ? " '" : "",
                       key ? key : "", key ? "'" : "", d.p ? d.p : "out of memory");
     sl_s3_str_free(&d);
@@ -426,7 +470,7 @@ sl_status sl_s3_do(sl_s3 *s, const sl_s3_call *c, sl_s3_resp *r)
         }
         long ms = sl_s3_backoff_ms(s, attempt + 1, r);
         sl_s3_str d = {0};
-        describe(r, &d);
+        sl_s3_describe(r, &d);
         s->api->log(s->h, SL_LOG_WARN, "s3 %s %s: %s; retry %d/%d in %ld ms", c->method,
                     c->key ? c->key : "(bucket)", d.p ? d.p : "?", attempt + 1, s->max_retries, ms);
         sl_s3_str_free(&d);

@@ -36,13 +36,6 @@ struct sl_put {
     sl_status failed; /* SL_OK, or the status every later call returns */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 sl_status sl_s3_put_begin(void *ctx, const char *key, const char *content_type, sl_put **out)
 {
     sl_s3 *s = ctx;
@@ -199,10 +192,12 @@ static void part_done(sl_s3 *s, sl_put *p, s3_slot *sl, CURLcode rc)
     if (sl_s3_transient(&sl->resp) && sl->attempt < s->max_retries) {
         sl->attempt++;
         long ms = sl_s3_backoff_ms(s, sl->attempt, &sl->resp);
-        s->api->log(s->h, SL_LOG_WARN, "s3 UploadPart %d of %s: %s%ld; retry %d/%d in %ld ms",
-                    sl->part_no, p->key, rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP ",
-                    rc != CURLE_OK ? 0L : sl->resp.status, sl->attempt, s->max_retries, ms);
-        sl->not_before_ms = now_ms() + ms;
+        sl_s3_str d = {0};
+        sl_s3_describe(&sl->resp, &d);
+        s->api->log(s->h, SL_LOG_WARN, "s3 UploadPart %d of %s: %s; retry %d/%d in %ld ms",
+                    sl->part_no, p->key, d.p ? d.p : "?", sl->attempt, s->max_retries, ms);
+        sl_s3_str_free(&d);
+        sl->not_before_ms = sl_s3_now_ms() + ms;
         sl->state = SLOT_WAITING;
         return;
     }
@@ -223,7 +218,7 @@ static sl_status pump(sl_s3 *s, sl_put *p, int all_done)
 {
     while (p->failed == SL_OK) {
         int busy = 0, free_slot = 0;
-        int64_t t = now_ms(), wake = -1;
+        int64_t t = sl_s3_now_ms(), wake = -1;
         for (int i = 0; i < s->parallel; i++) {
             s3_slot *sl = &p->slots[i];
             if (sl->state == SLOT_WAITING && sl->not_before_ms <= t) {
