@@ -95,7 +95,9 @@ char *sl_s3_canonical_query(const sl_s3_kv *q, size_t n)
         ok = pairs[i].name && pairs[i].value;
     }
     if (ok) {
-        qsort(pairs, n, sizeof *pairs, cmp_pair);
+        if (n) { /* qsort wants a non-NULL array even for zero elements */
+            qsort(pairs, n, sizeof *pairs, cmp_pair);
+        }
         for (size_t i = 0; i < n; i++) {
             if (i) {
                 sl_s3_str_add(&out, "&", 1);
@@ -186,7 +188,9 @@ char *sl_sigv4_authorization(const sl_sigv4_req *r, char **creq_out)
         }
     }
     if (ok) {
-        qsort(hs, r->nheaders, sizeof *hs, cmp_header);
+        if (r->nheaders) {
+            qsort(hs, r->nheaders, sizeof *hs, cmp_header);
+        }
         sl_s3_str_printf(&creq, "%s\n%s\n%s\n", r->method, r->path, query);
         for (size_t i = 0; i < r->nheaders; i++) {
             int dup = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
