@@ -314,12 +314,12 @@ int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, 
                    size_t len)
 {
     const sl_host_api *api = s->api;
-    if (kind == 'n' || !data) {
-        api->set_null(b, col);
-        return 0;
-    }
     if (kind == 'u') {
         api->set_unchanged(b, col);
+        return 0;
+    }
+    if (kind == 'n' || !data) {
+        api->set_null(b, col);
         return 0;
     }
     sl_type t = rel->cols[col].type;
@@ -412,9 +412,9 @@ static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
     return 0;
 }
 
-static void pg_close(void *ctx)
+/* Frees the connection state; the instance can be opened again. */
+static void pg_reset(pgsrc *s)
 {
-    pgsrc *s = ctx;
     sl_pg_txn_discard(s);
     free(s->txb);
     s->txb = NULL;
@@ -431,7 +431,24 @@ static void pg_close(void *ctx)
         PQfinish(s->conn);
         s->conn = NULL;
     }
-    if (s->drop_slot) {
+    rels_free(s);
+    free(s->types);
+    s->types = NULL;
+    s->ntypes = s->captypes = 0;
+    free(s->fields);
+    s->fields = NULL;
+    s->capfields = 0;
+    sl_pg_scratch_free(&s->scratch);
+    s->phase = SL_PG_PH_IDLE;
+}
+
+static void pg_close(void *ctx)
+{
+    pgsrc *s = ctx;
+    int was_open = s->phase != SL_PG_PH_IDLE;
+    pg_reset(s);
+    /* Only an explicit option drops the slot, and only after a successful open. */
+    if (s->drop_slot && was_open) {
         char err[512];
         PGconn *c = sl_pg_connect(s, 1, err, sizeof err);
         if (c) {
@@ -452,15 +469,6 @@ static void pg_close(void *ctx)
             s->api->log(s->h, SL_LOG_WARN, "postgres: cannot drop slot %s: %s", s->slot, err);
         }
     }
-    rels_free(s);
-    free(s->types);
-    s->types = NULL;
-    s->ntypes = s->captypes = 0;
-    free(s->fields);
-    s->fields = NULL;
-    s->capfields = 0;
-    sl_pg_scratch_free(&s->scratch);
-    s->phase = SL_PG_PH_IDLE;
 }
 
 static void pg_destroy(void *ctx)
@@ -468,7 +476,7 @@ static void pg_destroy(void *ctx)
     pgsrc *s = ctx;
     if (!s)
         return;
-    pg_close(s);
+    pg_reset(s);
     free(s->slot);
     free(s->pub);
     free(s);
@@ -719,7 +727,7 @@ static int pg_open(void *ctx, const sl_open_args *args)
 {
     pgsrc *s = ctx;
     char err[600];
-    pg_close(s); /* a re-open after an error starts clean */
+    pg_reset(s); /* a re-open after an error starts clean */
     s->once = args->once;
     uint64_t resume = 0;
     int have_resume = args->resume_pos != NULL;
@@ -734,8 +742,15 @@ static int pg_open(void *ctx, const sl_open_args *args)
     }
     if (load_tables(s) < 0 || ensure_publication(s) < 0)
         goto fail;
-    if (query_lsn(s, "SELECT pg_current_wal_lsn()", &s->target_lsn) < 0)
+    /* once: the end of WAL now. The insert position also covers asynchronous commits that
+     * are not written yet; a position just past a page header (nothing after it yet) becomes
+     * the page boundary, which is where the walsender's decoding position stops. */
+    if (query_lsn(s, "SELECT pg_current_wal_insert_lsn()", &s->target_lsn) < 0)
         goto fail;
+    if (s->target_lsn % (16u << 20) == 40)
+        s->target_lsn -= 40;
+    else if (s->target_lsn % 8192 == 24)
+        s->target_lsn -= 24;
     int st = slot_state(s);
     if (st < 0)
         goto fail;
