@@ -61,7 +61,8 @@ PGPORT=$port
 PGUSER=postgres
 PGDATABASE=postgres
 SL_PG_CONNINFO='host=127.0.0.1 port=$port user=postgres dbname=postgres'
-export PGHOST PGPORT PGUSER PGDATABASE SL_PG_CONNINFO
+SL_PG_SSLROOTCERT='$( [[ -f "$dir/server.crt" ]] && echo "$dir/server.crt" )'
+export PGHOST PGPORT PGUSER PGDATABASE SL_PG_CONNINFO SL_PG_SSLROOTCERT
 ENV
     mv "$dir/pg.env.tmp" "$dir/pg.env"
 }
@@ -80,18 +81,40 @@ start() {
         as_pg "$BIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
             --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
+    # TLS with a self-signed certificate for 127.0.0.1 (clients verify it with sslrootcert =
+    # DIR/server.crt, sslmode up to verify-full). Skipped when openssl is absent.
+    local ssl_opts=""
+    if command -v openssl >/dev/null 2>&1; then
+        if [[ ! -f "$dir/server.key" ]]; then
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+                -addext "subjectAltName=IP:127.0.0.1" -keyout "$dir/server.key" \
+                -out "$dir/server.crt" >/dev/null 2>&1
+            chmod 600 "$dir/server.key"
+            [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$dir/server.key" "$dir/server.crt"
+        fi
+        ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+    fi
     local try port sock="$dir"
     # A Unix socket path is limited to 107 bytes: skip the socket for very deep DIRs (TCP only).
     if [[ ${#dir} -gt 90 ]]; then
         sock=""
     fi
+    # A restart keeps the previous port when it is still free (clients keep their conninfo).
+    local prev=""
+    if [[ -f "$dir/pg.env" ]]; then
+        prev=$(sed -n 's/^PGPORT=//p' "$dir/pg.env")
+    fi
     for try in 1 2 3 4 5 6 7 8; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+        if [[ $try -eq 1 && -n "$prev" ]]; then
+            port=$prev
+        else
+            port=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+        fi
         port_free "$port" || continue
         if as_pg "$BIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 start -o \
             "-c listen_addresses=127.0.0.1 -p $port -k '$sock' -c wal_level=logical \
              -c max_replication_slots=10 -c max_wal_senders=10 -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off" >"$dir/pg_ctl.log" 2>&1; then
+             -c synchronous_commit=off -c full_page_writes=off $ssl_opts" >"$dir/pg_ctl.log" 2>&1; then
             write_env "$port"
             echo "pg.sh: started on 127.0.0.1:$port ($dir)"
             return 0

@@ -290,8 +290,8 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
     if (nkeys == 0 && rel->selected && !rel->warned_nokey) {
         s->api->log(s->h, SL_LOG_WARN,
                     "postgres: table %s.%s has no primary key or replica identity index: rows are "
-                    "identified by all their columns (set REPLICA IDENTITY FULL for updates and "
-                    "deletes)",
+                    "identified by all their columns (updates and deletes need REPLICA IDENTITY "
+                    "FULL)",
                     rel->ns, rel->name);
         rel->warned_nokey = 1;
     }

@@ -428,8 +428,16 @@ sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms)
             continue;
         }
         if (n == -1) {
+            /* The server ended the COPY: its result carries the reason (shutdown, slot
+             * dropped, ...). */
             PGresult *r = PQgetResult(s->rconn);
+            char line[512];
+            sl_pg_errline(r ? PQresultErrorMessage(r) : "", line, sizeof line);
             PQclear(r);
+            if (line[0]) {
+                s->api->set_error(s->h, "postgres: replication stream ended: %s", line);
+                return SL_RETRY;
+            }
             return stream_fail(s, "replication stream ended");
         }
         if (n < 0)
