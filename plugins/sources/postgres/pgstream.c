@@ -438,7 +438,9 @@ sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms)
                 s->api->set_error(s->h, "postgres: replication stream ended: %s", line);
                 return SL_RETRY;
             }
-            return stream_fail(s, "replication stream ended");
+            s->api->set_error(s->h, "postgres: the server ended replication (shutdown or "
+                                    "restart)");
+            return SL_RETRY;
         }
         if (n < 0)
             return stream_fail(s, "replication stream");
