@@ -121,6 +121,13 @@ static int apply_batch(sl_run *r, sl_batch *b)
     }
     char msg[256];
     for (size_t i = 0; i < b->nrows; i++) {
+        if (rt->skip_until) {
+            if (r->changes && b->ops[i] != SL_OP_SNAPSHOT && append_change(r, rt, b, i) != 0) {
+                sl_run_fail(r, "out of memory recording changes of table %s", rt->t->name);
+                return -1;
+            }
+            continue;
+        }
         if (sl_table_apply(rt->t, b, i, msg, sizeof msg) != 0) {
             sl_run_fail(r, "%s", msg);
             return -1;
@@ -187,6 +194,15 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
         r->pos = np;
         r->pos_len = len;
     }
+    for (size_t i = 0; i < r->ntables; i++) {
+        sl_run_table *rt = &r->tables[i];
+        if (rt->skip_until && rt->skip_len == len && memcmp(rt->skip_until, pos, len) == 0) {
+            free(rt->skip_until);
+            rt->skip_until = NULL;
+            sl_log(SL_LOG_INFO, r->d->tenant, NULL,
+                   "table %s: replay reached the position its file was written at", rt->t->name);
+        }
+    }
     int64_t now = sl_now_us();
     r->pos_commit_us = commit_us ? commit_us : now;
     if (r->commits_since_flush == 0)
@@ -249,6 +265,7 @@ static void run_free(sl_run *r)
         sl_table_free(r->tables[i].t);
         free(r->tables[i].key);
         sl_batch_free(r->tables[i].ch.rows);
+        free(r->tables[i].skip_until);
     }
     free(r->tables);
     free(r->pos);

@@ -42,6 +42,12 @@ typedef struct sl_run_table {
     sl_change_log ch;
     uint64_t file_flush; /* flush number the current file was written at */
     uint64_t file_bytes, file_hash;
+    /* Recovery found this table's file newer than the manifest (a crash between the file and the
+     * manifest write): it already holds every change up to this position, so replayed changes
+     * are not applied again until the commit at this position has passed. Only change files
+     * still record them. */
+    uint8_t *skip_until;
+    size_t skip_len;
     int64_t last_flush_us;
     int64_t last_latency_us;
 } sl_run_table;
