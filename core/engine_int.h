@@ -85,9 +85,13 @@ struct sl_run {
     /* Failure raised inside a callback (emit/commit). */
     int failed;
     char err[640];
-    /* Latency samples (µs) for the metrics, a ring. */
-    int64_t lat[256];
-    size_t nlat;
+    /* Commit-to-durable latency: the source commit time of every commit not yet flushed, and a
+     * histogram (1 ms buckets up to 10 s, then overflow) of every flushed commit's latency. */
+    int64_t *pending_commits;
+    size_t npending, cappending;
+    uint64_t lat_hist[10001];
+    uint64_t lat_n;
+    int64_t lat_max;
     uint64_t rows_in;
     uint64_t flushes;
 };
