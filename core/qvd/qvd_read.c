@@ -14,10 +14,16 @@
 static void rerr(char *err, size_t errlen, const char *fmt, ...) SL_PRINTF(3, 4);
 static void rerr(char *err, size_t errlen, const char *fmt, ...)
 {
+    if (!errlen)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* names from files may hold CR/LF: keep the message on one line */
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
 }
 
 void sl_qvd_table_free(sl_qvd_table *t)

@@ -66,6 +66,10 @@ static void werr(sl_qvd_writer *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(w->err, sizeof w->err, fmt, ap);
     va_end(ap);
+    /* names from files may hold CR/LF: keep the message on one line */
+    for (char *c = w->err; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
 }
 
 static char *dupz(const char *s)

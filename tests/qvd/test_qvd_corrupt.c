@@ -217,11 +217,39 @@ static void test_lf_terminator(void)
     free(m.p);
 }
 
+/* Found by fuzz_qvd_read: a field name with CR/LF inside an error message made it two lines. */
+static void test_error_stays_one_line(void)
+{
+    membuf m = make_valid();
+    char *s = malloc(m.n + 16);
+    const char *at = strstr((const char *)m.p, "<FieldName>c0</FieldName>");
+    const char *len = strstr((const char *)m.p, "<Length>");
+    CHECK(at && len && at < len);
+    size_t a = (size_t)(at - (const char *)m.p) + 12, l = (size_t)(len - (const char *)m.p) + 8;
+    size_t n = 0;
+    memcpy(s, m.p, a); /* ...<FieldName>c */
+    n = a;
+    memcpy(s + n, "\r\n", 2); /* c CR LF 0 */
+    n += 2;
+    memcpy(s + n, m.p + a, l - a); /* ...<Length> */
+    n += l - a;
+    s[n++] = '1'; /* field length 1xxx: does not match its symbols */
+    memcpy(s + n, m.p + l, m.n - l);
+    n += m.n - l;
+    char err[256];
+    CHECK(try_read((unsigned char *)s, n, err, sizeof err) == 0);
+    fprintf(stderr, "  %s\n", err);
+    CHECK(strstr(err, "c??0") != NULL);
+    free(s);
+    free(m.p);
+}
+
 int main(void)
 {
     SL_RUN(test_truncations);
     SL_RUN(test_bit_flips);
     SL_RUN(test_bogus_headers);
     SL_RUN(test_lf_terminator);
+    SL_RUN(test_error_stays_one_line);
     SL_DONE();
 }
