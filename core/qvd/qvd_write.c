@@ -931,10 +931,12 @@ static char *build_header(const sl_qvd_writer *w, const layout *lay, uint64_t rb
     sb_printf(&b, "   <NoOfRecords>%" PRIu64 "</NoOfRecords>\r\n", w->nrows);
     sb_printf(&b, "   <Offset>%" PRIu64 "</Offset>\r\n", off);
     sb_printf(&b, "   <Length>%" PRIu64 "</Length>\r\n", rbs * w->nrows);
-    if (w->lineage) {
+    /* Every Qlik Sense file names at least one source; without a lineage the creator does. */
+    const char *lin = w->lineage ? w->lineage : w->creator_doc[0] ? w->creator_doc : NULL;
+    if (lin) {
         sb_open(&b, 3, "Lineage");
         sb_open(&b, 5, "LineageInfo");
-        sb_elem(&b, 7, "Discriminator", w->lineage);
+        sb_elem(&b, 7, "Discriminator", lin);
         sb_elem(&b, 7, "Statement", "");
         sb_close(&b, 5, "LineageInfo");
         sb_close(&b, 3, "Lineage");

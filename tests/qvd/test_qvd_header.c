@@ -298,6 +298,21 @@ static void test_sorted_then_repeats(void)
     sl_qvd_table_free(t);
 }
 
+/* Without a lineage the creator is named as the source, like Qlik files always name one. */
+static void test_lineage_default(void)
+{
+    sl_qvd_column_spec cols[] = {{"x", SL_T_INT64, 0}};
+    sl_qvd_write_opts o = {.table_name = "l", .creator_doc = "sluice://acme/pg"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 1, cols);
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    char err[200];
+    sl_qvd_table *t = sl_qvd_read_buffer(m.p, m.n, err, sizeof err);
+    CHECK(t && t->nlineage == 1 && strcmp(t->lineage[0], "sluice://acme/pg") == 0);
+    sl_qvd_table_free(t);
+}
+
 int main(void)
 {
     SL_RUN(test_golden_header);
@@ -305,5 +320,6 @@ int main(void)
     SL_RUN(test_empty_table);
     SL_RUN(test_escaping);
     SL_RUN(test_sorted_then_repeats);
+    SL_RUN(test_lineage_default);
     SL_DONE();
 }
