@@ -311,7 +311,8 @@ sl_qvd_table *sl_qvd_read_buffer(unsigned char *buf, size_t len, char *err, size
         goto fail;
     }
     char xerr[160];
-    root = sl_xml_parse((const char *)buf, hlen, xerr, sizeof xerr);
+    size_t bom = hlen >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* tolerate a BOM */
+    root = sl_xml_parse((const char *)buf + bom, hlen - bom, xerr, sizeof xerr);
     if (!root) {
         rerr(err, errlen, "bad XML header: %s", xerr);
         goto fail;

@@ -244,6 +244,19 @@ static void test_error_stays_one_line(void)
     free(m.p);
 }
 
+/* A UTF-8 byte order mark before the XML is tolerated (offsets count from the 0x00). */
+static void test_bom(void)
+{
+    membuf m = make_valid();
+    unsigned char *c = malloc(m.n + 3);
+    memcpy(c, "\xEF\xBB\xBF", 3);
+    memcpy(c + 3, m.p, m.n);
+    char err[256];
+    CHECK(try_read(c, m.n + 3, err, sizeof err) == 1);
+    free(c);
+    free(m.p);
+}
+
 int main(void)
 {
     SL_RUN(test_truncations);
@@ -251,5 +264,6 @@ int main(void)
     SL_RUN(test_bogus_headers);
     SL_RUN(test_lf_terminator);
     SL_RUN(test_error_stays_one_line);
+    SL_RUN(test_bom);
     SL_DONE();
 }
