@@ -52,6 +52,7 @@ void sl_table_free(sl_table *t)
     for (size_t i = 0; i < t->nrows; i++)
         free(t->rows[i]);
     free(t->rows);
+    free(t->last_deleted);
     free(t->slots);
     free(t->slot_hash);
     free(t->ns);
@@ -222,7 +223,8 @@ static void row_remove(sl_table *t, size_t s)
     size_t idx = t->slots[s] - 1;
     slot_remove(t, s);
     t->bytes -= rd32(t->rows[idx]);
-    free(t->rows[idx]);
+    free(t->last_deleted);
+    t->last_deleted = t->rows[idx];
     size_t last = t->nrows - 1;
     if (idx != last) {
         /* Move the last row into the hole and repoint its slot. */
@@ -305,6 +307,8 @@ static int ensure_room(sl_table *t)
 
 void sl_table_truncate(sl_table *t)
 {
+    free(t->last_deleted);
+    t->last_deleted = NULL;
     for (size_t i = 0; i < t->nrows; i++)
         free(t->rows[i]);
     t->nrows = 0;
@@ -316,6 +320,8 @@ void sl_table_truncate(sl_table *t)
 int sl_table_migrate(sl_table *t, const sl_schema *s)
 {
     const sl_schema *old = t->schema;
+    free(t->last_deleted);
+    t->last_deleted = NULL;
     sl_batch *b = sl_batch_new(s);
     if (!b)
         return -1;
@@ -408,10 +414,16 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
     /* SNAPSHOT, INSERT, UPDATE: upsert. */
     if (s->nkeys > 0) {
         free(probe);
-        const uint8_t *old = exists ? t->rows[t->slots[slot] - 1] : NULL;
+        /* A key change arrives as DELETE(old key) then INSERT(new row): cells the source marked
+         * unchanged (PostgreSQL TOAST) come from the row that DELETE removed. */
+        const uint8_t *old = exists ? t->rows[t->slots[slot] - 1] : t->last_deleted;
         uint8_t *blob = build_blob(s, b, r, old, 0);
         if (!blob)
             goto oom;
+        if (!exists && t->last_deleted) {
+            free(t->last_deleted);
+            t->last_deleted = NULL;
+        }
         if (exists) {
             size_t idx = t->slots[slot] - 1;
             t->bytes -= rd32(t->rows[idx]);
