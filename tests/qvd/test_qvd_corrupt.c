@@ -254,6 +254,56 @@ static void test_bom(void)
     free(m.p);
 }
 
+/* Index >= NoOfSymbols and any negative index read as NULL (other writers' conventions). */
+static void test_out_of_range_index_is_null(void)
+{
+    sl_qvd_column_spec col = {"k", SL_T_INT64, 0};
+    sl_qvd_write_opts o = {.table_name = "r"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 1, &col);
+    for (int r = 0; r < 5; r++) { /* k = 0,1,2,3 then NULL: Bias -2, stored 2..5 and 0 */
+        sl_value v = {.i = r, .flag = r == 4 ? SL_CELL_NULL : SL_CELL_VALUE};
+        sl_qvd_writer_add_row(w, &v);
+    }
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    char *b = strstr((char *)m.p, "<Bias>-2</Bias>");
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    static const struct {
+        char bias;
+        int sym[5]; /* expected symbol index per row, -1 = NULL */
+    } cases[] = {
+        {'0', {2, 3, -1, -1, 0}}, /* stored 2..5 -> 2,3,NULL(4),NULL(5); stored 0 -> 0 */
+        {'1', {3, -1, -1, -1, 1}},
+        {'9', {-1, -1, -1, -1, -1}}, /* "-9": everything negative */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        /* "<Bias>-2</Bias>" -> "<Bias>0 </Bias>" / "<Bias>1 </Bias>" / "<Bias>-9</Bias>" */
+        if (cases[i].bias == '9') {
+            b[7] = '9';
+        } else {
+            b[6] = cases[i].bias;
+            b[7] = ' ';
+        }
+        unsigned char *c = malloc(m.n);
+        memcpy(c, m.p, m.n);
+        char err[256];
+        sl_qvd_table *t = sl_qvd_read_buffer(c, m.n, err, sizeof err);
+        CHECK(t != NULL);
+        for (uint64_t r = 0; t && r < 5; r++) {
+            const sl_qvd_symbol *s = sl_qvd_cell(t, r, 0);
+            int got = s ? (int)(s - t->fields[0].symbols) : -1;
+            CHECK_EQ_INT(got, cases[i].sym[r]);
+        }
+        sl_qvd_table_free(t);
+        b[6] = '-';
+        b[7] = '2';
+    }
+    free(m.p);
+}
+
 int main(void)
 {
     SL_RUN(test_truncations);
@@ -262,5 +312,6 @@ int main(void)
     SL_RUN(test_lf_terminator);
     SL_RUN(test_error_stays_one_line);
     SL_RUN(test_bom);
+    SL_RUN(test_out_of_range_index_is_null);
     SL_DONE();
 }
