@@ -39,7 +39,7 @@ function errorDoc(code, message) {
 }
 
 function forward(req, body, res) {
-  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path: req.url, headers: req.headers, agent: false }, (ur) => {
     res.writeHead(ur.statusCode, ur.headers);
     ur.pipe(res);
   });

@@ -140,7 +140,9 @@ function forward(req, body, res) {
   }
   const headers = { ...req.headers, host: '127.0.0.1:' + upstream };
   delete headers['expect'];
-  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path, headers }, (ur) => {
+  // agent: false - a fresh upstream connection per request; reusing an idle one races with
+  // s3rver's 5 s keep-alive timeout (EPIPE on large bodies).
+  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path, headers, agent: false }, (ur) => {
     res.writeHead(ur.statusCode, ur.headers);
     ur.pipe(res);
   });
