@@ -1,0 +1,1008 @@
+/*
+ * pgsrc.c - the postgres source plugin: options, open (publication, slot, exported snapshot),
+ * the snapshot copy (COPY ... TO STDOUT, text format) and relation/schema handling. The change
+ * stream is in pgstream.c, the pure decoders in pgproto.c.
+ *
+ * Positions are text: "lsn=<X/Y>", the end LSN of the last committed source transaction (or the
+ * slot's consistent point for the snapshot's commit).
+ */
+#include "pgsrc.h"
+
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const sl_option pg_options[] = {
+    {"conninfo", SL_OPT_STRING, 0, NULL, "libpq connection string (or use host/port/...)"},
+    {"host", SL_OPT_STRING, 0, NULL, "server host"},
+    {"port", SL_OPT_INT, 0, NULL, "server port"},
+    {"dbname", SL_OPT_STRING, 0, NULL, "database"},
+    {"user", SL_OPT_STRING, 0, NULL, "user (needs REPLICATION)"},
+    {"password", SL_OPT_STRING, SL_OPT_SECRET, NULL, "password"},
+    {"sslmode", SL_OPT_STRING, 0, NULL, "disable|allow|prefer|require|verify-ca|verify-full"},
+    {"tables", SL_OPT_LIST, 0, NULL,
+     "tables or patterns (* ?): schema.table or bare names in public; default all of public"},
+    {"publication", SL_OPT_STRING, 0, NULL, "publication (default sluice_<tenant>)"},
+    {"slot", SL_OPT_STRING, 0, NULL, "logical replication slot (default sluice_<tenant>)"},
+    {"snapshot", SL_OPT_STRING, 0, "initial", "initial | never | always"},
+    {"heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"},
+    {"drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"},
+    {"resnapshot_on_slot_loss", SL_OPT_BOOL, 0, "false",
+     "take a fresh snapshot when the slot is missing or lost"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+int64_t sl_pg_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void pg_errmsg(pgsrc *s, PGconn *c, const char *what)
+{
+    char line[512];
+    sl_pg_errline(PQerrorMessage(c), line, sizeof line);
+    s->api->set_error(s->h, "postgres: %s: %s", what, line);
+}
+
+/* ---- relations ---- */
+
+pg_rel *sl_pg_rel_find(pgsrc *s, uint32_t relid)
+{
+    for (size_t i = 0; i < s->nrels; i++)
+        if (s->rels[i].relid == relid)
+            return &s->rels[i];
+    return NULL;
+}
+
+static pg_rel *rel_add(pgsrc *s, uint32_t relid, const char *ns, const char *name, char kind)
+{
+    if (s->nrels == s->caprels) {
+        size_t n = s->caprels ? s->caprels * 2 : 16;
+        pg_rel *r = realloc(s->rels, n * sizeof *r);
+        if (!r)
+            return NULL;
+        s->rels = r;
+        s->caprels = n;
+    }
+    pg_rel *r = &s->rels[s->nrels];
+    memset(r, 0, sizeof *r);
+    r->relid = relid;
+    r->ns = strdup(ns);
+    r->name = strdup(name);
+    r->relkind = kind;
+    if (!r->ns || !r->name) {
+        free(r->ns);
+        free(r->name);
+        return NULL;
+    }
+    r->selected = sl_pg_table_selected(s, ns, name);
+    s->nrels++;
+    return r;
+}
+
+static void cols_free(pg_col *c, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        free(c[i].name);
+    free(c);
+}
+
+static void rels_free(pgsrc *s)
+{
+    for (size_t i = 0; i < s->nrels; i++) {
+        free(s->rels[i].ns);
+        free(s->rels[i].name);
+        cols_free(s->rels[i].cols, s->rels[i].ncols);
+    }
+    free(s->rels);
+    s->rels = NULL;
+    s->nrels = s->caprels = 0;
+}
+
+int sl_pg_table_selected(pgsrc *s, const char *ns, const char *name)
+{
+    size_t n = s->api->opt_list_len(s->h, "tables");
+    if (n == 0)
+        return strcmp(ns, "public") == 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *pat = s->api->opt_list_item(s->h, "tables", i);
+        if (!pat)
+            continue;
+        const char *dot = strchr(pat, '.');
+        if (dot) {
+            size_t nl = (size_t)(dot - pat);
+            char nsp[256];
+            if (nl >= sizeof nsp)
+                continue;
+            memcpy(nsp, pat, nl);
+            nsp[nl] = 0;
+            if (fnmatch(nsp, ns, 0) == 0 && fnmatch(dot + 1, name, 0) == 0)
+                return 1;
+        } else if (strcmp(ns, "public") == 0 && fnmatch(pat, name, 0) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Base type of a domain (nested domains followed), cached; built-ins map to themselves. */
+static int base_type(pgsrc *s, uint32_t oid, uint32_t *base)
+{
+    if (oid < 10000) {
+        *base = oid;
+        return 0;
+    }
+    for (size_t i = 0; i < s->ntypes; i++)
+        if (s->types[i].oid == oid) {
+            *base = s->types[i].base;
+            return 0;
+        }
+    char oidtxt[16];
+    snprintf(oidtxt, sizeof oidtxt, "%u", oid);
+    const char *params[1] = {oidtxt};
+    PGresult *r =
+        PQexecParams(s->conn,
+                     "WITH RECURSIVE t(oid, base, typtype) AS ("
+                     " SELECT oid, typbasetype, typtype FROM pg_catalog.pg_type WHERE oid = $1::oid"
+                     " UNION ALL SELECT p.oid, p.typbasetype, p.typtype FROM pg_catalog.pg_type p"
+                     " JOIN t ON p.oid = t.base WHERE t.typtype = 'd')"
+                     " SELECT oid FROM t WHERE typtype <> 'd'",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_errmsg(s, s->conn, "type lookup");
+        PQclear(r);
+        return -1;
+    }
+    *base = PQntuples(r) ? (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10) : oid;
+    PQclear(r);
+    if (s->ntypes == s->captypes) {
+        size_t n = s->captypes ? s->captypes * 2 : 16;
+        pg_typecache *t = realloc(s->types, n * sizeof *t);
+        if (!t)
+            return 0; /* uncached is fine */
+        s->types = t;
+        s->captypes = n;
+    }
+    s->types[s->ntypes++] = (pg_typecache){oid, *base};
+    return 0;
+}
+
+/* Key columns from the catalog: the replica identity index for REPLICA IDENTITY USING INDEX,
+ * otherwise the primary key (also for FULL, whose Relation message flags every column). */
+static int load_keys(pgsrc *s, pg_rel *rel, pg_col *cols, uint32_t ncols)
+{
+    char oidtxt[16];
+    snprintf(oidtxt, sizeof oidtxt, "%u", rel->relid);
+    const char *params[1] = {oidtxt};
+    PGresult *r = PQexecParams(
+        s->conn,
+        "SELECT a.attname FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_index i ON i.indrelid = c.oid"
+        " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+        " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum"
+        " WHERE c.oid = $1::oid AND i.indexrelid = (SELECT i2.indexrelid FROM pg_catalog.pg_index"
+        "  i2 WHERE i2.indrelid = c.oid AND (i2.indisprimary OR i2.indisreplident)"
+        "  ORDER BY CASE WHEN c.relreplident = 'i' THEN i2.indisreplident"
+        "  ELSE i2.indisprimary END DESC LIMIT 1)"
+        " AND (c.relreplident <> 'd' OR i.indisprimary)"
+        " ORDER BY k.ord",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_errmsg(s, s->conn, "primary key lookup");
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        for (uint32_t c = 0; c < ncols; c++)
+            if (strcmp(cols[c].name, PQgetvalue(r, i, 0)) == 0)
+                cols[c].key = i + 1;
+    PQclear(r);
+    return 0;
+}
+
+static int same_shape(const pg_rel *rel, const pg_col *cols, uint32_t ncols)
+{
+    if (!rel->schema || rel->ncols != ncols)
+        return 0;
+    for (uint32_t i = 0; i < ncols; i++)
+        if (strcmp(rel->cols[i].name, cols[i].name) != 0 || rel->cols[i].type != cols[i].type ||
+            rel->cols[i].key != cols[i].key || rel->cols[i].typoid != cols[i].typoid)
+            return 0;
+    return 1;
+}
+
+int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
+{
+    uint32_t ncols = 0;
+    pg_col *cols = NULL;
+    PGresult *r = NULL;
+    if (m) {
+        ncols = m->ncols;
+        cols = calloc(ncols ? ncols : 1, sizeof *cols);
+        if (!cols)
+            goto oom;
+        for (uint32_t i = 0; i < ncols; i++) {
+            cols[i].name = strdup(m->relcols[i].name);
+            cols[i].typoid = m->relcols[i].typoid;
+            if (!cols[i].name)
+                goto oom;
+        }
+    } else {
+        char oidtxt[16];
+        snprintf(oidtxt, sizeof oidtxt, "%u", rel->relid);
+        const char *params[1] = {oidtxt};
+        r = PQexecParams(s->conn,
+                         "SELECT attname, atttypid FROM pg_catalog.pg_attribute WHERE attrelid ="
+                         " $1::oid AND attnum > 0 AND NOT attisdropped AND attgenerated = ''"
+                         " ORDER BY attnum",
+                         1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            pg_errmsg(s, s->conn, "column lookup");
+            goto fail;
+        }
+        ncols = (uint32_t)PQntuples(r);
+        cols = calloc(ncols ? ncols : 1, sizeof *cols);
+        if (!cols)
+            goto oom;
+        for (uint32_t i = 0; i < ncols; i++) {
+            cols[i].name = strdup(PQgetvalue(r, (int)i, 0));
+            cols[i].typoid = (uint32_t)strtoul(PQgetvalue(r, (int)i, 1), NULL, 10);
+            if (!cols[i].name)
+                goto oom;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    for (uint32_t i = 0; i < ncols; i++) {
+        uint32_t base;
+        if (base_type(s, cols[i].typoid, &base) < 0)
+            goto fail;
+        cols[i].type = sl_pg_type_map(base);
+    }
+    if (load_keys(s, rel, cols, ncols) < 0)
+        goto fail;
+    if (same_shape(rel, cols, ncols)) {
+        cols_free(cols, ncols);
+        return 0;
+    }
+    sl_field *f = calloc(ncols ? ncols : 1, sizeof *f);
+    if (!f)
+        goto oom;
+    uint32_t nkeys = 0;
+    for (uint32_t i = 0; i < ncols; i++) {
+        f[i].name = cols[i].name;
+        f[i].type = cols[i].type;
+        f[i].key = cols[i].key;
+        nkeys += cols[i].key != 0;
+    }
+    const sl_schema *sc = s->api->schema_new(s->h, rel->ns, rel->name, ncols, f);
+    free(f);
+    if (!sc)
+        goto fail;
+    if (rel->schema)
+        s->api->log(s->h, SL_LOG_INFO, "postgres: table %s.%s changed shape: %u columns", rel->ns,
+                    rel->name, ncols);
+    if (nkeys == 0 && rel->selected && !rel->warned_nokey) {
+        s->api->log(s->h, SL_LOG_WARN,
+                    "postgres: table %s.%s has no primary key or replica identity index: rows are "
+                    "identified by all their columns (updates and deletes need REPLICA IDENTITY "
+                    "FULL)",
+                    rel->ns, rel->name);
+        rel->warned_nokey = 1;
+    }
+    cols_free(rel->cols, rel->ncols);
+    rel->cols = cols;
+    rel->ncols = ncols;
+    rel->schema = sc;
+    rel->txb = NULL;
+    return 0;
+oom:
+    s->api->set_error(s->h, "postgres: out of memory");
+fail:
+    PQclear(r);
+    if (cols)
+        cols_free(cols, ncols);
+    return -1;
+}
+
+int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, char *data,
+                   size_t len)
+{
+    const sl_host_api *api = s->api;
+    if (kind == 'u') {
+        api->set_unchanged(b, col);
+        return 0;
+    }
+    if (kind == 'n' || !data) {
+        api->set_null(b, col);
+        return 0;
+    }
+    sl_type t = rel->cols[col].type;
+    sl_pg_cell c;
+    int rc = sl_pg_parse_value(t, data, len, &c);
+    if (rc < 0) {
+        api->set_error(s->h, "postgres: cannot decode value '%.*s' of %s.%s.%s (type oid %u)",
+                       (int)(len > 60 ? 60 : len), data, rel->ns, rel->name, rel->cols[col].name,
+                       rel->cols[col].typoid);
+        return -1;
+    }
+    if (rc == SL_PG_CELL_INFINITE) {
+        if (!rel->warned_inf) {
+            api->log(s->h, SL_LOG_WARN,
+                     "postgres: %s.%s.%s holds %.*s: stored as NULL (further ones not reported)",
+                     rel->ns, rel->name, rel->cols[col].name, (int)len, data);
+            rel->warned_inf = 1;
+        }
+        api->set_null(b, col);
+        return 0;
+    }
+    switch (t) {
+    case SL_T_DOUBLE:
+        api->set_f64(b, col, c.f64);
+        return 0;
+    case SL_T_DECIMAL:
+    case SL_T_STRING:
+    case SL_T_BINARY:
+        if (api->set_bytes(b, col, c.p, c.len) < 0) {
+            api->set_error(s->h, "postgres: out of memory");
+            return -1;
+        }
+        return 0;
+    default:
+        api->set_i64(b, col, c.i64);
+        return 0;
+    }
+}
+
+/* ---- plugin lifecycle ---- */
+
+static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
+{
+    pgsrc *s = calloc(1, sizeof *s);
+    if (!s) {
+        api->set_error(h, "postgres: out of memory");
+        return -1;
+    }
+    s->h = h;
+    s->api = api;
+    const char *tenant = api->tenant(h);
+    const char *v = api->opt_string(h, "slot");
+    s->slot = v && *v ? strdup(v) : sl_pg_sanitize_name("sluice_", tenant);
+    v = api->opt_string(h, "publication");
+    s->pub = v && *v ? strdup(v) : sl_pg_sanitize_name("sluice_", tenant);
+    if (!s->slot || !s->pub) {
+        free(s->slot);
+        free(s->pub);
+        free(s);
+        api->set_error(h, "postgres: out of memory");
+        return -1;
+    }
+    v = api->opt_string(h, "snapshot");
+    if (!v || strcmp(v, "initial") == 0) {
+        s->snap_mode = SL_PG_SNAP_INITIAL;
+    } else if (strcmp(v, "never") == 0) {
+        s->snap_mode = SL_PG_SNAP_NEVER;
+    } else if (strcmp(v, "always") == 0) {
+        s->snap_mode = SL_PG_SNAP_ALWAYS;
+    } else {
+        api->set_error(h, "postgres: option snapshot must be initial, never or always, not '%s'",
+                       v);
+        free(s->slot);
+        free(s->pub);
+        free(s);
+        return -1;
+    }
+    int64_t hb = api->opt_int(h, "heartbeat_interval", 10);
+    s->heartbeat_us = (hb < 1 ? 1 : hb) * 1000000;
+    s->drop_slot = api->opt_bool(h, "drop_slot_on_stop", 0);
+    s->resnap = api->opt_bool(h, "resnapshot_on_slot_loss", 0);
+    if (strlen(s->slot) > 63) {
+        api->set_error(h, "postgres: slot name '%s' is longer than 63 bytes", s->slot);
+        free(s->slot);
+        free(s->pub);
+        free(s);
+        return -1;
+    }
+    *ctx = s;
+    return 0;
+}
+
+/* Frees the connection state; the instance can be opened again. */
+static void pg_reset(pgsrc *s)
+{
+    sl_pg_txn_discard(s);
+    free(s->txb);
+    s->txb = NULL;
+    s->captxb = 0;
+    if (s->snap_batch) {
+        s->api->batch_free(s->h, s->snap_batch);
+        s->snap_batch = NULL;
+    }
+    if (s->rconn) {
+        PQfinish(s->rconn);
+        s->rconn = NULL;
+    }
+    if (s->conn) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
+    rels_free(s);
+    free(s->types);
+    s->types = NULL;
+    s->ntypes = s->captypes = 0;
+    free(s->fields);
+    s->fields = NULL;
+    s->capfields = 0;
+    sl_pg_scratch_free(&s->scratch);
+    s->phase = SL_PG_PH_IDLE;
+}
+
+static void pg_close(void *ctx)
+{
+    pgsrc *s = ctx;
+    int was_open = s->phase != SL_PG_PH_IDLE;
+    pg_reset(s);
+    /* Only an explicit option drops the slot, and only after a successful open. */
+    if (s->drop_slot && was_open) {
+        char err[512];
+        PGconn *c = sl_pg_connect(s, 1, err, sizeof err);
+        if (c) {
+            char *id = PQescapeIdentifier(c, s->slot, strlen(s->slot));
+            char sql[256];
+            snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s WAIT", id ? id : "\"\"");
+            PQfreemem(id);
+            PGresult *r = PQexec(c, sql);
+            if (PQresultStatus(r) == PGRES_COMMAND_OK)
+                s->api->log(s->h, SL_LOG_INFO, "postgres: dropped replication slot %s", s->slot);
+            else {
+                sl_pg_errline(PQerrorMessage(c), err, sizeof err);
+                s->api->log(s->h, SL_LOG_WARN, "postgres: cannot drop slot %s: %s", s->slot, err);
+            }
+            PQclear(r);
+            PQfinish(c);
+        } else {
+            s->api->log(s->h, SL_LOG_WARN, "postgres: cannot drop slot %s: %s", s->slot, err);
+        }
+    }
+}
+
+static void pg_destroy(void *ctx)
+{
+    pgsrc *s = ctx;
+    if (!s)
+        return;
+    pg_reset(s);
+    free(s->slot);
+    free(s->pub);
+    free(s);
+}
+
+/* Selected tables from the catalog, in name order. */
+static int load_tables(pgsrc *s)
+{
+    PGresult *r = PQexec(s->conn, "SELECT c.oid, n.nspname, c.relname, c.relkind"
+                                  " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+                                  " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
+                                  " AND NOT c.relispartition"
+                                  " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                                  " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 2, 3");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_errmsg(s, s->conn, "listing tables");
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (!sl_pg_table_selected(s, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)))
+            continue;
+        if (!rel_add(s, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
+                     PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0])) {
+            PQclear(r);
+            s->api->set_error(s->h, "postgres: out of memory");
+            return -1;
+        }
+    }
+    PQclear(r);
+    if (s->nrels == 0) {
+        s->api->set_error(s->h, "postgres: option tables matches no table in the database");
+        return -1;
+    }
+    return 0;
+}
+
+static char *qualified(pgsrc *s, const pg_rel *rel)
+{
+    char *a = PQescapeIdentifier(s->conn, rel->ns, strlen(rel->ns));
+    char *b = PQescapeIdentifier(s->conn, rel->name, strlen(rel->name));
+    char *out = NULL;
+    if (a && b) {
+        size_t n = strlen(a) + strlen(b) + 2;
+        out = malloc(n);
+        if (out)
+            snprintf(out, n, "%s.%s", a, b);
+    }
+    PQfreemem(a);
+    PQfreemem(b);
+    return out;
+}
+
+/* Creates the publication FOR TABLE the selected tables, or uses an existing one (adding
+ * missing selected tables when we may). */
+static int ensure_publication(pgsrc *s)
+{
+    const char *params[1] = {s->pub};
+    PGresult *r = PQexecParams(s->conn,
+                               "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables"
+                               " WHERE pubname = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_errmsg(s, s->conn, "reading publication");
+        PQclear(r);
+        return -1;
+    }
+    PGresult *e =
+        PQexecParams(s->conn, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", 1, NULL,
+                     params, NULL, NULL, 0);
+    int exists = PQresultStatus(e) == PGRES_TUPLES_OK && PQntuples(e) > 0;
+    PQclear(e);
+    char *pubid = PQescapeIdentifier(s->conn, s->pub, strlen(s->pub));
+    int rc = 0;
+    /* SQL text: "CREATE PUBLICATION p FOR TABLE a, b" or one ALTER per missing table. */
+    size_t cap = 256, len = 0;
+    char *sql = malloc(cap);
+    if (!pubid || !sql) {
+        s->api->set_error(s->h, "postgres: out of memory");
+        rc = -1;
+        goto out;
+    }
+    len = (size_t)snprintf(sql, cap, "CREATE PUBLICATION %s FOR TABLE ", pubid);
+    size_t missing = 0;
+    for (size_t i = 0; i < s->nrels; i++) {
+        const pg_rel *rel = &s->rels[i];
+        int found = 0;
+        for (int k = 0; k < PQntuples(r) && !found; k++)
+            found = strcmp(PQgetvalue(r, k, 0), rel->ns) == 0 &&
+                    strcmp(PQgetvalue(r, k, 1), rel->name) == 0;
+        if (found)
+            continue;
+        char *q = qualified(s, rel);
+        if (!q) {
+            s->api->set_error(s->h, "postgres: out of memory");
+            rc = -1;
+            goto out;
+        }
+        if (exists) {
+            char alter[1024];
+            snprintf(alter, sizeof alter, "ALTER PUBLICATION %s ADD TABLE %s", pubid, q);
+            PGresult *a = PQexec(s->conn, alter);
+            if (PQresultStatus(a) != PGRES_COMMAND_OK) {
+                char line[512];
+                sl_pg_errline(PQerrorMessage(s->conn), line, sizeof line);
+                s->api->log(s->h, SL_LOG_WARN,
+                            "postgres: table %s is not in publication %s and cannot be added (%s):"
+                            " its changes will not be captured",
+                            q, s->pub, line);
+            }
+            PQclear(a);
+        } else {
+            size_t need = len + strlen(q) + 3;
+            if (need > cap) {
+                cap = need * 2;
+                char *n2 = realloc(sql, cap);
+                if (!n2) {
+                    free(q);
+                    s->api->set_error(s->h, "postgres: out of memory");
+                    rc = -1;
+                    goto out;
+                }
+                sql = n2;
+            }
+            len += (size_t)snprintf(sql + len, cap - len, "%s%s", missing ? ", " : "", q);
+        }
+        missing++;
+        free(q);
+    }
+    if (!exists) {
+        PGresult *c = PQexec(s->conn, sql);
+        if (PQresultStatus(c) != PGRES_COMMAND_OK) {
+            pg_errmsg(s, s->conn,
+                      "creating publication (create it FOR TABLE the selected tables, "
+                      "or grant CREATE on the database)");
+            rc = -1;
+        } else {
+            s->api->log(s->h, SL_LOG_INFO, "postgres: created publication %s (%zu tables)", s->pub,
+                        missing);
+        }
+        PQclear(c);
+    }
+out:
+    free(sql);
+    PQfreemem(pubid);
+    PQclear(r);
+    return rc;
+}
+
+/* Slot state: 0 missing, 1 usable, 2 lost (WAL removed). -1 on error. */
+static int slot_state(pgsrc *s)
+{
+    const char *params[1] = {s->slot};
+    PGresult *r = PQexecParams(s->conn,
+                               "SELECT plugin, database = current_database(),"
+                               " coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots"
+                               " WHERE slot_name = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_errmsg(s, s->conn, "reading pg_replication_slots");
+        PQclear(r);
+        return -1;
+    }
+    int st = 0;
+    if (PQntuples(r) > 0) {
+        if (strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0 || strcmp(PQgetvalue(r, 0, 1), "t")) {
+            s->api->set_error(s->h,
+                              "postgres: slot %s exists but is not a pgoutput slot of this "
+                              "database; choose another slot name",
+                              s->slot);
+            PQclear(r);
+            return -1;
+        }
+        st = strcmp(PQgetvalue(r, 0, 2), "lost") == 0 ? 2 : 1;
+    }
+    PQclear(r);
+    return st;
+}
+
+static int drop_slot(pgsrc *s)
+{
+    char *id = PQescapeIdentifier(s->rconn, s->slot, strlen(s->slot));
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s WAIT", id ? id : "\"\"");
+    PQfreemem(id);
+    return sl_pg_exec_ok(s, s->rconn, sql, "dropping replication slot");
+}
+
+/* CREATE_REPLICATION_SLOT; with export, *snapname gets the exported snapshot. */
+static int create_slot(pgsrc *s, int export, char *snapname, size_t snaplen)
+{
+    char *id = PQescapeIdentifier(s->rconn, s->slot, strlen(s->slot));
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT '%s')",
+             id ? id : "\"\"", export ? "export" : "nothing");
+    PQfreemem(id);
+    PGresult *r = PQexec(s->rconn, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 3) {
+        pg_errmsg(s, s->rconn, "creating replication slot");
+        PQclear(r);
+        return -1;
+    }
+    if (sl_pg_lsn_parse(PQgetvalue(r, 0, 1), &s->consistent_lsn) < 0) {
+        s->api->set_error(s->h, "postgres: bad consistent point '%s'", PQgetvalue(r, 0, 1));
+        PQclear(r);
+        return -1;
+    }
+    if (export)
+        snprintf(snapname, snaplen, "%s", PQgetvalue(r, 0, 2));
+    s->api->log(s->h, SL_LOG_INFO, "postgres: created replication slot %s at %s", s->slot,
+                PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return 0;
+}
+
+static int start_snapshot(pgsrc *s, const char *snapname)
+{
+    if (sl_pg_exec_ok(s, s->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                      "starting snapshot transaction") < 0)
+        return -1;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT '%s'", snapname);
+    if (sl_pg_exec_ok(s, s->conn, sql, "importing snapshot") < 0)
+        return -1;
+    for (size_t i = 0; i < s->nrels; i++)
+        if (sl_pg_rel_refresh(s, &s->rels[i], NULL) < 0)
+            return -1;
+    s->phase = SL_PG_PH_SNAPSHOT;
+    s->snap_idx = 0;
+    s->copy_active = 0;
+    return 0;
+}
+
+static int query_lsn(pgsrc *s, const char *sql, uint64_t *out)
+{
+    PGresult *r = PQexec(s->conn, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+        sl_pg_lsn_parse(PQgetvalue(r, 0, 0), out) < 0) {
+        pg_errmsg(s, s->conn, sql);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+static int pg_open(void *ctx, const sl_open_args *args)
+{
+    pgsrc *s = ctx;
+    char err[600];
+    pg_reset(s); /* a re-open after an error starts clean */
+    s->once = args->once;
+    uint64_t resume = 0;
+    int have_resume = args->resume_pos != NULL;
+    if (have_resume && sl_pg_parse_pos(args->resume_pos, args->resume_len, &resume) < 0) {
+        s->api->set_error(s->h, "postgres: resume position is not a postgres position");
+        return -1;
+    }
+    s->conn = sl_pg_connect(s, 0, err, sizeof err);
+    if (!s->conn) {
+        s->api->set_error(s->h, "postgres: %s", err);
+        return -1;
+    }
+    if (load_tables(s) < 0 || ensure_publication(s) < 0)
+        goto fail;
+    /* once: the end of WAL now. The insert position also covers asynchronous commits that
+     * are not written yet; a position just past a page header (nothing after it yet) becomes
+     * the page boundary, which is where the walsender's decoding position stops. */
+    if (query_lsn(s, "SELECT pg_current_wal_insert_lsn()", &s->target_lsn) < 0)
+        goto fail;
+    if (s->target_lsn % (16u << 20) == 40)
+        s->target_lsn -= 40;
+    else if (s->target_lsn % 8192 == 24)
+        s->target_lsn -= 24;
+    int st = slot_state(s);
+    if (st < 0)
+        goto fail;
+    s->rconn = sl_pg_connect(s, 1, err, sizeof err);
+    if (!s->rconn) {
+        s->api->set_error(s->h, "postgres: replication connection: %s", err);
+        goto fail;
+    }
+    int snapshot =
+        s->snap_mode == SL_PG_SNAP_ALWAYS || (!have_resume && s->snap_mode == SL_PG_SNAP_INITIAL);
+    if (have_resume && st != 1 && !snapshot) {
+        if (!s->resnap) {
+            s->api->set_error(s->h,
+                              "postgres: replication slot %s is %s: changes since %s cannot be "
+                              "streamed; set resnapshot_on_slot_loss = true for a fresh snapshot",
+                              s->slot, st == 2 ? "lost (its WAL was removed)" : "missing",
+                              (const char *)args->resume_pos);
+            goto fail;
+        }
+        s->api->log(s->h, SL_LOG_WARN, "postgres: replication slot %s is %s: taking a new snapshot",
+                    s->slot, st == 2 ? "lost" : "missing");
+        snapshot = 1;
+    }
+    if (snapshot) {
+        /* A snapshot needs the exported snapshot of a new slot. An existing slot has nothing
+         * durable behind it here (no resume position, or a full re-copy was asked for). */
+        if (st != 0) {
+            s->api->log(s->h, SL_LOG_INFO,
+                        "postgres: re-creating replication slot %s for a new snapshot", s->slot);
+            if (drop_slot(s) < 0)
+                goto fail;
+        }
+        char snapname[128];
+        if (create_slot(s, 1, snapname, sizeof snapname) < 0 || start_snapshot(s, snapname) < 0)
+            goto fail;
+        s->start_lsn = s->skip_upto = s->consistent_lsn;
+        s->durable_lsn = 0;
+        return 0;
+    }
+    if (st == 0) { /* snapshot = never and no slot yet */
+        if (create_slot(s, 0, NULL, 0) < 0)
+            goto fail;
+        s->start_lsn = s->skip_upto = s->consistent_lsn;
+        s->durable_lsn = 0;
+    } else {
+        s->start_lsn = s->skip_upto = resume;
+        s->durable_lsn = resume;
+    }
+    if (sl_pg_start_replication(s) < 0)
+        goto fail;
+    return 0;
+fail:
+    if (s->rconn) {
+        PQfinish(s->rconn);
+        s->rconn = NULL;
+    }
+    return -1;
+}
+
+/* ---- snapshot copy ---- */
+
+static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
+{
+    size_t cap = 64 + strlen(rel->ns) * 2 + strlen(rel->name) * 2, len = 0;
+    for (uint32_t i = 0; i < rel->ncols; i++)
+        cap += strlen(rel->cols[i].name) * 2 + 4;
+    char *sql = malloc(cap);
+    char *q = qualified(s, rel);
+    if (!sql || !q) {
+        free(sql);
+        free(q);
+        s->api->set_error(s->h, "postgres: out of memory");
+        return SL_ERROR;
+    }
+    int viaselect = rel->relkind == 'p';
+    len = (size_t)snprintf(sql, cap, viaselect ? "COPY (SELECT " : "COPY %s (", q);
+    for (uint32_t i = 0; i < rel->ncols; i++) {
+        char *c = PQescapeIdentifier(s->conn, rel->cols[i].name, strlen(rel->cols[i].name));
+        len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "", c ? c : "\"\"");
+        PQfreemem(c);
+    }
+    if (viaselect)
+        snprintf(sql + len, cap - len, " FROM %s) TO STDOUT", q);
+    else
+        snprintf(sql + len, cap - len, ") TO STDOUT");
+    free(q);
+    PGresult *r = PQexec(s->conn, sql);
+    free(sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        pg_errmsg(s, s->conn, "COPY");
+        PQclear(r);
+        return SL_RETRY;
+    }
+    PQclear(r);
+    if (s->capfields < rel->ncols + 1) {
+        sl_pg_field *f = realloc(s->fields, (rel->ncols + 1) * sizeof *f);
+        if (!f) {
+            s->api->set_error(s->h, "postgres: out of memory");
+            return SL_ERROR;
+        }
+        s->fields = f;
+        s->capfields = rel->ncols + 1;
+    }
+    s->snap_batch = s->api->batch_new(s->h, rel->schema);
+    if (!s->snap_batch)
+        return SL_ERROR;
+    s->copy_active = 1;
+    s->snap_rows = 0;
+    return SL_OK;
+}
+
+/* After the last row: the end of the COPY's result, the last (or only, empty) batch. */
+static sl_status snap_end_copy(pgsrc *s, pg_rel *rel)
+{
+    PGresult *r = PQgetResult(s->conn);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        pg_errmsg(s, s->conn, "COPY");
+    PQclear(r);
+    while ((r = PQgetResult(s->conn)))
+        PQclear(r);
+    if (!ok)
+        return SL_RETRY;
+    sl_status st = SL_OK;
+    /* An empty table still sends one empty batch so the host learns its schema. */
+    if (s->api->batch_rows(s->snap_batch) > 0 || s->snap_rows == 0)
+        st = s->api->emit(s->h, s->snap_batch);
+    s->api->batch_free(s->h, s->snap_batch);
+    s->snap_batch = NULL;
+    s->copy_active = 0;
+    s->api->log(s->h, SL_LOG_INFO, "postgres: snapshot of %s.%s done", rel->ns, rel->name);
+    return st;
+}
+
+#define SNAP_ROWS_PER_POLL 65536
+
+static sl_status snap_poll(pgsrc *s)
+{
+    const sl_host_api *api = s->api;
+    size_t done = 0;
+    while (s->snap_idx < s->nrels) {
+        pg_rel *rel = &s->rels[s->snap_idx];
+        if (!s->copy_active) {
+            sl_status st = snap_begin_copy(s, rel);
+            if (st != SL_OK)
+                return st;
+            rel->warned_inf = 0;
+        }
+        for (;;) {
+            if (done >= SNAP_ROWS_PER_POLL || api->stopping(s->h))
+                return SL_OK;
+            char *buf = NULL;
+            int n = PQgetCopyData(s->conn, &buf, 0);
+            if (n == -1)
+                break;
+            if (n < 0) {
+                pg_errmsg(s, s->conn, "COPY");
+                return SL_RETRY;
+            }
+            s->snap_rows++;
+            if (sl_pg_copy_split(buf, (size_t)n, s->fields, rel->ncols) < 0) {
+                api->set_error(s->h, "postgres: malformed COPY row from %s.%s", rel->ns, rel->name);
+                PQfreemem(buf);
+                return SL_ERROR;
+            }
+            if (api->row_begin(s->snap_batch, SL_OP_SNAPSHOT) < 0) {
+                PQfreemem(buf);
+                api->set_error(s->h, "postgres: out of memory");
+                return SL_ERROR;
+            }
+            for (uint32_t c = 0; c < rel->ncols; c++) {
+                sl_pg_field *f = &s->fields[c];
+                if (sl_pg_set_cell(s, rel, s->snap_batch, c, f->p ? 't' : 'n', f->p, f->len) < 0) {
+                    PQfreemem(buf);
+                    return SL_ERROR;
+                }
+            }
+            PQfreemem(buf);
+            done++;
+            if (api->batch_rows(s->snap_batch) >= SL_PG_BATCH_ROWS) {
+                sl_status st = api->emit(s->h, s->snap_batch);
+                if (st != SL_OK)
+                    return st;
+                api->counter_add(s->h, "snapshot_rows", SL_PG_BATCH_ROWS);
+            }
+        }
+        size_t tail = api->batch_rows(s->snap_batch);
+        sl_status st = snap_end_copy(s, rel);
+        if (st != SL_OK)
+            return st;
+        api->counter_add(s->h, "snapshot_rows", (double)tail);
+        s->snap_idx++;
+    }
+    /* Every table copied: the snapshot is one source transaction ending at the consistent
+     * point; the stream continues from there. */
+    if (sl_pg_exec_ok(s, s->conn, "COMMIT", "ending snapshot transaction") < 0)
+        return SL_RETRY;
+    char pos[64];
+    sl_pg_format_pos(s->consistent_lsn, pos, sizeof pos);
+    sl_status st = api->commit(s->h, pos, strlen(pos), 0);
+    if (st != SL_OK)
+        return st;
+    if (sl_pg_start_replication(s) < 0)
+        return SL_RETRY;
+    return SL_OK;
+}
+
+static sl_status pg_poll(void *ctx, int timeout_ms)
+{
+    pgsrc *s = ctx;
+    switch (s->phase) {
+    case SL_PG_PH_SNAPSHOT:
+        return snap_poll(s);
+    case SL_PG_PH_STREAM:
+        return sl_pg_stream_poll(s, timeout_ms);
+    case SL_PG_PH_EOF:
+        return SL_EOF;
+    default:
+        s->api->set_error(s->h, "postgres: poll before open");
+        return SL_ERROR;
+    }
+}
+
+static void pg_durable(void *ctx, const void *pos, size_t len)
+{
+    pgsrc *s = ctx;
+    uint64_t lsn;
+    if (sl_pg_parse_pos(pos, len, &lsn) < 0)
+        return;
+    if (lsn > s->durable_lsn) {
+        s->durable_lsn = lsn;
+        s->status_due = 1;
+    }
+}
+
+static const sl_source_ops pg_source_ops = {
+    .poll = pg_poll,
+    .durable = pg_durable,
+};
+
+static const sl_plugin pg_plugin = {
+    SL_PLUGIN_INIT(SL_KIND_SOURCE, "postgres", "0.1.0",
+                   "PostgreSQL logical replication (pgoutput) with an initial snapshot"),
+    .options = pg_options,
+    .create = pg_create,
+    .open = pg_open,
+    .close = pg_close,
+    .destroy = pg_destroy,
+    .source = &pg_source_ops,
+};
+
+SL_PLUGIN_ENTRY(postgres)
+{
+    return &pg_plugin;
+}

@@ -1,0 +1,107 @@
+/* pgsrc.h - internal state of the postgres source plugin, shared by its .c files. */
+#ifndef SL_PGSRC_H
+#define SL_PGSRC_H
+
+#include "pgproto.h"
+
+#include <libpq-fe.h>
+#include <sluice/plugin.h>
+
+#define SL_PG_BATCH_ROWS 4096
+
+enum { SL_PG_SNAP_INITIAL = 0, SL_PG_SNAP_NEVER = 1, SL_PG_SNAP_ALWAYS = 2 };
+enum { SL_PG_PH_IDLE = 0, SL_PG_PH_SNAPSHOT = 1, SL_PG_PH_STREAM = 2, SL_PG_PH_EOF = 3 };
+
+typedef struct pg_col {
+    char *name;
+    uint32_t typoid;
+    sl_type type;
+    int key;
+} pg_col;
+
+typedef struct pg_rel {
+    uint32_t relid;
+    char *ns, *name;
+    char relkind;
+    int selected;
+    uint32_t ncols;
+    pg_col *cols;
+    const sl_schema *schema;
+    sl_batch *txb; /* this relation's newest batch in the open transaction */
+    int warned_inf, warned_nokey;
+} pg_rel;
+
+typedef struct pg_typecache {
+    uint32_t oid, base;
+} pg_typecache;
+
+typedef struct pgsrc {
+    sl_host *h;
+    const sl_host_api *api;
+    /* options */
+    char *slot, *pub;
+    int snap_mode, drop_slot, resnap;
+    int64_t heartbeat_us;
+    /* connections */
+    PGconn *conn;  /* SQL: catalog, publication, snapshot COPY */
+    PGconn *rconn; /* replication=database */
+    /* relations by relid (linear: a job has tens of tables, not thousands) */
+    pg_rel *rels;
+    size_t nrels, caprels;
+    pg_typecache *types;
+    size_t ntypes, captypes;
+    /* phases */
+    int phase;
+    int once;
+    uint64_t target_lsn; /* once: pg_current_wal_lsn() at open */
+    /* snapshot */
+    size_t snap_idx;
+    int copy_active;
+    uint64_t snap_rows; /* rows of the current table */
+    sl_batch *snap_batch;
+    sl_pg_field *fields;
+    size_t capfields;
+    uint64_t consistent_lsn;
+    /* stream */
+    uint64_t start_lsn; /* START_REPLICATION point */
+    uint64_t skip_upto; /* transactions ending at or before this were delivered already */
+    uint64_t recv_lsn;  /* highest WAL position seen */
+    uint64_t durable_lsn;
+    uint64_t sent_flush;
+    int status_due;
+    int64_t last_status_us;
+    int ping_outstanding;
+    int64_t ping_sent_us;
+    int in_txn;
+    int64_t txn_time_us;
+    sl_batch **txb;
+    size_t ntxb, captxb;
+    sl_pg_scratch scratch;
+} pgsrc;
+
+/* pgconn.c */
+PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen);
+void sl_pg_errline(const char *msg, char *out, size_t outlen);
+int sl_pg_exec_ok(pgsrc *s, PGconn *c, const char *sql, const char *what);
+char *sl_pg_sanitize_name(const char *prefix, const char *tenant);
+
+#endif
+
+/* pgsrc.c */
+pg_rel *sl_pg_rel_find(pgsrc *s, uint32_t relid);
+/* (Re)builds rel's columns and schema, from a Relation message or (m == NULL) the catalog.
+ * A new sl_schema is made only when the shape changed. 0 or -1 (set_error called). */
+int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m);
+/* Sets column col of the current row from a text value ('t'), null ('n') or unchanged ('u').
+ * 0 or -1 (set_error called). */
+int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, char *data,
+                   size_t len);
+int sl_pg_table_selected(pgsrc *s, const char *ns, const char *name);
+int64_t sl_pg_now_us(void);
+
+/* pgstream.c */
+int sl_pg_start_replication(pgsrc *s);
+sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms);
+void sl_pg_txn_discard(pgsrc *s);
+void sl_pg_format_pos(uint64_t lsn, char *out, size_t outlen);
+int sl_pg_parse_pos(const void *pos, size_t len, uint64_t *lsn);
