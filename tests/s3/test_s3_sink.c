@@ -46,6 +46,15 @@ static void multipart_put(void)
     CHECK_EQ_INT(n, size);
     /* 4 parts (5+5+5+2 MiB) and one CompleteMultipartUpload went through the gate */
     CHECK_EQ_INT(h_count_lines("gate.log", "uploadId=") - before, 5);
+    /* streaming: never more than (parallel_parts + 1) part buffers, all returned */
+    CHECK(in.host.mem_peak <= 4 * 5 * MiB);
+    CHECK_EQ_INT(in.host.mem_now, 0);
+    h_close(&in);
+    CHECK(h_open(&in, "part_size", "5242880", "parallel_parts", "1", NULL) == 0);
+    CHECK_EQ_INT(h_put(&in, "multi/big1.qvd", 23 * MiB, 1 * MiB, 6, sha), SL_OK);
+    CHECK(h_check_object("multi/big1.qvd", sha, 23 * MiB));
+    CHECK(in.host.mem_peak <= 2 * 5 * MiB);
+    CHECK_EQ_INT(in.host.mem_now, 0);
     /* exactly part_size: one PUT, no multipart */
     before = h_count_lines("gate.log", "uploadId=");
     CHECK_EQ_INT(h_put(&in, "multi/exact.qvd", 5 * MiB, 65536, 4, sha), SL_OK);
