@@ -42,7 +42,12 @@ function errorDoc(code, message) {
 
 function forward(req, body, res, cut) {
   const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path: req.url, headers: req.headers, agent: false }, (ur) => {
-    res.writeHead(ur.statusCode, ur.headers);
+    // hop-by-hop headers stay on their hop: the upstream connection closes after each request,
+    // the client's stays alive
+    const h = { ...ur.headers };
+    delete h.connection;
+    delete h['keep-alive'];
+    res.writeHead(ur.statusCode, h);
     if (cut === undefined) return ur.pipe(res);
     let sent = 0;
     ur.on('data', (c) => {
