@@ -91,6 +91,29 @@ typedef struct sl_pg_field {
  * unescaping in place. 0 or -1 (wrong field count, bad escape). */
 int sl_pg_copy_split(char *line, size_t len, sl_pg_field *fields, size_t nfields);
 
+/* ---- COPY binary format ---- */
+/* One CopyData message of a COPY ... (FORMAT binary): the first one starts with the file header
+ * (*header_done tracks it). Returns 1 for a row (exactly nfields fields, p == NULL for NULL),
+ * 0 for the trailer, -1 when malformed. Field data point into buf. */
+int sl_pg_copybin_row(uint8_t *buf, size_t len, int *header_done, sl_pg_field *fields,
+                      size_t nfields);
+
+typedef struct sl_pg_cell sl_pg_cell;
+
+/* A growable text buffer (numeric binary -> text). */
+typedef struct sl_pg_buf {
+    char *p;
+    size_t cap;
+} sl_pg_buf;
+
+/* Converts one binary value of built-in base type oid (mapped to t by sl_pg_type_map) to a cell.
+ * Types outside the binary set must be sent as text (cast in the COPY query) and are passed
+ * through as bytes. Same returns as sl_pg_parse_value. DECIMAL text is written to tmp. */
+int sl_pg_parse_binary(sl_type t, uint32_t oid, char *p, size_t len, sl_pg_cell *out,
+                       sl_pg_buf *tmp);
+/* 1 when COPY binary can send this base type as is (else the query casts it to text). */
+int sl_pg_binary_ok(uint32_t oid);
+
 /* ---- types ---- */
 /* The sl_type of a built-in base type OID (domains resolved by the caller); STRING otherwise. */
 sl_type sl_pg_type_map(uint32_t oid);

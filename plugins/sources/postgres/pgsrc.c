@@ -262,6 +262,7 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
         uint32_t base;
         if (base_type(s, cols[i].typoid, &base) < 0)
             goto fail;
+        cols[i].base = base;
         cols[i].type = sl_pg_type_map(base);
     }
     if (load_keys(s, rel, cols, ncols) < 0)
@@ -310,6 +311,9 @@ fail:
     return -1;
 }
 
+static int store_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, int rc,
+                      const sl_pg_cell *cp, const char *data, size_t len);
+
 int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, char *data,
                    size_t len)
 {
@@ -322,9 +326,31 @@ int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, 
         api->set_null(b, col);
         return 0;
     }
-    sl_type t = rel->cols[col].type;
     sl_pg_cell c;
-    int rc = sl_pg_parse_value(t, data, len, &c);
+    int rc = sl_pg_parse_value(rel->cols[col].type, data, len, &c);
+    return store_cell(s, rel, b, col, rc, &c, data, len);
+}
+
+int sl_pg_set_cell_bin(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char *p, size_t len)
+{
+    if (!p) {
+        s->api->set_null(b, col);
+        return 0;
+    }
+    sl_pg_cell c;
+    const pg_col *pc = &rel->cols[col];
+    int rc = sl_pg_parse_binary(pc->type, sl_pg_binary_ok(pc->base) ? pc->base : 0, p, len, &c,
+                                &s->numtmp);
+    return store_cell(s, rel, b, col, rc, &c, "(binary)", 8);
+}
+
+/* Stores a decoded value (rc from the parsers) into the current row. */
+static int store_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, int rc,
+                      const sl_pg_cell *cp, const char *data, size_t len)
+{
+    const sl_host_api *api = s->api;
+    sl_type t = rel->cols[col].type;
+    sl_pg_cell c = *cp;
     if (rc < 0) {
         api->set_error(s->h, "postgres: cannot decode value '%.*s' of %s.%s.%s (type oid %u)",
                        (int)(len > 60 ? 60 : len), data, rel->ns, rel->name, rel->cols[col].name,
@@ -438,6 +464,9 @@ static void pg_reset(pgsrc *s)
     free(s->fields);
     s->fields = NULL;
     s->capfields = 0;
+    free(s->numtmp.p);
+    s->numtmp.p = NULL;
+    s->numtmp.cap = 0;
     sl_pg_scratch_free(&s->scratch);
     s->phase = SL_PG_PH_IDLE;
 }
@@ -814,9 +843,9 @@ fail:
 
 static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
 {
-    size_t cap = 64 + strlen(rel->ns) * 2 + strlen(rel->name) * 2, len = 0;
+    size_t cap = 96 + strlen(rel->ns) * 2 + strlen(rel->name) * 2, len = 0;
     for (uint32_t i = 0; i < rel->ncols; i++)
-        cap += strlen(rel->cols[i].name) * 2 + 4;
+        cap += strlen(rel->cols[i].name) * 2 + 12;
     char *sql = malloc(cap);
     char *q = qualified(s, rel);
     if (!sql || !q) {
@@ -825,17 +854,22 @@ static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
         s->api->set_error(s->h, "postgres: out of memory");
         return SL_ERROR;
     }
+    /* COPY binary (measured: the server sends it about 1.7x faster than text, see
+     * docs/performance.md); types without a binary decoder here are cast to text. */
     int viaselect = rel->relkind == 'p';
+    for (uint32_t i = 0; i < rel->ncols; i++)
+        viaselect |= !sl_pg_binary_ok(rel->cols[i].base);
     len = (size_t)snprintf(sql, cap, viaselect ? "COPY (SELECT " : "COPY %s (", q);
     for (uint32_t i = 0; i < rel->ncols; i++) {
         char *c = PQescapeIdentifier(s->conn, rel->cols[i].name, strlen(rel->cols[i].name));
-        len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "", c ? c : "\"\"");
+        len += (size_t)snprintf(sql + len, cap - len, "%s%s%s", i ? ", " : "", c ? c : "\"\"",
+                                sl_pg_binary_ok(rel->cols[i].base) ? "" : "::text");
         PQfreemem(c);
     }
     if (viaselect)
-        snprintf(sql + len, cap - len, " FROM %s) TO STDOUT", q);
+        snprintf(sql + len, cap - len, " FROM %s) TO STDOUT (FORMAT binary)", q);
     else
-        snprintf(sql + len, cap - len, ") TO STDOUT");
+        snprintf(sql + len, cap - len, ") TO STDOUT (FORMAT binary)");
     free(q);
     PGresult *r = PQexec(s->conn, sql);
     free(sql);
@@ -858,6 +892,7 @@ static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
     if (!s->snap_batch)
         return SL_ERROR;
     s->copy_active = 1;
+    s->copy_header = 0;
     s->snap_rows = 0;
     return SL_OK;
 }
@@ -910,12 +945,18 @@ static sl_status snap_poll(pgsrc *s)
                 pg_errmsg(s, s->conn, "COPY");
                 return SL_RETRY;
             }
-            s->snap_rows++;
-            if (sl_pg_copy_split(buf, (size_t)n, s->fields, rel->ncols) < 0) {
+            int kind = sl_pg_copybin_row((uint8_t *)buf, (size_t)n, &s->copy_header, s->fields,
+                                         rel->ncols);
+            if (kind == 0) { /* trailer */
+                PQfreemem(buf);
+                continue;
+            }
+            if (kind < 0) {
                 api->set_error(s->h, "postgres: malformed COPY row from %s.%s", rel->ns, rel->name);
                 PQfreemem(buf);
                 return SL_ERROR;
             }
+            s->snap_rows++;
             if (api->row_begin(s->snap_batch, SL_OP_SNAPSHOT) < 0) {
                 PQfreemem(buf);
                 api->set_error(s->h, "postgres: out of memory");
@@ -923,7 +964,7 @@ static sl_status snap_poll(pgsrc *s)
             }
             for (uint32_t c = 0; c < rel->ncols; c++) {
                 sl_pg_field *f = &s->fields[c];
-                if (sl_pg_set_cell(s, rel, s->snap_batch, c, f->p ? 't' : 'n', f->p, f->len) < 0) {
+                if (sl_pg_set_cell_bin(s, rel, s->snap_batch, c, f->p, f->len) < 0) {
                     PQfreemem(buf);
                     return SL_ERROR;
                 }

@@ -15,6 +15,7 @@ enum { SL_PG_PH_IDLE = 0, SL_PG_PH_SNAPSHOT = 1, SL_PG_PH_STREAM = 2, SL_PG_PH_E
 typedef struct pg_col {
     char *name;
     uint32_t typoid;
+    uint32_t base; /* typoid with domains resolved */
     sl_type type;
     int key;
 } pg_col;
@@ -58,6 +59,8 @@ typedef struct pgsrc {
     size_t snap_idx;
     int copy_active;
     uint64_t snap_rows; /* rows of the current table */
+    int copy_header;    /* COPY binary header seen */
+    sl_pg_buf numtmp;   /* numeric binary -> text */
     sl_batch *snap_batch;
     sl_pg_field *fields;
     size_t capfields;
@@ -96,6 +99,8 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m);
  * 0 or -1 (set_error called). */
 int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, char *data,
                    size_t len);
+/* The same for a COPY binary field (p == NULL: NULL). */
+int sl_pg_set_cell_bin(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char *p, size_t len);
 int sl_pg_table_selected(pgsrc *s, const char *ns, const char *name);
 int64_t sl_pg_now_us(void);
 
