@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libsluice_core.a"
-)

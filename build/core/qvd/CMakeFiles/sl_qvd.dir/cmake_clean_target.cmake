@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libsl_qvd.a"
-)
