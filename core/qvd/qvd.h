@@ -18,10 +18,10 @@ enum {
 };
 
 typedef struct sl_qvd_symbol {
-    uint8_t type;     /* SL_QVD_SYM_* */
-    int32_t i;        /* INT, DUAL_INT */
-    double d;         /* DOUBLE, DUAL_DOUBLE */
-    const char *s;    /* STRING and the text of duals, NUL-terminated, points into the file */
+    uint8_t type;  /* SL_QVD_SYM_* */
+    int32_t i;     /* INT, DUAL_INT */
+    double d;      /* DOUBLE, DUAL_DOUBLE */
+    const char *s; /* STRING and the text of duals, NUL-terminated, points into the file */
     size_t slen;
 } sl_qvd_symbol;
 
@@ -48,7 +48,7 @@ typedef struct sl_qvd_table {
     char *table_name, *creator_doc, *create_utc_time, *qv_build_no, *comment;
     uint64_t nrecords, record_byte_size;
     uint64_t offset, length; /* index table, relative to the body */
-    char **lineage;          /* Statement texts / Discriminators, one string per LineageInfo */
+    char **lineage;          /* one string per LineageInfo: its Discriminator, else its Statement */
     size_t nlineage;
     sl_qvd_field *fields;
     size_t nfields;
@@ -75,11 +75,11 @@ typedef struct sl_qvd_column_spec {
 
 typedef struct sl_qvd_write_opts {
     const char *table_name;
-    const char *creator_doc;    /* e.g. "sluice://acme/postgres" */
-    const char *comment;        /* table-level <Comment>: the core stores the source position here */
-    const char *lineage;        /* one LineageInfo Statement, may be NULL */
-    int64_t create_time_us;     /* CreateUtcTime; 0 = now */
-    int tz_offset_minutes;      /* TIMESTAMPTZ is shown in this zone (0 = UTC) */
+    const char *creator_doc; /* e.g. "sluice://acme/postgres" */
+    const char *comment;     /* table-level <Comment>: the core stores the source position here */
+    const char *lineage;     /* one LineageInfo (written as its Discriminator), may be NULL */
+    int64_t create_time_us;  /* CreateUtcTime; 0 = now */
+    int tz_offset_minutes;   /* TIMESTAMPTZ is shown in this zone (0 = UTC) */
 } sl_qvd_write_opts;
 
 typedef struct sl_qvd_writer sl_qvd_writer;
@@ -100,6 +100,15 @@ void sl_qvd_writer_free(sl_qvd_writer *w);
  * 0 or -1 when the symbol cannot be a value of t. */
 int sl_qvd_symbol_to_value(const sl_qvd_symbol *sym, sl_type t, sl_value *out, char *scratch,
                            size_t scratchlen);
+/* Scratch bytes sl_qvd_symbol_to_value needs for sym: 64, or more for a long BINARY value. */
+size_t sl_qvd_symbol_scratch_size(const sl_qvd_symbol *sym, sl_type t);
+
+/* Rows written so far (sl_qvd_writer_add_row calls that succeeded). */
+uint64_t sl_qvd_writer_rows(const sl_qvd_writer *w);
+/* Bytes the writer holds now (symbols, hash tables, packed row indices): for memory budgets. */
+size_t sl_qvd_writer_mem(const sl_qvd_writer *w);
+/* Convenience: finish into a file (written to path directly). 0 or -1. */
+int sl_qvd_writer_finish_file(sl_qvd_writer *w, const char *path);
 
 /* CLI: sluice qvd info|cat ... (argv[0] is "qvd") */
 int sl_cli_qvd(int argc, char **argv);

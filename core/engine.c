@@ -1,0 +1,555 @@
+/* The job thread: one attempt = create plugins, recover state from the sink, open the source,
+ * pump changes into table state, flush on transaction boundaries, stop cleanly. Attempts that fail
+ * are retried with exponential backoff; nothing here touches another tenant's job. */
+#include "engine_int.h"
+#include "json.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t sl_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t sl_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void sl_run_fail(sl_run *r, const char *fmt, ...)
+{
+    if (r->failed)
+        return; /* keep the first cause */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+    r->failed = 1;
+}
+
+static const char *host_err(const sl_host *h, const char *dflt)
+{
+    return h->err[0] ? h->err : dflt;
+}
+
+/* ---- data path ---- */
+
+static int append_change(sl_run *r, sl_run_table *rt, const sl_batch *b, size_t row)
+{
+    sl_change_log *ch = &rt->ch;
+    const sl_schema *base = rt->t->schema;
+    if (!ch->rows || ch->base != base) {
+        if (ch->rows && ch->rows->nrows > 0)
+            return 0; /* schema changed inside a flush window: the rest goes to the next file */
+        sl_batch_free(ch->rows);
+        ch->rows = NULL;
+        sl_field *f = calloc(base->ncols + 3, sizeof *f);
+        if (!f)
+            return -1;
+        for (uint32_t c = 0; c < base->ncols; c++)
+            f[c] = base->cols[c];
+        f[base->ncols] = (sl_field){"_op", SL_T_STRING, 0};
+        f[base->ncols + 1] = (sl_field){"_commit_time", SL_T_TIMESTAMPTZ, 0};
+        f[base->ncols + 2] = (sl_field){"_commit_seq", SL_T_INT64, 0};
+        ch->schema = sl_schema_store_add(&r->schemas, base->ns, base->name, base->ncols + 3, f);
+        free(f);
+        if (!ch->schema)
+            return -1;
+        ch->rows = sl_batch_new(ch->schema);
+        if (!ch->rows)
+            return -1;
+        ch->base = base;
+        ch->committed = 0;
+    }
+    static const char *const opname[] = {"snapshot", "insert", "update", "delete", "truncate"};
+    sl_op op = (sl_op)b->ops[row];
+    if (sl_batch_row_begin(ch->rows, op) < 0)
+        return -1;
+    for (uint32_t c = 0; c < base->ncols && c < b->schema->ncols; c++) {
+        int bc = sl_schema_find_col(b->schema, base->cols[c].name);
+        if (bc < 0)
+            continue;
+        sl_value v;
+        sl_batch_get(b, row, (uint32_t)bc, &v);
+        if (v.flag == SL_CELL_UNCHANGED)
+            v.flag = SL_CELL_NULL; /* unchanged TOAST: the change file records it as NULL */
+        sl_batch_set_value(ch->rows, c, &v);
+    }
+    const char *on = opname[op <= SL_OP_TRUNCATE ? op : 1];
+    sl_batch_set_bytes(ch->rows, base->ncols, on, strlen(on));
+    return ch->rows->oom ? -1 : 0;
+}
+
+sl_run_table *sl_run_table_for(sl_run *r, const sl_schema *s)
+{
+    for (size_t i = 0; i < r->ntables; i++)
+        if (strcmp(r->tables[i].t->ns, s->ns) == 0 && strcmp(r->tables[i].t->name, s->name) == 0)
+            return &r->tables[i];
+    sl_run_table *nt = realloc(r->tables, (r->ntables + 1) * sizeof *nt);
+    if (!nt)
+        return NULL;
+    r->tables = nt;
+    sl_run_table *rt = &r->tables[r->ntables];
+    memset(rt, 0, sizeof *rt);
+    rt->t = sl_table_new(s->ns, s->name, s);
+    if (!rt->t)
+        return NULL;
+    r->ntables++;
+    if (s->nkeys == 0)
+        sl_log(SL_LOG_WARN, r->d->tenant, NULL,
+               "table %s%s%s has no primary key: rows are identified by their full contents",
+               s->ns, *s->ns ? "." : "", s->name);
+    return rt;
+}
+
+static int apply_batch(sl_run *r, sl_batch *b)
+{
+    sl_run_table *rt = sl_run_table_for(r, b->schema);
+    if (!rt) {
+        sl_run_fail(r, "out of memory creating table state");
+        return -1;
+    }
+    char msg[256];
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (sl_table_apply(rt->t, b, i, msg, sizeof msg) != 0) {
+            sl_run_fail(r, "%s", msg);
+            return -1;
+        }
+        if (r->changes && b->ops[i] != SL_OP_SNAPSHOT && append_change(r, rt, b, i) != 0) {
+            sl_run_fail(r, "out of memory recording changes of table %s", rt->t->name);
+            return -1;
+        }
+    }
+    r->changes_since_flush += b->nrows;
+    r->rows_in += b->nrows;
+    if (r->memory_limit > 0) {
+        size_t total = 0;
+        for (size_t i = 0; i < r->ntables; i++)
+            total += r->tables[i].t->bytes;
+        if ((int64_t)total > r->memory_limit) {
+            sl_run_fail(r,
+                        "table state needs %zu MiB, above memory_limit_mb = %lld; raise the limit "
+                        "or select fewer tables",
+                        total >> 20, (long long)(r->memory_limit >> 20));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+sl_status sl_run_on_emit(sl_run *r, sl_batch *b)
+{
+    if (r->failed)
+        return SL_ERROR;
+    if (!b || b->oom) {
+        sl_run_fail(r, "source ran out of memory building a batch");
+        return SL_ERROR;
+    }
+    r->txn_open = 1;
+    sl_batch *cur = b;
+    for (size_t i = 0; i < r->ntransforms && cur; i++) {
+        sl_host *th = &r->transforms[i];
+        sl_batch *out = NULL;
+        sl_status st = th->entry->desc.transform->transform(th->ctx, cur, &out);
+        if (st != SL_OK) {
+            sl_run_fail(r, "transform %s: %s", th->label, host_err(th, "failed"));
+            return SL_ERROR;
+        }
+        cur = out;
+    }
+    int rc = cur ? apply_batch(r, cur) : 0;
+    sl_batch_clear(b);
+    return rc == 0 ? SL_OK : SL_ERROR;
+}
+
+sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commit_us)
+{
+    if (r->failed)
+        return SL_ERROR;
+    r->txn_open = 0;
+    if (len && pos) {
+        uint8_t *np = realloc(r->pos, len);
+        if (!np) {
+            sl_run_fail(r, "out of memory storing the source position");
+            return SL_ERROR;
+        }
+        memcpy(np, pos, len);
+        r->pos = np;
+        r->pos_len = len;
+    }
+    int64_t now = sl_now_us();
+    r->pos_commit_us = commit_us ? commit_us : now;
+    if (r->commits_since_flush == 0)
+        r->first_unflushed_us = r->pos_commit_us;
+    r->commits_since_flush++;
+    /* Stamp the change rows of this transaction. */
+    for (size_t i = 0; i < r->ntables; i++) {
+        sl_change_log *ch = &r->tables[i].ch;
+        if (!ch->rows)
+            continue;
+        uint32_t base = ch->base->ncols;
+        for (size_t row = ch->committed; row < ch->rows->nrows; row++) {
+            ch->rows->cols[base + 1].i64[row] = r->pos_commit_us;
+            ch->rows->cols[base + 1].flags[row] = SL_CELL_VALUE;
+            ch->rows->cols[base + 2].i64[row] = (int64_t)r->commits_since_flush;
+            ch->rows->cols[base + 2].flags[row] = SL_CELL_VALUE;
+        }
+        ch->committed = ch->rows->nrows;
+    }
+    if (sl_flush_due(r) && sl_flush(r, 0) != 0)
+        return SL_ERROR;
+    return SL_OK;
+}
+
+/* ---- plugin instances ---- */
+
+static int host_create(sl_run *r, sl_host *h, const sl_plugin_spec *spec)
+{
+    h->run = r;
+    h->entry = spec->entry;
+    h->spec = spec;
+    snprintf(h->label, sizeof h->label, "%s/%s", sl_kind_name(spec->entry->desc.kind),
+             spec->entry->desc.name);
+    if (spec->entry->desc.create(h, &sl_host_api_v1, &h->ctx) != 0) {
+        sl_run_fail(r, "%s: %s", h->label, host_err(h, "create failed"));
+        return -1;
+    }
+    h->created = 1;
+    return 0;
+}
+
+static void host_destroy(sl_host *h)
+{
+    if (h->opened && h->entry->desc.close)
+        h->entry->desc.close(h->ctx);
+    h->opened = 0;
+    if (h->created)
+        h->entry->desc.destroy(h->ctx);
+    h->created = 0;
+}
+
+static void run_free(sl_run *r)
+{
+    host_destroy(&r->source);
+    for (size_t i = 0; i < r->ntransforms; i++)
+        host_destroy(&r->transforms[i]);
+    host_destroy(&r->sink);
+    free(r->transforms);
+    for (size_t i = 0; i < r->ntables; i++) {
+        sl_table_free(r->tables[i].t);
+        free(r->tables[i].key);
+        sl_batch_free(r->tables[i].ch.rows);
+    }
+    free(r->tables);
+    free(r->pos);
+    free(r->durable);
+    sl_schema_store_free(&r->schemas);
+}
+
+static void publish_metrics(sl_run *r)
+{
+    sl_job *job = r->job;
+    sl_buf b = {0};
+    const char *t = r->d->tenant;
+    sl_buf_printf(&b, "sluice_job_up{tenant=\"%s\"} 1\n", t);
+    sl_buf_printf(&b, "sluice_job_rows_in_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->rows_in);
+    sl_buf_printf(&b, "sluice_job_flushes_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->flushes);
+    pthread_mutex_lock(&job->mu);
+    sl_buf_printf(&b, "sluice_job_restarts_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)job->restarts);
+    sl_buf_printf(&b, "sluice_job_attempt{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)job->attempt_id);
+    pthread_mutex_unlock(&job->mu);
+    int64_t now = sl_now_us();
+    sl_buf_printf(&b, "sluice_job_lag_seconds{tenant=\"%s\"} %.3f\n", t,
+                  r->commits_since_flush ? (double)(now - r->first_unflushed_us) / 1e6 : 0.0);
+    for (size_t i = 0; i < r->ntables; i++) {
+        sl_run_table *rt = &r->tables[i];
+        const char *tn = rt->t->name;
+        sl_buf_printf(&b, "sluice_table_rows{tenant=\"%s\",table=\"%s\"} %zu\n", t, tn,
+                      sl_table_count(rt->t));
+        sl_buf_printf(&b, "sluice_table_changes_total{tenant=\"%s\",table=\"%s\"} %llu\n", t, tn,
+                      (unsigned long long)rt->t->changes_total);
+        sl_buf_printf(&b, "sluice_table_last_flush_seconds{tenant=\"%s\",table=\"%s\"} %.3f\n", t,
+                      tn, (double)rt->last_flush_us / 1e6);
+        sl_buf_printf(&b,
+                      "sluice_table_commit_to_durable_seconds{tenant=\"%s\",table=\"%s\"} %.6f\n",
+                      t, tn, (double)rt->last_latency_us / 1e6);
+    }
+    sl_host *hosts[] = {&r->source, &r->sink};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < hosts[k]->nmetrics; i++)
+            sl_buf_printf(&b, "sluice_plugin_%s{tenant=\"%s\",plugin=\"%s\"} %.17g\n",
+                          hosts[k]->metrics[i].name, t, hosts[k]->label, hosts[k]->metrics[i].value);
+    if (b.oom) {
+        sl_buf_free(&b);
+        return;
+    }
+    pthread_mutex_lock(&job->mu);
+    free(job->metrics);
+    job->metrics = b.p;
+    pthread_mutex_unlock(&job->mu);
+}
+
+static double core_opt_d(const sl_jobdesc *d, const char *name, double dflt)
+{
+    const sl_optval *o = sl_spec_opt(&d->sink, name);
+    return o ? o->d : dflt;
+}
+
+static int64_t core_opt_i(const sl_jobdesc *d, const char *name, int64_t dflt)
+{
+    const sl_optval *o = sl_spec_opt(&d->sink, name);
+    return o ? o->i : dflt;
+}
+
+static int parse_tz(const char *s, int *minutes)
+{
+    if (!s || !*s || strcmp(s, "UTC") == 0 || strcmp(s, "Z") == 0) {
+        *minutes = 0;
+        return 0;
+    }
+    int h = 0, m = 0;
+    char sign = 0;
+    if (sscanf(s, "%c%d:%d", &sign, &h, &m) >= 2 && (sign == '+' || sign == '-') && h <= 14 &&
+        m < 60) {
+        *minutes = (sign == '-' ? -1 : 1) * (h * 60 + m);
+        return 0;
+    }
+    return -1;
+}
+
+/* One attempt. Returns 0 when the job finished cleanly (stop requested or --once done). */
+static int run_attempt(sl_job *job, char *err, size_t errlen)
+{
+    const sl_jobdesc *d = job->desc;
+    sl_run r;
+    memset(&r, 0, sizeof r);
+    r.job = job;
+    r.d = d;
+    r.flush_interval = core_opt_d(d, "flush_interval", 1.0);
+    r.flush_max_changes = core_opt_i(d, "flush_max_changes", 10000);
+    r.changes = (int)core_opt_i(d, "changes", 0);
+    r.memory_limit = core_opt_i(d, "memory_limit_mb", 0) << 20;
+    const sl_optval *fmt = sl_spec_opt(&d->sink, "format");
+    r.csv = fmt && fmt->s && strcmp(fmt->s, "csv") == 0;
+    const sl_optval *tz = sl_spec_opt(&d->sink, "timezone");
+    if (parse_tz(tz ? tz->s : NULL, &r.tz_minutes) != 0) {
+        snprintf(err, errlen, "sink option timezone: \"%s\" is not UTC or +HH:MM / -HH:MM", tz->s);
+        return -1;
+    }
+    int rc = -1;
+    /* Sink first: recovery reads from it. */
+    if (host_create(&r, &r.sink, &d->sink) != 0)
+        goto out;
+    if (r.sink.entry->desc.open) {
+        if (r.sink.entry->desc.open(r.sink.ctx, NULL) != 0) {
+            sl_run_fail(&r, "%s: %s", r.sink.label, host_err(&r.sink, "open failed"));
+            goto out;
+        }
+        r.sink.opened = 1;
+    }
+    if (d->ntransforms) {
+        r.transforms = calloc(d->ntransforms, sizeof *r.transforms);
+        if (!r.transforms) {
+            sl_run_fail(&r, "out of memory");
+            goto out;
+        }
+        r.ntransforms = d->ntransforms;
+        for (size_t i = 0; i < d->ntransforms; i++) {
+            if (host_create(&r, &r.transforms[i], &d->transforms[i]) != 0)
+                goto out;
+            if (r.transforms[i].entry->desc.open) {
+                if (r.transforms[i].entry->desc.open(r.transforms[i].ctx, NULL) != 0) {
+                    sl_run_fail(&r, "%s: %s", r.transforms[i].label,
+                                host_err(&r.transforms[i], "open failed"));
+                    goto out;
+                }
+                r.transforms[i].opened = 1;
+            }
+        }
+    }
+    if (sl_recover(&r) != 0)
+        goto out;
+    if (host_create(&r, &r.source, &d->source) != 0)
+        goto out;
+    sl_open_args oa = {.resume_pos = r.pos, .resume_len = r.pos_len, .once = job->once};
+    if (r.source.entry->desc.open) {
+        if (r.source.entry->desc.open(r.source.ctx, &oa) != 0) {
+            sl_run_fail(&r, "%s: %s", r.source.label, host_err(&r.source, "open failed"));
+            goto out;
+        }
+        r.source.opened = 1;
+    }
+    r.last_flush_mono = r.last_manifest_mono = sl_mono_us();
+    int64_t last_metrics = 0;
+    for (;;) {
+        if (atomic_load(&job->stop) && !r.txn_open)
+            break;
+        sl_status st = r.source.entry->desc.source->poll(r.source.ctx, 200);
+        if (r.failed)
+            goto out;
+        if (st == SL_EOF) {
+            if (r.txn_open) {
+                sl_run_fail(&r, "%s: finished inside an open transaction (no commit)",
+                            r.source.label);
+                goto out;
+            }
+            break;
+        }
+        if (st == SL_RETRY || st == SL_ERROR) {
+            sl_run_fail(&r, "%s: %s", r.source.label, host_err(&r.source, "failed"));
+            goto out;
+        }
+        if (!r.txn_open && sl_flush_due(&r) && sl_flush(&r, 0) != 0)
+            goto out;
+        int64_t now = sl_mono_us();
+        if (now - last_metrics > 500000) {
+            publish_metrics(&r);
+            last_metrics = now;
+        }
+    }
+    /* Clean end: the final flush makes everything durable. */
+    if (sl_flush(&r, 1) != 0)
+        goto out;
+    publish_metrics(&r);
+    rc = 0;
+out:
+    if (rc != 0)
+        snprintf(err, errlen, "%s", r.err[0] ? r.err : "failed");
+    run_free(&r);
+    return rc;
+}
+
+static void sleep_interruptible(sl_job *job, int64_t us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (us % 1000000) * 1000;
+    ts.tv_sec += (time_t)(us / 1000000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    pthread_mutex_lock(&job->mu);
+    while (!atomic_load(&job->stop)) {
+        if (pthread_cond_timedwait(&job->cv, &job->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&job->mu);
+}
+
+static void *job_thread(void *arg)
+{
+    sl_job *job = arg;
+    const char *tenant = job->desc->tenant;
+    int64_t backoff = 1000000;
+    int failures = 0;
+    sl_log(SL_LOG_INFO, tenant, NULL, "job started from %s", job->desc->file);
+    while (!atomic_load(&job->stop)) {
+        pthread_mutex_lock(&job->mu);
+        job->attempt_id++;
+        pthread_mutex_unlock(&job->mu);
+        char err[1024];
+        int64_t started = sl_mono_us();
+        if (run_attempt(job, err, sizeof err) == 0)
+            break;
+        failures++;
+        /* A run that lasted a while resets the backoff: it was a fresh failure, not a loop. */
+        if (sl_mono_us() - started > 60000000)
+            backoff = 1000000;
+        if (job->once && failures >= 3) {
+            sl_log(SL_LOG_ERROR, tenant, NULL, "job failed: %s; giving up after %d attempts", err,
+                   failures);
+            atomic_store(&job->failed, 1);
+            break;
+        }
+        /* Jitter of up to 25% keeps many failing tenants from retrying in lockstep. */
+        int64_t wait = backoff + (int64_t)(((uint64_t)started * 2654435761u) % (uint64_t)(backoff / 4 + 1));
+        sl_log(SL_LOG_ERROR, tenant, NULL, "job failed: %s; restarting in %.1fs", err,
+               (double)wait / 1e6);
+        pthread_mutex_lock(&job->mu);
+        job->restarts++;
+        pthread_mutex_unlock(&job->mu);
+        sleep_interruptible(job, wait);
+        backoff = backoff * 2 > 60000000 ? 60000000 : backoff * 2;
+    }
+    sl_log(SL_LOG_INFO, tenant, NULL, "job stopped");
+    atomic_store(&job->done, 1);
+    return NULL;
+}
+
+sl_job *sl_job_start(sl_jobdesc *desc, int once)
+{
+    sl_job *job = calloc(1, sizeof *job);
+    if (!job) {
+        sl_job_free(desc);
+        return NULL;
+    }
+    job->desc = desc;
+    job->once = once;
+    pthread_mutex_init(&job->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&job->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&job->thread, NULL, job_thread, job) != 0) {
+        sl_log(SL_LOG_ERROR, desc->tenant, NULL, "cannot start the job thread");
+        sl_job_free_stopped(job);
+        return NULL;
+    }
+    job->started = 1;
+    return job;
+}
+
+void sl_job_request_stop(sl_job *job)
+{
+    pthread_mutex_lock(&job->mu);
+    atomic_store(&job->stop, 1);
+    pthread_cond_broadcast(&job->cv);
+    pthread_mutex_unlock(&job->mu);
+}
+
+int sl_job_join(sl_job *job, int timeout_ms)
+{
+    int64_t deadline = sl_mono_us() + (int64_t)timeout_ms * 1000;
+    while (job->started && !atomic_load(&job->done)) {
+        if (sl_mono_us() >= deadline)
+            return -1;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (job->started) {
+        pthread_join(job->thread, NULL);
+        job->started = 0;
+    }
+    return 0;
+}
+
+void sl_job_free_stopped(sl_job *job)
+{
+    if (!job)
+        return;
+    sl_job_free(job->desc);
+    free(job->metrics);
+    pthread_mutex_destroy(&job->mu);
+    pthread_cond_destroy(&job->cv);
+    free(job);
+}
+
+char *sl_job_metrics(sl_job *job)
+{
+    pthread_mutex_lock(&job->mu);
+    char *m = job->metrics ? strdup(job->metrics) : NULL;
+    pthread_mutex_unlock(&job->mu);
+    return m;
+}

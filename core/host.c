@@ -1,0 +1,231 @@
+/* The host API table handed to every plugin instance. */
+#include "engine_int.h"
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void h_log(sl_host *h, sl_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sl_logv(level, h->run->d->tenant, h->label, fmt, ap);
+    va_end(ap);
+}
+
+static void h_set_error(sl_host *h, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->err, sizeof h->err, fmt, ap);
+    va_end(ap);
+    for (char *p = h->err; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+static const char *h_tenant(sl_host *h)
+{
+    return h->run->d->tenant;
+}
+
+static const sl_optval *opt(sl_host *h, const char *name)
+{
+    return h->spec ? sl_spec_opt(h->spec, name) : NULL;
+}
+
+static int h_opt_isset(sl_host *h, const char *name)
+{
+    return opt(h, name) != NULL;
+}
+
+static const char *h_opt_string(sl_host *h, const char *name)
+{
+    const sl_optval *o = opt(h, name);
+    return o ? o->s : NULL;
+}
+
+static int64_t h_opt_int(sl_host *h, const char *name, int64_t dflt)
+{
+    const sl_optval *o = opt(h, name);
+    return o ? o->i : dflt;
+}
+
+static double h_opt_double(sl_host *h, const char *name, double dflt)
+{
+    const sl_optval *o = opt(h, name);
+    return o ? o->d : dflt;
+}
+
+static int h_opt_bool(sl_host *h, const char *name, int dflt)
+{
+    const sl_optval *o = opt(h, name);
+    return o ? (int)o->i : dflt;
+}
+
+static size_t h_opt_list_len(sl_host *h, const char *name)
+{
+    const sl_optval *o = opt(h, name);
+    return o ? o->nlist : 0;
+}
+
+static const char *h_opt_list_item(sl_host *h, const char *name, size_t i)
+{
+    const sl_optval *o = opt(h, name);
+    return o && i < o->nlist ? o->list[i] : NULL;
+}
+
+static struct sl_plugin_metric *metric(sl_host *h, const char *name, int gauge)
+{
+    for (size_t i = 0; i < h->nmetrics; i++)
+        if (strcmp(h->metrics[i].name, name) == 0)
+            return &h->metrics[i];
+    if (h->nmetrics == sizeof h->metrics / sizeof h->metrics[0])
+        return NULL; /* a plugin with more than 32 metrics loses the rest, silently by design */
+    struct sl_plugin_metric *m = &h->metrics[h->nmetrics++];
+    /* Metric names become Prometheus names: keep [a-zA-Z0-9_]. */
+    size_t k = 0;
+    for (; name[k] && k < sizeof m->name - 1; k++) {
+        char c = name[k];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        m->name[k] = ok ? c : '_';
+    }
+    m->name[k] = 0;
+    m->value = 0;
+    m->gauge = gauge;
+    return m;
+}
+
+static void h_counter_add(sl_host *h, const char *name, double delta)
+{
+    struct sl_plugin_metric *m = metric(h, name, 0);
+    if (m)
+        m->value += delta;
+}
+
+static void h_gauge_set(sl_host *h, const char *name, double value)
+{
+    struct sl_plugin_metric *m = metric(h, name, 1);
+    if (m)
+        m->value = value;
+}
+
+static void *h_malloc(sl_host *h, size_t n)
+{
+    (void)h;
+    return malloc(n);
+}
+
+static void *h_calloc(sl_host *h, size_t n, size_t size)
+{
+    (void)h;
+    return calloc(n, size);
+}
+
+static void *h_realloc(sl_host *h, void *p, size_t n)
+{
+    (void)h;
+    return realloc(p, n);
+}
+
+static void h_free(sl_host *h, void *p)
+{
+    (void)h;
+    free(p);
+}
+
+static const sl_schema *h_schema_new(sl_host *h, const char *ns, const char *name, uint32_t ncols,
+                                     const sl_field *cols)
+{
+    const sl_schema *s = sl_schema_store_add(&h->run->schemas, ns, name, ncols, cols);
+    if (!s)
+        h_set_error(h, "invalid schema for table %s (empty name or unknown column type)",
+                    name ? name : "(null)");
+    return s;
+}
+
+static sl_batch *h_batch_new(sl_host *h, const sl_schema *schema)
+{
+    (void)h;
+    return schema ? sl_batch_new(schema) : NULL;
+}
+
+static void h_batch_free(sl_host *h, sl_batch *b)
+{
+    (void)h;
+    sl_batch_free(b);
+}
+
+static const sl_schema *h_batch_schema(const sl_batch *b)
+{
+    return b->schema;
+}
+
+static size_t h_batch_rows(const sl_batch *b)
+{
+    return b->nrows;
+}
+
+static sl_op h_batch_op(const sl_batch *b, size_t row)
+{
+    return row < b->nrows ? (sl_op)b->ops[row] : SL_OP_INSERT;
+}
+
+static sl_status h_emit(sl_host *h, sl_batch *b)
+{
+    if (h != &h->run->source)
+        return SL_ERROR;
+    return sl_run_on_emit(h->run, b);
+}
+
+static sl_status h_commit(sl_host *h, const void *pos, size_t len, int64_t commit_us)
+{
+    if (h != &h->run->source)
+        return SL_ERROR;
+    return sl_run_on_commit(h->run, pos, len, commit_us);
+}
+
+static int h_stopping(sl_host *h)
+{
+    return atomic_load(&h->run->job->stop) != 0;
+}
+
+const sl_host_api sl_host_api_v1 = {
+    .abi_minor = SL_PLUGIN_ABI_MINOR,
+    .size = sizeof(sl_host_api),
+    .log = h_log,
+    .set_error = h_set_error,
+    .tenant = h_tenant,
+    .opt_isset = h_opt_isset,
+    .opt_string = h_opt_string,
+    .opt_int = h_opt_int,
+    .opt_double = h_opt_double,
+    .opt_bool = h_opt_bool,
+    .opt_list_len = h_opt_list_len,
+    .opt_list_item = h_opt_list_item,
+    .counter_add = h_counter_add,
+    .gauge_set = h_gauge_set,
+    .malloc = h_malloc,
+    .calloc = h_calloc,
+    .realloc = h_realloc,
+    .free = h_free,
+    .schema_new = h_schema_new,
+    .batch_new = h_batch_new,
+    .batch_free = h_batch_free,
+    .batch_clear = sl_batch_clear,
+    .row_begin = sl_batch_row_begin,
+    .set_i64 = sl_batch_set_i64,
+    .set_f64 = sl_batch_set_f64,
+    .set_bytes = sl_batch_set_bytes,
+    .set_null = sl_batch_set_null,
+    .set_unchanged = sl_batch_set_unchanged,
+    .batch_schema = h_batch_schema,
+    .batch_rows = h_batch_rows,
+    .batch_op = h_batch_op,
+    .batch_column = sl_batch_column,
+    .emit = h_emit,
+    .commit = h_commit,
+    .stopping = h_stopping,
+};

@@ -1,0 +1,1192 @@
+/* Job files: evaluate in the sandbox, then validate the returned table against the plugins'
+ * option declarations, collecting every problem as one "FILE:LINE: message" diagnostic. */
+#include "job.h"
+
+#include "job_sandbox.h"
+#include "job_scan.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SL_JOB_MAX_FILE  (1024 * 1024) /* a job file is a page of Lua, not a data file */
+#define SL_JOB_MAX_DIAGS 50            /* per file; after that one summary line */
+
+const sl_option sl_core_sink_options[] = {
+    {"flush_interval", SL_OPT_DOUBLE, 0, "1", "seconds between flushes of changed tables"},
+    {"flush_max_changes", SL_OPT_INT, 0, "10000",
+     "flush a table early once it has this many unflushed changes"},
+    {"changes", SL_OPT_BOOL, 0, "false", "also write the change records, not only the tables"},
+    {"format", SL_OPT_STRING, 0, "qvd", "file format: qvd or csv"},
+    {"timezone", SL_OPT_STRING, 0, NULL,
+     "UTC offset used to display timestamptz values, e.g. \"+02:00\" (default UTC)"},
+    {"memory_limit_mb", SL_OPT_INT, 0, "0", "memory limit for this tenant in MiB, 0 = none"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Diagnostics */
+
+static void sl_diag_addv(sl_diag *d, const char *file, int line, const char *fmt, va_list ap)
+    SL_PRINTF(4, 0);
+
+static void sl_diag_addv(sl_diag *d, const char *file, int line, const char *fmt, va_list ap)
+{
+    char *msg = NULL, *full = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) {
+        return;
+    }
+    int r = line > 0 ? asprintf(&full, "%s:%d: %s", file, line, msg)
+                     : asprintf(&full, "%s: %s", file, msg);
+    free(msg);
+    if (r < 0) {
+        return;
+    }
+    char **lines = realloc(d->lines, (d->n + 1) * sizeof *lines);
+    if (!lines) {
+        free(full);
+        return;
+    }
+    d->lines = lines;
+    d->lines[d->n++] = full;
+}
+
+void sl_diag_add(sl_diag *d, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sl_diag_addv(d, file, line, fmt, ap);
+    va_end(ap);
+}
+
+void sl_diag_free(sl_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->lines[i]);
+    }
+    free(d->lines);
+    d->lines = NULL;
+    d->n = 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Loader state */
+
+typedef struct sl_loader {
+    const char *path;
+    const sl_registry *reg;
+    sl_diag *diag;
+    lua_State *L;
+    sl_scan scan;
+    int ret_line; /* where problems of the whole job are reported */
+    size_t nerr;
+    int oom;
+} sl_loader;
+
+static void ld_err(sl_loader *ld, int line, const char *fmt, ...) SL_PRINTF(3, 4);
+
+static void ld_err(sl_loader *ld, int line, const char *fmt, ...)
+{
+    ld->nerr++;
+    if (ld->nerr > SL_JOB_MAX_DIAGS + 1) {
+        return;
+    }
+    if (ld->nerr == SL_JOB_MAX_DIAGS + 1) {
+        sl_diag_add(ld->diag, ld->path, 0, "too many problems, stopped after %d", SL_JOB_MAX_DIAGS);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    sl_diag_addv(ld->diag, ld->path, line, fmt, ap);
+    va_end(ap);
+}
+
+/* A user string made safe for a one-line message: at most 64 bytes, control bytes as '?'. */
+typedef struct sl_shown {
+    char s[72];
+} sl_shown;
+
+static sl_shown shown(const char *p, size_t len)
+{
+    sl_shown r;
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < 64; i++) {
+        unsigned char c = (unsigned char)p[i];
+        r.s[n++] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
+    }
+    if (len > 64) {
+        memcpy(r.s + n, "...", 3);
+        n += 3;
+    }
+    r.s[n] = '\0';
+    return r;
+}
+
+/* Lua-side string at idx (must be a string: never converts, so never allocates). */
+static sl_shown lshown(lua_State *L, int idx)
+{
+    size_t len = 0;
+    const char *p = lua_tolstring(L, idx, &len);
+    return shown(p, len);
+}
+
+static const char *kind_label(sl_kind k)
+{
+    switch (k) {
+    case SL_KIND_SOURCE:
+        return "source";
+    case SL_KIND_TRANSFORM:
+        return "transform";
+    case SL_KIND_SINK:
+        return "sink";
+    }
+    return "plugin";
+}
+
+/* Optimal string alignment distance (a swap of two neighbours counts 1), capped inputs. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) {
+        return (size_t)-1;
+    }
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++) {
+        d[i][0] = i;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        d[0][j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) {
+                v = d[i][j - 1] + 1;
+            }
+            if (d[i - 1][j - 1] + cost < v) {
+                v = d[i - 1][j - 1] + cost;
+            }
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v) {
+                v = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+/* Builds ` (did you mean "x"?)` into out when one of names is close to word. */
+static void suggestion(char *out, size_t outlen, const char *word, const char *const *names,
+                       size_t nnames)
+{
+    out[0] = '\0';
+    const char *best = NULL;
+    size_t bestd = (size_t)-1;
+    size_t wl = strlen(word);
+    for (size_t i = 0; i < nnames; i++) {
+        size_t d = edit_distance(word, names[i]);
+        size_t nl = strlen(names[i]);
+        size_t longer = wl > nl ? wl : nl;
+        /* Close enough to be a typo, not just a short unrelated name. */
+        if (d <= 2 && d * 3 <= longer && d < bestd) {
+            best = names[i];
+            bestd = d;
+        }
+    }
+    if (best) {
+        snprintf(out, outlen, " (did you mean \"%s\"?)", best);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Values */
+
+static char *fmt_double(double d)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.15g", d);
+    if (strtod(buf, NULL) != d) {
+        snprintf(buf, sizeof buf, "%.17g", d);
+    }
+    return strdup(buf);
+}
+
+static char *fmt_int(int64_t i)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)i);
+    return strdup(buf);
+}
+
+/* Joins a list with ',' for optval.s. */
+static char *join_list(char **list, size_t n)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) {
+        len += strlen(list[i]) + 1;
+    }
+    char *s = malloc(len);
+    if (!s) {
+        return NULL;
+    }
+    s[0] = '\0';
+    char *p = s;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(list[i]);
+        if (i) {
+            *p++ = ',';
+        }
+        memcpy(p, list[i], l + 1);
+        p += l;
+    }
+    return s;
+}
+
+static void optval_clear(sl_optval *v)
+{
+    free(v->name);
+    free(v->s);
+    for (size_t i = 0; i < v->nlist; i++) {
+        free(v->list[i]);
+    }
+    free(v->list);
+    memset(v, 0, sizeof *v);
+}
+
+static const char *type_wanted(sl_opt_type t)
+{
+    switch (t) {
+    case SL_OPT_STRING:
+        return "a string";
+    case SL_OPT_INT:
+        return "an integer";
+    case SL_OPT_DOUBLE:
+        return "a number";
+    case SL_OPT_BOOL:
+        return "a boolean";
+    case SL_OPT_LIST:
+        return "a string or an array of strings";
+    }
+    return "a value";
+}
+
+/* 1 if the Lua table at idx has exactly the keys 1..rawlen. */
+static int is_array(lua_State *L, int idx, size_t *n)
+{
+    idx = lua_absindex(L, idx);
+    size_t len = (size_t)lua_rawlen(L, idx), count = 0;
+    int ok = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        count++;
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+            (size_t)lua_tointeger(L, -1) > len) {
+            ok = 0;
+        }
+    }
+    *n = len;
+    return ok && count == len;
+}
+
+/* Converts the Lua value at idx to an optval of type o->type. 0, or -1 with why filled (a
+ * complete "must be X, got Y" phrase), or -2 when out of memory. */
+static int convert(lua_State *L, int idx, const sl_option *o, sl_optval *v, char *why,
+                   size_t whylen)
+{
+    int t = lua_type(L, idx);
+    size_t len = 0;
+    switch (o->type) {
+    case SL_OPT_STRING:
+        if (t != LUA_TSTRING) {
+            break;
+        }
+        {
+            const char *p = lua_tolstring(L, idx, &len);
+            if (memchr(p, '\0', len)) {
+                snprintf(why, whylen, "must not contain a NUL byte");
+                return -1;
+            }
+            v->s = strndup(p, len);
+        }
+        return v->s ? 0 : -2;
+    case SL_OPT_INT:
+        if (t != LUA_TNUMBER) {
+            break;
+        }
+        if (lua_isinteger(L, idx)) {
+            v->i = lua_tointeger(L, idx);
+        } else {
+            double d = lua_tonumber(L, idx);
+            /* 1e3 is written as a float but means an integer. */
+            if (!(d == floor(d) && d >= -9.2e18 && d <= 9.2e18)) {
+                char *ds = fmt_double(d);
+                snprintf(why, whylen, "must be an integer, got %s", ds ? ds : "a fraction");
+                free(ds);
+                return -1;
+            }
+            v->i = (int64_t)d;
+        }
+        v->d = (double)v->i;
+        v->s = fmt_int(v->i);
+        return v->s ? 0 : -2;
+    case SL_OPT_DOUBLE:
+        if (t != LUA_TNUMBER) {
+            break;
+        }
+        v->d = lua_tonumber(L, idx);
+        if (!isfinite(v->d)) {
+            snprintf(why, whylen, "must be a finite number");
+            return -1;
+        }
+        v->s = fmt_double(v->d);
+        return v->s ? 0 : -2;
+    case SL_OPT_BOOL:
+        if (t != LUA_TBOOLEAN) {
+            break;
+        }
+        v->i = lua_toboolean(L, idx);
+        v->d = (double)v->i;
+        v->s = strdup(v->i ? "true" : "false");
+        return v->s ? 0 : -2;
+    case SL_OPT_LIST:
+        if (t == LUA_TSTRING) {
+            v->list = calloc(1, sizeof *v->list);
+            if (!v->list) {
+                return -2;
+            }
+            const char *p = lua_tolstring(L, idx, &len);
+            v->list[0] = strndup(p, len);
+            if (!v->list[0]) {
+                return -2;
+            }
+            v->nlist = 1;
+        } else if (t == LUA_TTABLE) {
+            size_t n = 0;
+            if (!is_array(L, idx, &n)) {
+                snprintf(why, whylen, "must be %s, got a table with non-array keys",
+                         type_wanted(o->type));
+                return -1;
+            }
+            v->list = calloc(n ? n : 1, sizeof *v->list);
+            if (!v->list) {
+                return -2;
+            }
+            for (size_t i = 0; i < n; i++) {
+                int et = lua_rawgeti(L, idx, (lua_Integer)i + 1);
+                if (et != LUA_TSTRING) {
+                    snprintf(why, whylen, "must be %s, got %s at [%zu]", type_wanted(o->type),
+                             lua_typename(L, et), i + 1);
+                    lua_pop(L, 1);
+                    return -1;
+                }
+                const char *p = lua_tolstring(L, -1, &len);
+                v->list[i] = strndup(p, len);
+                lua_pop(L, 1);
+                if (!v->list[i]) {
+                    return -2;
+                }
+                v->nlist = i + 1;
+            }
+        } else {
+            break;
+        }
+        v->s = join_list(v->list, v->nlist);
+        return v->s ? 0 : -2;
+    }
+    snprintf(why, whylen, "must be %s, got %s", type_wanted(o->type), lua_typename(L, t));
+    return -1;
+}
+
+/* Fills v from a declaration's default text. 0, -1 (the plugin declared a bad default), -2. */
+static int parse_default(const sl_option *o, sl_optval *v)
+{
+    const char *s = o->default_value;
+    char *end = NULL;
+    errno = 0;
+    switch (o->type) {
+    case SL_OPT_STRING:
+        v->s = strdup(s);
+        return v->s ? 0 : -2;
+    case SL_OPT_INT: {
+        long long x = strtoll(s, &end, 10);
+        if (!*s || *end || errno) {
+            return -1;
+        }
+        v->i = x;
+        v->d = (double)x;
+        v->s = fmt_int(v->i);
+        return v->s ? 0 : -2;
+    }
+    case SL_OPT_DOUBLE:
+        v->d = strtod(s, &end);
+        if (!*s || *end || errno || !isfinite(v->d)) {
+            return -1;
+        }
+        v->s = fmt_double(v->d);
+        return v->s ? 0 : -2;
+    case SL_OPT_BOOL:
+        if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+            v->i = 1;
+        } else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
+            v->i = 0;
+        } else {
+            return -1;
+        }
+        v->d = (double)v->i;
+        v->s = strdup(v->i ? "true" : "false");
+        return v->s ? 0 : -2;
+    case SL_OPT_LIST: {
+        /* "a,b,c"; "" is the empty list. */
+        size_t n = *s ? 1 : 0;
+        for (const char *p = s; *p; p++) {
+            n += *p == ',';
+        }
+        v->list = calloc(n ? n : 1, sizeof *v->list);
+        if (!v->list) {
+            return -2;
+        }
+        const char *p = s;
+        for (size_t i = 0; i < n; i++) {
+            size_t l = strcspn(p, ",");
+            v->list[i] = strndup(p, l);
+            if (!v->list[i]) {
+                return -2;
+            }
+            v->nlist = i + 1;
+            p += l + (p[l] == ',');
+        }
+        v->s = join_list(v->list, v->nlist);
+        return v->s ? 0 : -2;
+    }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Plugin tables */
+
+/* t[key] without metamethods (the script's _ENV and string table have some), pushed. */
+static int rawfield(lua_State *L, int idx, const char *key)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx);
+}
+
+/* A table's string keys, sorted by (line where written, name): Lua's traversal order depends on
+ * a per-state random hash seed, and diagnostics must come out the same on every run. */
+typedef struct sl_tkey {
+    const char *name; /* the Lua string, alive as long as the table */
+    size_t len;
+    int line;
+} sl_tkey;
+
+static int cmp_tkey(const void *a, const void *b)
+{
+    const sl_tkey *x = a, *y = b;
+    if (x->line != y->line) {
+        return x->line < y->line ? -1 : 1;
+    }
+    return strcmp(x->name, y->name);
+}
+
+static int key_line(const sl_loader *ld, const char *name, int line);
+static void oom(sl_loader *ld);
+
+/* Collects the string keys of the table at idx (private keys skipped); *other counts the keys
+ * of other types. NULL with *n == 0 for none; sets ld->oom on failure. */
+static sl_tkey *table_keys(sl_loader *ld, int idx, int base_line, size_t *n, size_t *other)
+{
+    lua_State *L = ld->L;
+    idx = lua_absindex(L, idx);
+    size_t cap = 0;
+    sl_tkey *keys = NULL;
+    *n = *other = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (sl_sandbox_is_private_key(L, -1)) {
+            continue;
+        }
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            (*other)++;
+            continue;
+        }
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            sl_tkey *k = realloc(keys, nc * sizeof *k);
+            if (!k) {
+                lua_pop(L, 1);
+                free(keys);
+                *n = 0;
+                oom(ld);
+                return NULL;
+            }
+            keys = k;
+            cap = nc;
+        }
+        sl_tkey *k = &keys[(*n)++];
+        k->name = lua_tolstring(L, -1, &k->len);
+        k->line = key_line(ld, k->name, base_line);
+    }
+    if (*n > 1) {
+        qsort(keys, *n, sizeof *keys, cmp_tkey);
+    }
+    return keys;
+}
+
+/* The declarations that apply to a spec: the plugin's, then (sinks) the core's. */
+typedef struct sl_decls {
+    const sl_option *lists[2];
+    size_t n;
+} sl_decls;
+
+static const sl_option *decl_find(const sl_decls *ds, const char *name)
+{
+    for (size_t l = 0; l < ds->n; l++) {
+        for (const sl_option *o = ds->lists[l]; o && o->name; o++) {
+            if (strcmp(o->name, name) == 0) {
+                return o;
+            }
+        }
+    }
+    return NULL;
+}
+
+static size_t decl_count(const sl_decls *ds)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < ds->n; l++) {
+        for (const sl_option *o = ds->lists[l]; o && o->name; o++) {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Where the key `name` of a table that starts at `line` is written. */
+static int key_line(const sl_loader *ld, const char *name, int line)
+{
+    int l = sl_scan_find(&ld->scan, name, line, 0);
+    if (!l) {
+        l = sl_scan_find(&ld->scan, name, 1, 0);
+    }
+    return l ? l : line;
+}
+
+static void oom(sl_loader *ld)
+{
+    if (!ld->oom) {
+        ld->oom = 1;
+        ld_err(ld, 0, "out of memory");
+    }
+}
+
+static int cmp_optval(const void *a, const void *b)
+{
+    return strcmp(((const sl_optval *)a)->name, ((const sl_optval *)b)->name);
+}
+
+/* Known plugins of a kind, sorted, as "a, b, c". */
+static char *known_plugins(const sl_registry *reg, sl_kind kind)
+{
+    size_t n = 0, len = 1;
+    for (size_t i = 0; i < reg->n; i++) {
+        if (reg->items[i].desc.kind == kind && reg->items[i].desc.name) {
+            n++;
+            len += strlen(reg->items[i].desc.name) + 2;
+        }
+    }
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    char *out = malloc(len);
+    if (!names || !out) {
+        free(names);
+        free(out);
+        return NULL;
+    }
+    n = 0;
+    for (size_t i = 0; i < reg->n; i++) {
+        if (reg->items[i].desc.kind == kind && reg->items[i].desc.name) {
+            names[n++] = reg->items[i].desc.name;
+        }
+    }
+    /* Insertion sort: a handful of names. */
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            const char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    }
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            strcat(out, ", ");
+        }
+        strcat(out, names[i]);
+    }
+    free(names);
+    return out;
+}
+
+/* Checks the core sink options' values beyond their types. */
+static void check_core_sink(sl_loader *ld, sl_plugin_spec *spec, const char *label)
+{
+    const sl_optval *v = sl_spec_opt(spec, "format");
+    if (v && v->s && strcmp(v->s, "qvd") != 0 && strcmp(v->s, "csv") != 0) {
+        ld_err(ld, v->line ? v->line : spec->line,
+               "%s \"%s\": option \"format\" must be \"qvd\" or \"csv\", got \"%s\"", label,
+               spec->plugin, shown(v->s, strlen(v->s)).s);
+    }
+    v = sl_spec_opt(spec, "flush_interval");
+    if (v && !(v->d > 0)) {
+        ld_err(ld, v->line ? v->line : spec->line,
+               "%s \"%s\": option \"flush_interval\" must be greater than 0", label, spec->plugin);
+    }
+    v = sl_spec_opt(spec, "flush_max_changes");
+    if (v && v->i < 1) {
+        ld_err(ld, v->line ? v->line : spec->line,
+               "%s \"%s\": option \"flush_max_changes\" must be at least 1", label, spec->plugin);
+    }
+    v = sl_spec_opt(spec, "memory_limit_mb");
+    if (v && v->i < 0) {
+        ld_err(ld, v->line ? v->line : spec->line,
+               "%s \"%s\": option \"memory_limit_mb\" must be 0 (no limit) or more", label,
+               spec->plugin);
+    }
+    v = sl_spec_opt(spec, "timezone");
+    if (v && v->s) {
+        const char *z = v->s;
+        int ok = strcmp(z, "UTC") == 0 || strcmp(z, "Z") == 0;
+        if (!ok && strlen(z) == 6 && (z[0] == '+' || z[0] == '-') && z[3] == ':') {
+            int digits = 1;
+            for (int i = 1; i < 6; i++) {
+                digits &= i == 3 || (z[i] >= '0' && z[i] <= '9');
+            }
+            int hh = (z[1] - '0') * 10 + (z[2] - '0'), mm = (z[4] - '0') * 10 + (z[5] - '0');
+            ok = digits && hh <= 14 && mm <= 59;
+        }
+        if (!ok) {
+            ld_err(ld, v->line ? v->line : spec->line,
+                   "%s \"%s\": option \"timezone\" must be \"UTC\" or an offset like \"+02:00\", "
+                   "got \"%s\"",
+                   label, spec->plugin, shown(z, strlen(z)).s);
+        }
+    }
+}
+
+/* Validates one plugin table at idx into spec. fallback_line: where the table is when it was
+ * not made by a constructor. */
+static void load_spec(sl_loader *ld, int idx, sl_kind kind, int fallback_line, sl_plugin_spec *spec)
+{
+    lua_State *L = ld->L;
+    const char *label = kind_label(kind);
+    idx = lua_absindex(L, idx);
+    const char *ctor = NULL;
+    int line = sl_sandbox_table_line(L, idx, &ctor);
+    spec->line = line ? line : fallback_line;
+    line = spec->line;
+    if (ctor && strcmp(ctor, label) != 0) {
+        ld_err(ld, line, "%s table made with %s{...}: use %s{...} or a plain table", label, ctor,
+               label);
+    }
+
+    int pt = rawfield(L, idx, "plugin");
+    if (pt == LUA_TNIL) {
+        lua_pop(L, 1);
+        ld_err(ld, line, "%s: missing \"plugin\"", label);
+        return;
+    }
+    if (pt != LUA_TSTRING) {
+        ld_err(ld, key_line(ld, "plugin", line), "%s: \"plugin\" must be a string, got %s", label,
+               lua_typename(L, pt));
+        lua_pop(L, 1);
+        return;
+    }
+    size_t plen = 0;
+    const char *pname = lua_tolstring(L, -1, &plen);
+    spec->plugin = strndup(pname, plen);
+    lua_pop(L, 1);
+    if (!spec->plugin) {
+        oom(ld);
+        return;
+    }
+    const char *name = spec->plugin;
+    const sl_plugin_entry *e = strlen(name) == plen ? sl_registry_find(ld->reg, kind, name) : NULL;
+    if (!e) {
+        char *known = known_plugins(ld->reg, kind);
+        ld_err(ld, key_line(ld, "plugin", line), "%s \"%s\": unknown %s plugin (known: %s)", label,
+               shown(name, strlen(name)).s, label, known && *known ? known : "none");
+        free(known);
+        return;
+    }
+    spec->entry = e;
+
+    sl_decls ds = {{e->desc.options, NULL}, 1};
+    if (kind == SL_KIND_SINK) {
+        ds.lists[ds.n++] = sl_core_sink_options;
+    }
+    size_t ndecl = decl_count(&ds);
+    spec->opts = calloc(ndecl ? ndecl : 1, sizeof *spec->opts);
+    if (!spec->opts) {
+        oom(ld);
+        return;
+    }
+
+    /* Given options. */
+    size_t nkeys = 0, other = 0;
+    sl_tkey *keys = table_keys(ld, idx, line, &nkeys, &other);
+    if (other) {
+        ld_err(ld, line, "%s \"%s\": %zu entr%s without a name (options are written name = value)",
+               label, name, other, other == 1 ? "y" : "ies");
+    }
+    for (size_t ki = 0; ki < nkeys; ki++) {
+        const char *key = keys[ki].name;
+        size_t klen = keys[ki].len;
+        int kl = keys[ki].line;
+        if (strcmp(key, "plugin") == 0) {
+            continue;
+        }
+        const sl_option *o = strlen(key) == klen ? decl_find(&ds, key) : NULL;
+        if (!o) {
+            const char *names[128];
+            size_t nn = 0;
+            for (size_t l = 0; l < ds.n; l++) {
+                for (const sl_option *d = ds.lists[l]; d && d->name && nn < 128; d++) {
+                    names[nn++] = d->name;
+                }
+            }
+            char sug[96];
+            suggestion(sug, sizeof sug, key, names, nn);
+            ld_err(ld, kl, "%s \"%s\": unknown option \"%s\"%s", label, name, shown(key, klen).s,
+                   sug);
+            continue;
+        }
+        lua_pushlstring(L, key, klen);
+        lua_rawget(L, idx);
+        sl_optval *v = &spec->opts[spec->nopts];
+        char why[160];
+        int r = convert(L, -1, o, v, why, sizeof why);
+        if (r == 0) {
+            v->name = strdup(o->name);
+        }
+        if (r == 0 && v->name) {
+            v->type = o->type;
+            v->flags = o->flags;
+            v->line = kl;
+            spec->nopts++;
+        } else {
+            optval_clear(v);
+            if (r == -1) {
+                ld_err(ld, kl, "%s \"%s\": option \"%s\" %s", label, name, o->name, why);
+            } else {
+                oom(ld);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    free(keys);
+
+    /* Defaults and required options. An option given with a wrong type is reported once, as
+     * a wrong type, not also as missing. */
+    for (size_t l = 0; l < ds.n; l++) {
+        for (const sl_option *o = ds.lists[l]; o && o->name; o++) {
+            if (sl_spec_opt(spec, o->name)) {
+                continue;
+            }
+            if (decl_find(&ds, o->name) != o) {
+                continue; /* shadowed by an earlier declaration of the same name */
+            }
+            lua_pushstring(L, o->name);
+            int given = lua_rawget(L, idx) != LUA_TNIL;
+            lua_pop(L, 1);
+            if (given) {
+                continue;
+            }
+            if (o->default_value) {
+                sl_optval *v = &spec->opts[spec->nopts];
+                int r = parse_default(o, v);
+                if (r == 0) {
+                    v->name = strdup(o->name);
+                }
+                if (r == 0 && v->name) {
+                    v->type = o->type;
+                    v->flags = o->flags;
+                    v->is_default = 1;
+                    spec->nopts++;
+                } else {
+                    optval_clear(v);
+                    if (r == -1) {
+                        ld_err(ld, line,
+                               "%s \"%s\": option \"%s\" has an invalid default \"%s\" in the "
+                               "plugin",
+                               label, name, o->name, o->default_value);
+                    } else {
+                        oom(ld);
+                    }
+                }
+            } else if (o->flags & SL_OPT_REQUIRED) {
+                ld_err(ld, line, "%s \"%s\": missing required option \"%s\"", label, name, o->name);
+            }
+        }
+    }
+    qsort(spec->opts, spec->nopts, sizeof *spec->opts, cmp_optval);
+    if (kind == SL_KIND_SINK) {
+        check_core_sink(ld, spec, label);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The job table */
+
+static int tenant_ok(const char *s, size_t len)
+{
+    if (len < 1 || len > 64) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *const top_keys[] = {"tenant", "source", "transforms", "sink"};
+
+/* Line of a top-level key, or where the job table is returned. */
+static int top_line(const sl_loader *ld, const char *key)
+{
+    int l = sl_scan_find(&ld->scan, key, 1, 0);
+    return l ? l : ld->ret_line;
+}
+
+static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
+{
+    lua_State *L = ld->L;
+    if (lua_type(L, t) != LUA_TTABLE) {
+        ld_err(ld, ld->ret_line, "the job script must return a table, got %s", luaL_typename(L, t));
+        return;
+    }
+    size_t nkeys = 0, other = 0;
+    sl_tkey *keys = table_keys(ld, t, ld->ret_line, &nkeys, &other);
+    if (other) {
+        ld_err(ld, ld->ret_line,
+               "the job table has %zu entr%s without a name (keys are tenant, source, "
+               "transforms, sink)",
+               other, other == 1 ? "y" : "ies");
+    }
+    for (size_t ki = 0; ki < nkeys; ki++) {
+        const char *k = keys[ki].name;
+        int known = 0;
+        for (size_t i = 0; i < 4; i++) {
+            known |= strcmp(k, top_keys[i]) == 0;
+        }
+        if (!known) {
+            char sug[64];
+            suggestion(sug, sizeof sug, k, top_keys, 4);
+            ld_err(ld, keys[ki].line, "unknown top-level key \"%s\"%s", shown(k, keys[ki].len).s,
+                   sug);
+        }
+    }
+    free(keys);
+
+    /* tenant */
+    int tt = rawfield(L, t, "tenant");
+    int tl = top_line(ld, "tenant");
+    if (tt == LUA_TNIL) {
+        ld_err(ld, ld->ret_line, "missing \"tenant\"");
+    } else if (tt != LUA_TSTRING) {
+        ld_err(ld, tl, "\"tenant\" must be a string, got %s", lua_typename(L, tt));
+    } else {
+        size_t len = 0;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (!tenant_ok(s, len)) {
+            ld_err(ld, tl, "tenant \"%s\" is not a valid name (1 to 64 of A-Z a-z 0-9 _ . -)",
+                   lshown(L, -1).s);
+        } else if (!(job->tenant = strndup(s, len))) {
+            oom(ld);
+        }
+    }
+    lua_pop(L, 1);
+
+    /* source and sink */
+    static const struct {
+        const char *key;
+        sl_kind kind;
+    } ends[] = {{"source", SL_KIND_SOURCE}, {"sink", SL_KIND_SINK}};
+    for (size_t i = 0; i < 2; i++) {
+        int ty = rawfield(L, t, ends[i].key);
+        sl_plugin_spec *spec = ends[i].kind == SL_KIND_SOURCE ? &job->source : &job->sink;
+        if (ty == LUA_TNIL) {
+            ld_err(ld, ld->ret_line, "missing \"%s\"", ends[i].key);
+        } else if (ty != LUA_TTABLE) {
+            ld_err(ld, top_line(ld, ends[i].key), "\"%s\" must be a table, got %s", ends[i].key,
+                   lua_typename(L, ty));
+        } else {
+            load_spec(ld, -1, ends[i].kind, top_line(ld, ends[i].key), spec);
+        }
+        lua_pop(L, 1);
+    }
+
+    /* transforms */
+    int ty = rawfield(L, t, "transforms");
+    int xl = top_line(ld, "transforms");
+    size_t n = 0;
+    if (ty == LUA_TNIL) {
+        /* optional */
+    } else if (ty != LUA_TTABLE || !is_array(L, -1, &n)) {
+        ld_err(ld, xl, "\"transforms\" must be an array of tables, got %s",
+               ty == LUA_TTABLE ? "a table with non-array keys" : lua_typename(L, ty));
+    } else if (n > 0) {
+        job->transforms = calloc(n, sizeof *job->transforms);
+        if (!job->transforms) {
+            oom(ld);
+        } else {
+            job->ntransforms = n;
+            size_t ntables = 0;
+            for (size_t i = 0; i < n; i++) {
+                int et = lua_rawgeti(L, -1, (lua_Integer)i + 1);
+                if (et != LUA_TTABLE) {
+                    ld_err(ld, xl, "transforms[%zu] must be a table, got %s", i + 1,
+                           lua_typename(L, et));
+                } else {
+                    /* A plain entry is found as the (i+1)-th "plugin =" after "transforms =". */
+                    int el = sl_scan_find(&ld->scan, "plugin", xl, ntables++);
+                    load_spec(ld, -1, SL_KIND_TRANSFORM, el ? el : xl, &job->transforms[i]);
+                }
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Hash: FNV-1a 64 over a canonical serialisation (lengths before bytes, options sorted). */
+
+typedef struct sl_fnv {
+    uint64_t h;
+} sl_fnv;
+
+static void fnv_bytes(sl_fnv *f, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        f->h ^= b[i];
+        f->h *= 0x100000001b3ull;
+    }
+}
+
+static void fnv_u64(sl_fnv *f, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(v >> (8 * i));
+    }
+    fnv_bytes(f, b, 8);
+}
+
+static void fnv_str(sl_fnv *f, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    fnv_u64(f, n);
+    fnv_bytes(f, s ? s : "", n);
+}
+
+static void fnv_spec(sl_fnv *f, const char *kind, const sl_plugin_spec *s)
+{
+    fnv_str(f, kind);
+    fnv_str(f, s->plugin);
+    fnv_u64(f, s->nopts);
+    for (size_t i = 0; i < s->nopts; i++) {
+        const sl_optval *v = &s->opts[i];
+        fnv_str(f, v->name);
+        fnv_u64(f, (uint64_t)v->type);
+        if (v->type == SL_OPT_LIST) {
+            fnv_u64(f, v->nlist);
+            for (size_t j = 0; j < v->nlist; j++) {
+                fnv_str(f, v->list[j]);
+            }
+        } else {
+            fnv_str(f, v->s);
+        }
+    }
+}
+
+static void job_hash(sl_jobdesc *job)
+{
+    sl_fnv f = {0xcbf29ce484222325ull};
+    fnv_str(&f, "sluice-job-1");
+    fnv_str(&f, job->tenant);
+    fnv_spec(&f, "source", &job->source);
+    fnv_u64(&f, job->ntransforms);
+    for (size_t i = 0; i < job->ntransforms; i++) {
+        fnv_spec(&f, "transform", &job->transforms[i]);
+    }
+    fnv_spec(&f, "sink", &job->sink);
+    snprintf(job->hash, sizeof job->hash, "%016llx", (unsigned long long)f.h);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static char *read_file(sl_loader *ld, size_t *len)
+{
+    FILE *fp = fopen(ld->path, "rbe");
+    if (!fp) {
+        char why[128];
+        ld_err(ld, 0, "cannot read job file: %s", strerror_r(errno, why, sizeof why));
+        return NULL;
+    }
+    char *buf = malloc(SL_JOB_MAX_FILE + 1);
+    if (!buf) {
+        fclose(fp);
+        oom(ld);
+        return NULL;
+    }
+    size_t n = fread(buf, 1, SL_JOB_MAX_FILE + 1, fp);
+    int err = ferror(fp) ? errno : 0;
+    fclose(fp);
+    if (err) {
+        char why[128];
+        ld_err(ld, 0, "cannot read job file: %s", strerror_r(err, why, sizeof why));
+        free(buf);
+        return NULL;
+    }
+    if (n > SL_JOB_MAX_FILE) {
+        ld_err(ld, 0, "job file is larger than %d KiB", SL_JOB_MAX_FILE / 1024);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* The line number of a diagnostic this loader wrote ("PATH:LINE: ..."), 0 for "PATH: ...". */
+static long diag_line(const char *d, size_t pathlen)
+{
+    const char *p = d + pathlen;
+    if (*p != ':' || p[1] < '0' || p[1] > '9') {
+        return 0;
+    }
+    return strtol(p + 1, NULL, 10);
+}
+
+/* Problems come out in file order (stable: same-line problems keep their order). */
+static void sort_diags(sl_diag *d, size_t from, const char *path)
+{
+    size_t pl = strlen(path);
+    for (size_t i = from + 1; i < d->n; i++) {
+        char *cur = d->lines[i];
+        long cl = diag_line(cur, pl);
+        size_t j = i;
+        while (j > from && diag_line(d->lines[j - 1], pl) > cl) {
+            d->lines[j] = d->lines[j - 1];
+            j--;
+        }
+        d->lines[j] = cur;
+    }
+}
+
+static void spec_free(sl_plugin_spec *s)
+{
+    free(s->plugin);
+    for (size_t i = 0; i < s->nopts; i++) {
+        optval_clear(&s->opts[i]);
+    }
+    free(s->opts);
+}
+
+void sl_job_free(sl_jobdesc *job)
+{
+    if (!job) {
+        return;
+    }
+    free(job->file);
+    free(job->tenant);
+    spec_free(&job->source);
+    for (size_t i = 0; i < job->ntransforms; i++) {
+        spec_free(&job->transforms[i]);
+    }
+    free(job->transforms);
+    spec_free(&job->sink);
+    free(job);
+}
+
+sl_jobdesc *sl_job_load(const char *path, const sl_registry *reg, sl_diag *diag)
+{
+    sl_loader ld = {.path = path, .reg = reg, .diag = diag};
+    size_t first_diag = diag->n;
+    sl_jobdesc *job = NULL;
+    sl_sandbox *sb = NULL;
+    size_t len = 0;
+    char *src = read_file(&ld, &len);
+    if (!src) {
+        return NULL;
+    }
+    if (len > 0 && src[0] == LUA_SIGNATURE[0]) {
+        ld_err(&ld, 0, "precompiled Lua bytecode is not accepted: job files are Lua source text");
+        goto out;
+    }
+    sl_scan_text(&ld.scan, src, len);
+    /* Problems of the job table as a whole point at its return statement, or at the end of a
+     * script that forgot it. */
+    ld.ret_line = ld.scan.last_return  ? ld.scan.last_return
+                  : ld.scan.last_token ? ld.scan.last_token
+                                       : 1;
+    sb = sl_sandbox_new(path);
+    if (!sb) {
+        oom(&ld);
+        goto out;
+    }
+    int line = 0;
+    char msg[512];
+    if (sl_sandbox_run(sb, src, len, &line, msg, sizeof msg) != 0) {
+        ld_err(&ld, line, "%s", msg);
+        goto out;
+    }
+    ld.L = sl_sandbox_lua(sb);
+    if (!lua_checkstack(ld.L, 16)) {
+        oom(&ld);
+        goto out;
+    }
+    job = calloc(1, sizeof *job);
+    if (!job || !(job->file = strdup(path))) {
+        oom(&ld);
+        goto out;
+    }
+    load_top(&ld, lua_gettop(ld.L), job);
+    if (ld.nerr == 0) {
+        job_hash(job);
+    }
+out:
+    sort_diags(diag, first_diag, path);
+    if (ld.nerr) {
+        sl_job_free(job);
+        job = NULL;
+    }
+    sl_sandbox_free(sb);
+    sl_scan_free(&ld.scan);
+    free(src);
+    return job;
+}
+
+const sl_optval *sl_spec_opt(const sl_plugin_spec *spec, const char *name)
+{
+    for (size_t i = 0; i < spec->nopts; i++) {
+        if (strcmp(spec->opts[i].name, name) == 0) {
+            return &spec->opts[i];
+        }
+    }
+    return NULL;
+}

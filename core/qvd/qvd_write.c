@@ -1,0 +1,1025 @@
+/* QVD writer: per-field de-duplicated symbol tables (hash table over the serialized symbol bytes,
+ * which are exactly what the file holds) and per-field bit-packed row indices at the narrowest
+ * width so far. Nothing is kept per cell beyond those bits, so memory stays close to the size of
+ * the final file. finish() streams header, symbol tables and the record table. */
+#include "qvd_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SL_QVD_BUILD_NO "50689" /* newest Qlik Sense build in our samples; readers only echo it */
+#define OUTBUF          (1u << 16)
+
+typedef struct wfield {
+    char *name;
+    sl_type type;
+    int key;
+    /* symbols, serialized as in the file */
+    unsigned char *sym;
+    size_t symlen, symcap;
+    uint64_t nsym;
+    uint32_t fixlen; /* common symbol length while all are equal (offs == NULL) */
+    uint64_t *offs;  /* start of each symbol once lengths differ */
+    size_t offcap;
+    uint64_t *slots; /* hash table: hash tag << 32 | (symbol index + 1), 0 = empty */
+    size_t nslots;
+    /* row indices: symbol + 1 (0 = NULL), `width` bits each, packed LSB-first in 64-bit words */
+    uint64_t *bits;
+    size_t nwords;
+    unsigned width;
+    int has_null;
+    /* facts for Tags */
+    int nonintegral, nonascii;
+} wfield;
+
+struct sl_qvd_writer {
+    char *table_name, *creator_doc, *comment, *lineage;
+    int64_t create_time_us;
+    int tz_offset_minutes;
+    size_t ncols;
+    wfield *f;
+    uint64_t nrows, rowcap;
+    int broken;
+    unsigned char *tmp; /* the current row's encoded symbols, end to end */
+    size_t tmpcap, tmppos;
+    size_t *enc_off, *enc_len; /* per column: where its symbol is in tmp (len 0 = NULL) */
+    uint64_t *enc_hash;
+    char err[256];
+};
+
+static void werr(sl_qvd_writer *w, const char *fmt, ...) SL_PRINTF(2, 3);
+static void werr(sl_qvd_writer *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err, sizeof w->err, fmt, ap);
+    va_end(ap);
+}
+
+static char *dupz(const char *s)
+{
+    return s ? strdup(s) : calloc(1, 1);
+}
+
+sl_qvd_writer *sl_qvd_writer_new(const sl_qvd_write_opts *opts, size_t ncols,
+                                 const sl_qvd_column_spec *cols)
+{
+    if (!opts || ncols == 0 || !cols)
+        return NULL;
+    sl_qvd_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->table_name = dupz(opts->table_name);
+    w->creator_doc = dupz(opts->creator_doc);
+    w->comment = dupz(opts->comment);
+    w->lineage = opts->lineage ? strdup(opts->lineage) : NULL;
+    w->create_time_us = opts->create_time_us;
+    w->tz_offset_minutes = opts->tz_offset_minutes;
+    w->ncols = ncols;
+    w->f = calloc(ncols, sizeof *w->f);
+    w->enc_off = calloc(ncols, sizeof *w->enc_off);
+    w->enc_len = calloc(ncols, sizeof *w->enc_len);
+    w->enc_hash = calloc(ncols, sizeof *w->enc_hash);
+    if (!w->enc_off || !w->enc_len || !w->enc_hash || !w->table_name || !w->creator_doc ||
+        !w->comment || (opts->lineage && !w->lineage) || !w->f) {
+        sl_qvd_writer_free(w);
+        return NULL;
+    }
+    for (size_t c = 0; c < ncols; c++) {
+        w->f[c].name = dupz(cols[c].name);
+        w->f[c].type = cols[c].type;
+        w->f[c].key = cols[c].key;
+        if (!w->f[c].name) {
+            sl_qvd_writer_free(w);
+            return NULL;
+        }
+        if (cols[c].type < SL_T_INT64 || cols[c].type > SL_T_BINARY) {
+            werr(w, "column %s: unknown type %d", w->f[c].name, (int)cols[c].type);
+            w->broken = 1;
+        }
+    }
+    return w;
+}
+
+void sl_qvd_writer_free(sl_qvd_writer *w)
+{
+    if (!w)
+        return;
+    for (size_t c = 0; w->f && c < w->ncols; c++) {
+        wfield *f = &w->f[c];
+        free(f->name);
+        free(f->sym);
+        free(f->offs);
+        free(f->slots);
+        free(f->bits);
+    }
+    free(w->f);
+    free(w->table_name);
+    free(w->creator_doc);
+    free(w->comment);
+    free(w->lineage);
+    free(w->tmp);
+    free(w->enc_off);
+    free(w->enc_len);
+    free(w->enc_hash);
+    free(w);
+}
+
+const char *sl_qvd_writer_error(const sl_qvd_writer *w)
+{
+    return w ? w->err : "out of memory";
+}
+
+uint64_t sl_qvd_writer_rows(const sl_qvd_writer *w)
+{
+    return w->nrows;
+}
+
+size_t sl_qvd_writer_mem(const sl_qvd_writer *w)
+{
+    size_t m = sizeof *w + w->tmpcap;
+    for (size_t c = 0; c < w->ncols; c++) {
+        const wfield *f = &w->f[c];
+        m += sizeof *f + f->symcap + f->offcap * 8 + f->nslots * 8 + f->nwords * 8;
+    }
+    return m;
+}
+
+/* ---- symbol encoding ---- */
+
+/* Room for n more bytes at w->tmppos (a row's encoded symbols are laid end to end). */
+static int tmp_reserve(sl_qvd_writer *w, size_t n)
+{
+    if (n > SIZE_MAX / 4 - w->tmppos)
+        return -1;
+    n += w->tmppos;
+    if (n <= w->tmpcap)
+        return 0;
+    size_t c = w->tmpcap ? w->tmpcap : 256;
+    while (c < n)
+        c *= 2;
+    unsigned char *t = realloc(w->tmp, c);
+    if (!t)
+        return -1;
+    w->tmp = t;
+    w->tmpcap = c;
+    return 0;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Symbol with a number part and optional text (text == NULL: pure number). */
+static size_t enc_num(sl_qvd_writer *w, int is_int, int32_t i, double d, const char *text,
+                      size_t tlen)
+{
+    size_t n = 1 + (is_int ? 4 : 8) + (text ? tlen + 1 : 0);
+    if (tmp_reserve(w, n) != 0)
+        return 0;
+    unsigned char *p = w->tmp + w->tmppos;
+    if (is_int) {
+        p[0] = text ? SL_QVD_SYM_DUAL_INT : SL_QVD_SYM_INT;
+        put_le32(p + 1, (uint32_t)i);
+    } else {
+        uint64_t b;
+        memcpy(&b, &d, 8);
+        p[0] = text ? SL_QVD_SYM_DUAL_DOUBLE : SL_QVD_SYM_DOUBLE;
+        put_le64(p + 1, b);
+    }
+    if (text) {
+        memcpy(p + 1 + (is_int ? 4 : 8), text, tlen);
+        p[n - 1] = 0;
+    }
+    return n;
+}
+
+static size_t enc_str(sl_qvd_writer *w, const char *s, size_t len)
+{
+    if (tmp_reserve(w, len + 2) != 0)
+        return 0;
+    unsigned char *p = w->tmp + w->tmppos;
+    p[0] = SL_QVD_SYM_STRING;
+    memcpy(p + 1, s, len);
+    p[len + 1] = 0;
+    return len + 2;
+}
+
+static size_t enc_hex(sl_qvd_writer *w, const char *s, size_t len)
+{
+    static const char hx[] = "0123456789abcdef";
+    if (len > (SIZE_MAX - 8) / 4 || tmp_reserve(w, 2 * len + 4) != 0)
+        return 0;
+    unsigned char *p = w->tmp + w->tmppos;
+    p[0] = SL_QVD_SYM_STRING;
+    p[1] = '\\';
+    p[2] = 'x';
+    for (size_t k = 0; k < len; k++) {
+        p[3 + 2 * k] = (unsigned char)hx[(unsigned char)s[k] >> 4];
+        p[4 + 2 * k] = (unsigned char)hx[(unsigned char)s[k] & 15];
+    }
+    p[3 + 2 * len] = 0;
+    return 2 * len + 4;
+}
+
+static int fits_i32(double d)
+{
+    return d >= -2147483648.0 && d <= 2147483647.0 && d == floor(d);
+}
+
+/* Encodes one non-NULL value of field f at w->tmp + w->tmppos; returns its length, 0 on error. */
+static size_t encode(sl_qvd_writer *w, const wfield *f, const sl_value *v)
+{
+    char buf[96];
+    int n;
+    switch (f->type) {
+    case SL_T_INT64:
+        if (v->i >= INT32_MIN && v->i <= INT32_MAX)
+            return enc_num(w, 1, (int32_t)v->i, 0, NULL, 0);
+        n = snprintf(buf, sizeof buf, "%" PRId64, v->i);
+        return enc_num(w, 0, 0, (double)v->i, buf, (size_t)n);
+    case SL_T_DOUBLE:
+        if (isnan(v->f))
+            return enc_num(w, 0, 0, v->f, "NaN", 3);
+        if (isinf(v->f))
+            return enc_num(w, 0, 0, v->f, v->f > 0 ? "+Inf" : "-Inf", 4);
+        return enc_num(w, 0, 0, v->f, NULL, 0);
+    case SL_T_DECIMAL: {
+        if (!v->p || v->len == 0 || memchr(v->p, 0, v->len)) {
+            werr(w, "column %s: bad decimal value", f->name);
+            return 0;
+        }
+        char tb[256], *end, *heap = NULL, *t = tb;
+        if (v->len >= sizeof tb && !(t = heap = malloc(v->len + 1))) {
+            werr(w, "out of memory writing the QVD table");
+            return 0;
+        }
+        memcpy(t, v->p, v->len);
+        t[v->len] = 0;
+        double d = strtod(t, &end);
+        int numeric = *end == 0;
+        free(heap);
+        if (!numeric) /* not a number Qlik could use: keep it as text */
+            return enc_str(w, v->p, v->len);
+        if (fits_i32(d))
+            return enc_num(w, 1, (int32_t)d, 0, v->p, v->len);
+        return enc_num(w, 0, 0, d, v->p, v->len);
+    }
+    case SL_T_STRING:
+        if (v->len && memchr(v->p, 0, v->len)) {
+            werr(w, "column %s: text contains a NUL byte (QVD strings cannot)", f->name);
+            return 0;
+        }
+        return enc_str(w, v->len ? v->p : "", v->len);
+    case SL_T_BOOL:
+        return v->i ? enc_num(w, 1, 1, 0, "true", 4) : enc_num(w, 1, 0, 0, "false", 5);
+    case SL_T_DATE: {
+        n = sl_qvd_fmt_date(v->i, buf, sizeof buf);
+        if (n < 0) {
+            werr(w, "column %s: date out of range", f->name);
+            return 0;
+        }
+        int64_t serial = v->i + SL_QVD_EPOCH_SERIAL;
+        if (serial >= INT32_MIN && serial <= INT32_MAX)
+            return enc_num(w, 1, (int32_t)serial, 0, buf, (size_t)n);
+        return enc_num(w, 0, 0, (double)serial, buf, (size_t)n);
+    }
+    case SL_T_TIME:
+        n = sl_qvd_fmt_time(v->i, buf, sizeof buf);
+        return enc_num(w, 0, 0, (double)v->i / (double)SL_QVD_US_PER_DAY, buf, (size_t)n);
+    case SL_T_TIMESTAMP:
+    case SL_T_TIMESTAMPTZ: {
+        int64_t us = v->i;
+        int tz = f->type == SL_T_TIMESTAMPTZ ? w->tz_offset_minutes : 0;
+        if (tz && __builtin_add_overflow(us, (int64_t)tz * 60000000, &us)) {
+            werr(w, "column %s: timestamp out of range", f->name);
+            return 0;
+        }
+        n = sl_qvd_fmt_timestamp(us, buf, sizeof buf - 16);
+        if (n < 0) {
+            werr(w, "column %s: timestamp out of range", f->name);
+            return 0;
+        }
+        if (tz) /* the text names its zone so the exact instant survives a round trip */
+            n += snprintf(buf + n, 16, " %c%02d:%02d", tz < 0 ? '-' : '+', abs(tz) / 60,
+                          abs(tz) % 60);
+        int64_t days = sl_qvd_floordiv(us, SL_QVD_US_PER_DAY);
+        double serial = (double)(days + SL_QVD_EPOCH_SERIAL) +
+                        (double)(us - days * SL_QVD_US_PER_DAY) / (double)SL_QVD_US_PER_DAY;
+        return enc_num(w, 0, 0, serial, buf, (size_t)n);
+    }
+    case SL_T_BINARY:
+        return enc_hex(w, v->len ? v->p : "", v->len);
+    }
+    werr(w, "column %s: unknown type", f->name);
+    return 0;
+}
+
+/* ---- per-field symbol dictionary ---- */
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xff51afd7ed558ccdull);
+    while (n >= 8) {
+        uint64_t k;
+        memcpy(&k, p, 8);
+        h = (h ^ (k * 0xc4ceb9fe1a85ec53ull)) * 0x100000001b3ull;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ (k * 0xc4ceb9fe1a85ec53ull)) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    return h;
+}
+
+static const unsigned char *sym_at(const wfield *f, uint64_t i, size_t *len)
+{
+    if (!f->offs) {
+        *len = f->fixlen;
+        return f->sym + i * f->fixlen;
+    }
+    uint64_t end = i + 1 < f->nsym ? f->offs[i + 1] : f->symlen;
+    *len = (size_t)(end - f->offs[i]);
+    return f->sym + f->offs[i];
+}
+
+static int rehash(wfield *f, size_t nslots)
+{
+    uint64_t *s = calloc(nslots, sizeof *s);
+    if (!s)
+        return -1;
+    for (uint64_t i = 0; i < f->nsym; i++) {
+        size_t len;
+        const unsigned char *p = sym_at(f, i, &len);
+        uint64_t h = hash_bytes(p, len);
+        size_t k = (size_t)h & (nslots - 1);
+        while (s[k])
+            k = (k + 1) & (nslots - 1);
+        s[k] = (h & 0xFFFFFFFF00000000ull) | (i + 1);
+    }
+    free(f->slots);
+    f->slots = s;
+    f->nslots = nslots;
+    return 0;
+}
+
+/* Index of the symbol [p, p+len) in f, adding it if new. -1 on out of memory / too many.
+ * The slot keeps 32 bits of the hash, so a probe touches a symbol's bytes only on a likely hit:
+ * one cache miss per lookup instead of one per probe. */
+static int grow_if_needed(wfield *f)
+{
+    if (!f->slots || f->nsym + 1 >= f->nslots / 5 * 4)
+        return rehash(f, f->nslots ? f->nslots * 2 : 64);
+    return 0;
+}
+
+static int64_t intern(wfield *f, const unsigned char *p, size_t len, uint64_t h, int *added)
+{
+    *added = 0;
+    if (grow_if_needed(f) != 0)
+        return -1;
+    uint64_t tag = h & 0xFFFFFFFF00000000ull;
+    size_t i = (size_t)h & (f->nslots - 1);
+    while (f->slots[i]) {
+        if ((f->slots[i] & 0xFFFFFFFF00000000ull) == tag) {
+            uint64_t s = (f->slots[i] & 0xFFFFFFFFu) - 1;
+            size_t sl;
+            const unsigned char *sp = sym_at(f, s, &sl);
+            if (sl == len && memcmp(sp, p, len) == 0)
+                return (int64_t)s;
+        }
+        i = (i + 1) & (f->nslots - 1);
+    }
+    if (f->nsym >= UINT32_MAX - 2)
+        return -1;
+    /* append the bytes */
+    if (f->symlen + len > f->symcap) {
+        size_t c = f->symcap ? f->symcap + f->symcap / 2 : 4096;
+        while (c < f->symlen + len)
+            c += c / 2;
+        unsigned char *t = realloc(f->sym, c);
+        if (!t)
+            return -1;
+        f->sym = t;
+        f->symcap = c;
+    }
+    if (f->nsym == 0) {
+        f->fixlen = (uint32_t)(len <= UINT32_MAX ? len : 0);
+    }
+    if (!f->offs && (len != f->fixlen || f->fixlen == 0)) {
+        size_t cap = f->nsym + 64 + f->nsym / 2;
+        f->offs = malloc(cap * sizeof *f->offs);
+        if (!f->offs)
+            return -1;
+        f->offcap = cap;
+        for (uint64_t k = 0; k < f->nsym; k++)
+            f->offs[k] = k * f->fixlen;
+    }
+    if (f->offs) {
+        if (f->nsym >= f->offcap) {
+            size_t cap = f->offcap + f->offcap / 2 + 64;
+            uint64_t *t = realloc(f->offs, cap * sizeof *t);
+            if (!t)
+                return -1;
+            f->offs = t;
+            f->offcap = cap;
+        }
+        f->offs[f->nsym] = f->symlen;
+    }
+    memcpy(f->sym + f->symlen, p, len);
+    f->symlen += len;
+    f->slots[i] = tag | (f->nsym + 1);
+    *added = 1;
+    return (int64_t)f->nsym++;
+}
+
+/* ---- packed row indices ---- */
+
+static unsigned bits_for(uint64_t v)
+{
+    unsigned b = 0;
+    while (v) {
+        b++;
+        v >>= 1;
+    }
+    return b;
+}
+
+static uint64_t get_bits(const uint64_t *words, uint64_t bit, unsigned width)
+{
+    if (width == 0)
+        return 0;
+    uint64_t wi = bit >> 6;
+    unsigned sh = (unsigned)(bit & 63);
+    uint64_t v = words[wi] >> sh;
+    if (sh + width > 64)
+        v |= words[wi + 1] << (64 - sh);
+    return width == 64 ? v : v & ((1ull << width) - 1);
+}
+
+static void set_bits(uint64_t *words, uint64_t bit, unsigned width, uint64_t v)
+{
+    if (width == 0)
+        return;
+    uint64_t wi = bit >> 6;
+    unsigned sh = (unsigned)(bit & 63);
+    words[wi] |= v << sh; /* slots start zeroed and are written once */
+    if (sh + width > 64)
+        words[wi + 1] |= v >> (64 - sh);
+}
+
+static size_t words_for(uint64_t rows, unsigned width)
+{
+    return (size_t)((rows * width + 63) / 64) + 1;
+}
+
+/* Makes room for row `rows-1` at width `width` in f (repacking when the width grows). */
+static int ensure_bits(wfield *f, uint64_t rowcap, unsigned width, uint64_t nrows)
+{
+    size_t need = words_for(rowcap, width);
+    if (width == f->width && need <= f->nwords)
+        return 0;
+    if (width == f->width) {
+        uint64_t *t = realloc(f->bits, need * 8);
+        if (!t)
+            return -1;
+        memset(t + f->nwords, 0, (need - f->nwords) * 8);
+        f->bits = t;
+        f->nwords = need;
+        return 0;
+    }
+    uint64_t *t = calloc(need, 8);
+    if (!t)
+        return -1;
+    for (uint64_t r = 0; r < nrows; r++)
+        set_bits(t, r * width, width, get_bits(f->bits, r * f->width, f->width));
+    free(f->bits);
+    f->bits = t;
+    f->nwords = need;
+    f->width = width;
+    return 0;
+}
+
+static void note_symbol(wfield *f, const unsigned char *p, size_t len)
+{
+    switch (p[0]) {
+    case SL_QVD_SYM_DOUBLE:
+    case SL_QVD_SYM_DUAL_DOUBLE: {
+        double d;
+        uint64_t b = 0;
+        for (int k = 0; k < 8; k++)
+            b |= (uint64_t)p[1 + k] << (8 * k);
+        memcpy(&d, &b, 8);
+        if (!(isfinite(d) && d == floor(d)))
+            f->nonintegral = 1;
+        break;
+    }
+    case SL_QVD_SYM_STRING:
+        for (size_t k = 1; k + 1 < len; k++)
+            if (p[k] & 0x80) {
+                f->nonascii = 1;
+                break;
+            }
+        break;
+    default:
+        break;
+    }
+}
+
+int sl_qvd_writer_add_row(sl_qvd_writer *w, const sl_value *values)
+{
+    if (w->broken) {
+        if (!w->err[0])
+            werr(w, "writer failed earlier");
+        return -1;
+    }
+    /* Validate first, so a refused row leaves no unreferenced symbols behind. */
+    for (size_t c = 0; c < w->ncols; c++) {
+        const sl_value *v = &values[c];
+        if (v->flag != SL_CELL_VALUE)
+            continue;
+        sl_type t = w->f[c].type;
+        if ((t == SL_T_STRING || t == SL_T_DECIMAL) && v->len && memchr(v->p, 0, v->len)) {
+            werr(w, "column %s: text contains a NUL byte (QVD strings cannot)", w->f[c].name);
+            return -1;
+        }
+        if (t == SL_T_DECIMAL && v->len == 0) {
+            werr(w, "column %s: empty decimal value", w->f[c].name);
+            return -1;
+        }
+        char buf[64];
+        if (t == SL_T_DATE && sl_qvd_fmt_date(v->i, buf, sizeof buf) < 0) {
+            werr(w, "column %s: date out of range", w->f[c].name);
+            return -1;
+        }
+    }
+    if (w->nrows >= w->rowcap) {
+        uint64_t cap = w->rowcap ? w->rowcap + w->rowcap / 2 : 1024;
+        for (size_t c = 0; c < w->ncols; c++)
+            if (ensure_bits(&w->f[c], cap, w->f[c].width ? w->f[c].width : 1, w->nrows) != 0)
+                goto oom;
+        w->rowcap = cap;
+    }
+    /* Pass 1: encode every cell and prefetch its hash slot, so the cache misses of the
+     * per-field lookups overlap instead of queueing one after another. */
+    w->tmppos = 0;
+    for (size_t c = 0; c < w->ncols; c++) {
+        wfield *f = &w->f[c];
+        w->enc_len[c] = 0;
+        if (values[c].flag != SL_CELL_VALUE)
+            continue;
+        size_t len = encode(w, f, &values[c]);
+        if (len == 0)
+            return -1; /* nothing interned yet: the row is refused, the writer stays usable */
+        if (grow_if_needed(f) != 0)
+            goto oom;
+        w->enc_off[c] = w->tmppos;
+        w->enc_len[c] = len;
+        w->enc_hash[c] = hash_bytes(w->tmp + w->tmppos, len);
+        __builtin_prefetch(&f->slots[w->enc_hash[c] & (f->nslots - 1)]);
+        w->tmppos += len;
+    }
+    /* Pass 2: intern and store the row's indices. */
+    for (size_t c = 0; c < w->ncols; c++) {
+        wfield *f = &w->f[c];
+        uint64_t stored = 0;
+        if (w->enc_len[c] == 0) {
+            f->has_null = 1;
+        } else {
+            const unsigned char *p = w->tmp + w->enc_off[c];
+            int added;
+            int64_t s = intern(f, p, w->enc_len[c], w->enc_hash[c], &added);
+            if (s < 0)
+                goto oom;
+            if (added)
+                note_symbol(f, p, w->enc_len[c]);
+            stored = (uint64_t)s + 1;
+        }
+        unsigned need = bits_for(stored);
+        if (need > f->width && ensure_bits(f, w->rowcap, need, w->nrows) != 0)
+            goto oom;
+        set_bits(f->bits, w->nrows * f->width, f->width, stored);
+    }
+    w->nrows++;
+    return 0;
+oom:
+    werr(w, "out of memory writing the QVD table");
+    /* a half-added row cannot be taken back (symbols may be interned): stop here */
+    w->broken = 1;
+    return -1;
+}
+
+/* ---- output ---- */
+
+typedef struct {
+    sl_qvd_out_fn out;
+    void *ud;
+    unsigned char *buf;
+    size_t n;
+    int failed;
+} obuf;
+
+static int ob_flush(obuf *o)
+{
+    if (o->n && !o->failed && o->out(o->ud, o->buf, o->n) != 0)
+        o->failed = 1;
+    o->n = 0;
+    return o->failed ? -1 : 0;
+}
+
+static int ob_put(obuf *o, const void *p, size_t len)
+{
+    const unsigned char *s = p;
+    while (len) {
+        if (o->n == OUTBUF && ob_flush(o) != 0)
+            return -1;
+        size_t k = OUTBUF - o->n < len ? OUTBUF - o->n : len;
+        memcpy(o->buf + o->n, s, k);
+        o->n += k;
+        s += k;
+        len -= k;
+    }
+    return o->failed ? -1 : 0;
+}
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t len)
+{
+    if (b->oom)
+        return;
+    if (b->n + len + 1 > b->cap) {
+        size_t c = b->cap ? b->cap * 2 : 4096;
+        while (c < b->n + len + 1)
+            c *= 2;
+        char *t = realloc(b->p, c);
+        if (!t) {
+            b->oom = 1;
+            return;
+        }
+        b->p = t;
+        b->cap = c;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = 0;
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) SL_PRINTF(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->oom = 1;
+        return;
+    }
+    sb_add(b, tmp, (size_t)n);
+}
+
+/* <tag>escaped text</tag> CRLF at the given indentation */
+static void sb_elem(sbuf *b, int indent, const char *tag, const char *text)
+{
+    for (int i = 0; i < indent; i++)
+        sb_add(b, " ", 1);
+    sb_printf(b, "<%s>", tag);
+    for (const char *s = text ? text : ""; *s;) {
+        size_t k = strcspn(s, "&<>");
+        sb_add(b, s, k);
+        s += k;
+        if (*s == '&')
+            sb_add(b, "&amp;", 5);
+        else if (*s == '<')
+            sb_add(b, "&lt;", 4);
+        else if (*s == '>')
+            sb_add(b, "&gt;", 4);
+        if (*s)
+            s++;
+    }
+    sb_printf(b, "</%s>\r\n", tag);
+}
+
+static void sb_open(sbuf *b, int indent, const char *tag)
+{
+    for (int i = 0; i < indent; i++)
+        sb_add(b, " ", 1);
+    sb_printf(b, "<%s>\r\n", tag);
+}
+
+static void sb_close(sbuf *b, int indent, const char *tag)
+{
+    for (int i = 0; i < indent; i++)
+        sb_add(b, " ", 1);
+    sb_printf(b, "</%s>\r\n", tag);
+}
+
+typedef struct {
+    unsigned offset, width;
+    int bias;
+} layout;
+
+static void numfmt_for(sl_type t, const char **type, const char **fmt, const char **dec,
+                       const char **thou)
+{
+    *type = "UNKNOWN";
+    *fmt = *dec = *thou = "";
+    switch (t) {
+    case SL_T_INT64: /* as Qlik Sense writes SQL integer columns */
+        *type = "INTEGER";
+        *dec = ".";
+        *thou = ",";
+        break;
+    case SL_T_DATE:
+        *type = "DATE";
+        *fmt = "YYYY-MM-DD";
+        break;
+    case SL_T_TIME:
+        *type = "TIME";
+        *fmt = "hh:mm:ss";
+        break;
+    case SL_T_TIMESTAMP:
+    case SL_T_TIMESTAMPTZ:
+        *type = "TIMESTAMP";
+        *fmt = "YYYY-MM-DD hh:mm:ss[.fff]";
+        break;
+    default:
+        break;
+    }
+}
+
+static void tags_for(const wfield *f, sbuf *b)
+{
+    const char *t[6];
+    int n = 0;
+    if (f->key)
+        t[n++] = "$key";
+    if (f->nsym > 0) {
+        switch (f->type) {
+        case SL_T_INT64:
+        case SL_T_DOUBLE:
+        case SL_T_DECIMAL:
+        case SL_T_BOOL:
+            t[n++] = "$numeric";
+            if (!f->nonintegral)
+                t[n++] = "$integer";
+            break;
+        case SL_T_DATE:
+            t[n++] = "$numeric";
+            t[n++] = "$integer";
+            t[n++] = "$timestamp";
+            t[n++] = "$date";
+            break;
+        case SL_T_TIMESTAMP:
+        case SL_T_TIMESTAMPTZ:
+            t[n++] = "$numeric";
+            t[n++] = "$timestamp";
+            break;
+        case SL_T_TIME:
+            t[n++] = "$numeric";
+            break;
+        case SL_T_STRING:
+        case SL_T_BINARY:
+            if (!f->nonascii)
+                t[n++] = "$ascii";
+            t[n++] = "$text";
+            break;
+        }
+    }
+    if (n == 0) {
+        sb_elem(b, 7, "Tags", "");
+        return;
+    }
+    sb_open(b, 7, "Tags");
+    for (int i = 0; i < n; i++)
+        sb_elem(b, 9, "String", t[i]);
+    sb_close(b, 7, "Tags");
+}
+
+static void fmt_utc(int64_t us, char *buf, size_t len)
+{
+    if (us == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
+    int64_t sec = sl_qvd_floordiv(us, 1000000);
+    int64_t days = sl_qvd_floordiv(sec, 86400), r = sec - days * 86400;
+    int n = sl_qvd_fmt_date(days, buf, len);
+    if (n < 0) {
+        snprintf(buf, len, "1970-01-01 00:00:00");
+        return;
+    }
+    snprintf(buf + n, len - (size_t)n, " %02d:%02d:%02d", (int)(r / 3600), (int)(r / 60 % 60),
+             (int)(r % 60));
+}
+
+static char *build_header(const sl_qvd_writer *w, const layout *lay, uint64_t rbs, size_t *hlen)
+{
+    sbuf b = {0};
+    char tbuf[64];
+    static const char decl[] = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n";
+    sb_add(&b, decl, sizeof decl - 1);
+    sb_open(&b, 1, "QvdTableHeader");
+    sb_elem(&b, 3, "QvBuildNo", SL_QVD_BUILD_NO);
+    sb_elem(&b, 3, "CreatorDoc", w->creator_doc);
+    fmt_utc(w->create_time_us, tbuf, sizeof tbuf);
+    sb_elem(&b, 3, "CreateUtcTime", tbuf);
+    sb_elem(&b, 3, "SourceCreateUtcTime", "");
+    sb_elem(&b, 3, "SourceFileUtcTime", "");
+    sb_elem(&b, 3, "SourceFileSize", "-1");
+    sb_elem(&b, 3, "StaleUtcTime", "");
+    sb_elem(&b, 3, "TableName", w->table_name);
+    sb_open(&b, 3, "Fields");
+    uint64_t off = 0;
+    for (size_t c = 0; c < w->ncols; c++) {
+        const wfield *f = &w->f[c];
+        const char *nt, *fmt, *dec, *thou;
+        numfmt_for(f->type, &nt, &fmt, &dec, &thou);
+        sb_open(&b, 5, "QvdFieldHeader");
+        sb_elem(&b, 7, "FieldName", f->name);
+        sb_printf(&b, "       <BitOffset>%u</BitOffset>\r\n", lay[c].offset);
+        sb_printf(&b, "       <BitWidth>%u</BitWidth>\r\n", lay[c].width);
+        sb_printf(&b, "       <Bias>%d</Bias>\r\n", lay[c].bias);
+        sb_open(&b, 7, "NumberFormat");
+        sb_elem(&b, 9, "Type", nt);
+        sb_elem(&b, 9, "nDec", "0");
+        sb_elem(&b, 9, "UseThou", "0");
+        sb_elem(&b, 9, "Fmt", fmt);
+        sb_elem(&b, 9, "Dec", dec);
+        sb_elem(&b, 9, "Thou", thou);
+        sb_close(&b, 7, "NumberFormat");
+        sb_printf(&b, "       <NoOfSymbols>%" PRIu64 "</NoOfSymbols>\r\n", f->nsym);
+        sb_printf(&b, "       <Offset>%" PRIu64 "</Offset>\r\n", off);
+        sb_printf(&b, "       <Length>%zu</Length>\r\n", f->symlen);
+        sb_elem(&b, 7, "Comment", "");
+        tags_for(f, &b);
+        sb_close(&b, 5, "QvdFieldHeader");
+        off += f->symlen;
+    }
+    sb_close(&b, 3, "Fields");
+    sb_elem(&b, 3, "Compression", "");
+    sb_printf(&b, "   <RecordByteSize>%" PRIu64 "</RecordByteSize>\r\n", rbs);
+    sb_printf(&b, "   <NoOfRecords>%" PRIu64 "</NoOfRecords>\r\n", w->nrows);
+    sb_printf(&b, "   <Offset>%" PRIu64 "</Offset>\r\n", off);
+    sb_printf(&b, "   <Length>%" PRIu64 "</Length>\r\n", rbs * w->nrows);
+    if (w->lineage) {
+        sb_open(&b, 3, "Lineage");
+        sb_open(&b, 5, "LineageInfo");
+        sb_elem(&b, 7, "Discriminator", w->lineage);
+        sb_elem(&b, 7, "Statement", "");
+        sb_close(&b, 5, "LineageInfo");
+        sb_close(&b, 3, "Lineage");
+    } else {
+        sb_elem(&b, 3, "Lineage", "");
+    }
+    sb_elem(&b, 3, "Comment", w->comment);
+    sb_elem(&b, 3, "EncryptionInfo", "");
+    sb_elem(&b, 3, "TableTags", "");
+    sb_elem(&b, 3, "ProfilingData", "");
+    sb_close(&b, 1, "QvdTableHeader");
+    sb_add(&b, "", 1); /* the 0x00 terminator */
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *hlen = b.n;
+    return b.p;
+}
+
+int sl_qvd_writer_finish(sl_qvd_writer *w, sl_qvd_out_fn out, void *ud)
+{
+    if (w->broken) {
+        if (!w->err[0])
+            werr(w, "writer failed earlier");
+        return -1;
+    }
+    layout *lay = calloc(w->ncols, sizeof *lay);
+    obuf o = {out, ud, malloc(OUTBUF), 0, 0};
+    uint64_t *row = NULL;
+    char *hdr = NULL;
+    int rc = -1;
+    if (!lay || !o.buf)
+        goto oom;
+    /* Narrowest widths, tiled in header order from bit 0; width-0 fields sit at offset 0. */
+    unsigned total = 0;
+    size_t last = SIZE_MAX;
+    for (size_t c = 0; c < w->ncols; c++) {
+        const wfield *f = &w->f[c];
+        if (f->has_null) {
+            lay[c].bias = -2;
+            lay[c].width = bits_for(f->nsym + 1);
+        } else {
+            lay[c].width = f->nsym ? bits_for(f->nsym - 1) : 0;
+        }
+        lay[c].offset = lay[c].width ? total : 0;
+        total += lay[c].width;
+        if (lay[c].width)
+            last = c;
+    }
+    /* Pad like Qlik: sum(BitWidth) == 8 * RecordByteSize, the slack going to the last field. */
+    uint64_t rbs = total ? (total + 7) / 8 : 1;
+    if (last == SIZE_MAX)
+        last = w->ncols - 1;
+    lay[last].width += (unsigned)(rbs * 8 - total);
+
+    size_t hlen;
+    hdr = build_header(w, lay, rbs, &hlen);
+    if (!hdr)
+        goto oom;
+    if (ob_put(&o, hdr, hlen) != 0)
+        goto io;
+    for (size_t c = 0; c < w->ncols; c++)
+        if (w->f[c].symlen && ob_put(&o, w->f[c].sym, w->f[c].symlen) != 0)
+            goto io;
+    size_t nw = (size_t)(rbs + 7) / 8 + 1;
+    row = malloc(nw * 8);
+    unsigned char *rb = malloc(rbs);
+    if (!row || !rb) {
+        free(rb);
+        goto oom;
+    }
+    for (uint64_t r = 0; r < w->nrows; r++) {
+        memset(row, 0, nw * 8);
+        for (size_t c = 0; c < w->ncols; c++) {
+            const wfield *f = &w->f[c];
+            if (!lay[c].width)
+                continue;
+            uint64_t v = get_bits(f->bits, r * f->width, f->width);
+            /* v is symbol+1 (0 = NULL); stored is symbol - Bias */
+            uint64_t stored = f->has_null ? (v ? v + 1 : 0) : v - 1;
+            set_bits(row, lay[c].offset, lay[c].width, stored);
+        }
+        for (uint64_t k = 0; k < rbs; k++)
+            rb[k] = (unsigned char)(row[k >> 3] >> (8 * (k & 7)));
+        if (ob_put(&o, rb, rbs) != 0) {
+            free(rb);
+            goto io;
+        }
+    }
+    free(rb);
+    if (ob_flush(&o) != 0)
+        goto io;
+    rc = 0;
+    goto done;
+oom:
+    werr(w, "out of memory writing the QVD table");
+    goto done;
+io:
+    if (!w->err[0])
+        werr(w, "writing the QVD file failed");
+done:
+    free(row);
+    free(hdr);
+    free(o.buf);
+    free(lay);
+    return rc;
+}
+
+static int file_out(void *ud, const void *p, size_t len)
+{
+    return fwrite(p, 1, len, ud) == len ? 0 : -1;
+}
+
+int sl_qvd_writer_finish_file(sl_qvd_writer *w, const char *path)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp) {
+        werr(w, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = sl_qvd_writer_finish(w, file_out, fp);
+    if (fclose(fp) != 0 && rc == 0) {
+        werr(w, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0 && !w->err[0])
+        werr(w, "%s: write failed", path);
+    return rc;
+}

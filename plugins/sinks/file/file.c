@@ -1,0 +1,387 @@
+/* Sink "file": objects are files under a local directory. A put writes a temporary file in the
+ * target directory, fsyncs it, renames it over the key and fsyncs the directory, so a reader sees
+ * the old complete file or the new one, and a crash never leaves a torn file under a key. */
+#include <sluice/plugin.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct fs_ctx {
+    sl_host *h;
+    const sl_host_api *api;
+    char *root;
+    int do_fsync;
+} fs_ctx;
+
+struct sl_put {
+    int fd;
+    char *tmp, *final;
+};
+
+static const sl_option options[] = {
+    {"path", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "directory the objects are written into"},
+    {"fsync", SL_OPT_BOOL, 0, "true", "fsync files and directories (turn off only for tests)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int fs_create(sl_host *h, const sl_host_api *api, void **out)
+{
+    fs_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->h = h;
+    c->api = api;
+    c->root = strdup(api->opt_string(h, "path"));
+    c->do_fsync = api->opt_bool(h, "fsync", 1);
+    if (!c->root) {
+        free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+static void fs_destroy(void *ctx)
+{
+    fs_ctx *c = ctx;
+    if (!c)
+        return;
+    free(c->root);
+    free(c);
+}
+
+/* mkdir -p for the directory part of path. */
+static int mkdirs(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        int rc = mkdir(path, 0755);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST)
+            return -1;
+    }
+    return 0;
+}
+
+/* Temporary files of puts that a crash interrupted: ".<name>.XXXXXX" (mkostemp's 6 chars). */
+static int is_stale_tmp(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] == '.' && n > 8 && name[n - 7] == '.' && strcmp(name, "..") != 0;
+}
+
+static void remove_stale(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (lstat(path, &sb) != 0)
+            continue;
+        if (S_ISDIR(sb.st_mode) && depth < 8)
+            remove_stale(path, depth + 1);
+        else if (S_ISREG(sb.st_mode) && is_stale_tmp(de->d_name))
+            unlink(path);
+    }
+    closedir(d);
+}
+
+static int fs_open(void *ctx, const sl_open_args *args)
+{
+    (void)args;
+    fs_ctx *c = ctx;
+    size_t n = strlen(c->root) + 2;
+    char *p = malloc(n);
+    if (!p)
+        return -1;
+    snprintf(p, n, "%s/", c->root);
+    int rc = mkdirs(p);
+    free(p);
+    if (rc != 0 || access(c->root, W_OK) != 0) {
+        c->api->set_error(c->h, "directory %s is not writable: %s", c->root, strerror(errno));
+        return -1;
+    }
+    /* One job owns a directory, so leftovers of its own interrupted puts are safe to remove. */
+    remove_stale(c->root, 0);
+    return 0;
+}
+
+static int key_ok(const char *key)
+{
+    /* Keys are relative paths without ".." components. */
+    if (!*key || key[0] == '/')
+        return 0;
+    for (const char *p = key; *p; p++)
+        if (p[0] == '.' && p[1] == '.' && (p == key || p[-1] == '/') && (p[2] == '/' || !p[2]))
+            return 0;
+    return 1;
+}
+
+static char *join(const fs_ctx *c, const char *key)
+{
+    size_t n = strlen(c->root) + strlen(key) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", c->root, key);
+    return p;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char *d = strdup(path);
+    if (!d)
+        return -1;
+    char *slash = strrchr(d, '/');
+    if (slash)
+        *slash = 0;
+    int fd = open(slash ? d : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(d);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static sl_status fs_put_begin(void *ctx, const char *key, const char *ctype, sl_put **out)
+{
+    (void)ctype;
+    fs_ctx *c = ctx;
+    if (!key_ok(key)) {
+        c->api->set_error(c->h, "invalid object key \"%s\"", key);
+        return SL_ERROR;
+    }
+    sl_put *p = calloc(1, sizeof *p);
+    if (!p)
+        return SL_ERROR;
+    p->final = join(c, key);
+    size_t n = p->final ? strlen(p->final) + 16 : 0;
+    p->tmp = n ? malloc(n) : NULL;
+    if (!p->final || !p->tmp || mkdirs(p->final) != 0) {
+        c->api->set_error(c->h, "cannot create the directory for %s: %s", key, strerror(errno));
+        free(p->final);
+        free(p->tmp);
+        free(p);
+        return SL_ERROR;
+    }
+    /* Temporary name beside the target, so rename stays within one filesystem. */
+    char *slash = strrchr(p->final, '/');
+    snprintf(p->tmp, n, "%.*s/.%s.XXXXXX", (int)(slash - p->final), p->final, slash + 1);
+    p->fd = mkostemp(p->tmp, O_CLOEXEC);
+    if (p->fd < 0) {
+        c->api->set_error(c->h, "cannot create %s: %s", p->tmp, strerror(errno));
+        free(p->final);
+        free(p->tmp);
+        free(p);
+        return errno == ENOSPC ? SL_RETRY : SL_ERROR;
+    }
+    /* mkostemp makes 0600; objects are for readers (Qlik, other users) like any written file. */
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(p->fd, 0666 & ~um);
+    *out = p;
+    return SL_OK;
+}
+
+static sl_status fs_put_write(void *ctx, sl_put *p, const void *buf, size_t len)
+{
+    fs_ctx *c = ctx;
+    const char *b = buf;
+    while (len) {
+        ssize_t w = write(p->fd, b, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            c->api->set_error(c->h, "writing %s: %s", p->tmp, strerror(errno));
+            return errno == ENOSPC ? SL_RETRY : SL_ERROR;
+        }
+        b += w;
+        len -= (size_t)w;
+    }
+    return SL_OK;
+}
+
+static void put_free(sl_put *p)
+{
+    free(p->tmp);
+    free(p->final);
+    free(p);
+}
+
+static void fs_put_abort(void *ctx, sl_put *p)
+{
+    (void)ctx;
+    if (!p)
+        return;
+    close(p->fd);
+    unlink(p->tmp);
+    put_free(p);
+}
+
+static sl_status fs_put_commit(void *ctx, sl_put *p)
+{
+    fs_ctx *c = ctx;
+    if ((c->do_fsync && fsync(p->fd) != 0) || close(p->fd) != 0) {
+        c->api->set_error(c->h, "flushing %s: %s", p->tmp, strerror(errno));
+        p->fd = -1;
+        unlink(p->tmp);
+        put_free(p);
+        return SL_RETRY;
+    }
+    if (rename(p->tmp, p->final) != 0) {
+        c->api->set_error(c->h, "renaming %s: %s", p->tmp, strerror(errno));
+        unlink(p->tmp);
+        put_free(p);
+        return SL_ERROR;
+    }
+    if (c->do_fsync && fsync_dir_of(p->final) != 0) {
+        c->api->set_error(c->h, "fsync of the directory of %s: %s", p->final, strerror(errno));
+        put_free(p);
+        return SL_RETRY;
+    }
+    put_free(p);
+    return SL_OK;
+}
+
+static sl_status fs_get(void *ctx, const char *key, sl_read_cb cb, void *ud)
+{
+    fs_ctx *c = ctx;
+    if (!key_ok(key))
+        return SL_NOTFOUND;
+    char *path = join(c, key);
+    if (!path)
+        return SL_ERROR;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        sl_status st = errno == ENOENT ? SL_NOTFOUND : SL_ERROR;
+        if (st == SL_ERROR)
+            c->api->set_error(c->h, "opening %s: %s", path, strerror(errno));
+        free(path);
+        return st;
+    }
+    char buf[1 << 16];
+    sl_status st = SL_OK;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            c->api->set_error(c->h, "reading %s: %s", path, strerror(errno));
+            st = SL_ERROR;
+            break;
+        }
+        if (n == 0)
+            break;
+        st = cb(ud, buf, (size_t)n);
+        if (st != SL_OK)
+            break;
+    }
+    close(fd);
+    free(path);
+    return st;
+}
+
+static sl_status walk(fs_ctx *c, const char *rel, const char *prefix, sl_list_cb cb, void *ud)
+{
+    char *dir = join(c, rel);
+    if (!dir)
+        return SL_ERROR;
+    DIR *d = opendir(dir);
+    free(dir);
+    if (!d)
+        return SL_OK;
+    sl_status st = SL_OK;
+    struct dirent *de;
+    while (st == SL_OK && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue; /* ".", "..", and our temporary files */
+        char key[4096];
+        snprintf(key, sizeof key, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        char *full = join(c, key);
+        struct stat sb;
+        if (!full)
+            break;
+        int ok = stat(full, &sb) == 0;
+        free(full);
+        if (!ok)
+            continue;
+        if (S_ISDIR(sb.st_mode)) {
+            st = walk(c, key, prefix, cb, ud);
+        } else if (strncmp(key, prefix, strlen(prefix)) == 0) {
+            st = cb(ud, key, (uint64_t)sb.st_size);
+        }
+    }
+    closedir(d);
+    return st;
+}
+
+static sl_status fs_list(void *ctx, const char *prefix, sl_list_cb cb, void *ud)
+{
+    return walk(ctx, "", prefix ? prefix : "", cb, ud);
+}
+
+static sl_status fs_del(void *ctx, const char *key)
+{
+    fs_ctx *c = ctx;
+    if (!key_ok(key))
+        return SL_OK;
+    char *path = join(c, key);
+    if (!path)
+        return SL_ERROR;
+    int rc = unlink(path);
+    sl_status st = (rc == 0 || errno == ENOENT) ? SL_OK : SL_ERROR;
+    if (st != SL_OK)
+        c->api->set_error(c->h, "deleting %s: %s", path, strerror(errno));
+    free(path);
+    return st;
+}
+
+static sl_status fs_probe(void *ctx)
+{
+    fs_ctx *c = ctx;
+    struct stat sb;
+    if (stat(c->root, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(c->root, W_OK) != 0) {
+        c->api->set_error(c->h, "directory %s is missing or not writable", c->root);
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+static const sl_sink_ops ops = {
+    .put_begin = fs_put_begin,
+    .put_write = fs_put_write,
+    .put_commit = fs_put_commit,
+    .put_abort = fs_put_abort,
+    .get = fs_get,
+    .list = fs_list,
+    .del = fs_del,
+    .probe = fs_probe,
+};
+
+static const sl_plugin plugin = {
+    SL_PLUGIN_INIT(SL_KIND_SINK, "file", "1.0.0", "objects as files in a local directory"),
+    .options = options,
+    .create = fs_create,
+    .open = fs_open,
+    .destroy = fs_destroy,
+    .sink = &ops,
+};
+
+SL_PLUGIN_ENTRY(file)
+{
+    return &plugin;
+}

@@ -1,0 +1,367 @@
+/* Source "generator": deterministic synthetic tables for tests, demos and benchmarks.
+ * A snapshot of `rows` rows per table, then `changes` transactions of inserts, updates and deletes.
+ * Every value is a pure function of (seed, table, column, id, version), so two runs — or a run
+ * that was killed and resumed from its last durable position — produce the same final tables.
+ * Position: the text "gen:<n>", n = number of change transactions applied (0 = snapshot only). */
+#include <sluice/plugin.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_TABLES 64
+#define MAX_COLS   32
+
+typedef struct gen_ctx {
+    sl_host *h;
+    const sl_host_api *api;
+    int64_t rows, changes, per_txn, batch_rows, seed, null_every, fail_after, polls;
+    double rate;
+    int ntables;
+    char table[128];
+    sl_type types[MAX_COLS];
+    int ncols; /* not counting id */
+    const sl_schema *schemas[MAX_TABLES];
+    sl_batch *batches[MAX_TABLES];
+    int once;
+    int fail_open;
+    /* Progress. */
+    int snap_table;
+    int64_t snap_row;
+    int snapshot_done;
+    int64_t txn; /* change transactions done */
+    double next_txn_at;
+} gen_ctx;
+
+static const sl_option options[] = {
+    {"table", SL_OPT_STRING, 0, "items", "table name (with tables > 1: name_1, name_2, ...)"},
+    {"tables", SL_OPT_INT, 0, "1", "number of tables"},
+    {"rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot"},
+    {"columns", SL_OPT_LIST, 0,
+     "int64,double,decimal,string,bool,date,time,timestamp,timestamptz,binary",
+     "column types after the int64 key column \"id\""},
+    {"changes", SL_OPT_INT, 0, "0", "change transactions after the snapshot (-1 = endless)"},
+    {"changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction"},
+    {"rate", SL_OPT_DOUBLE, 0, "0", "transactions per second (0 = as fast as possible)"},
+    {"batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch"},
+    {"seed", SL_OPT_INT, 0, "1", "seed of the deterministic values"},
+    {"null_every", SL_OPT_INT, 0, "7", "every Nth value of a non-key column is NULL (0 = never)"},
+    {"fail", SL_OPT_STRING, 0, NULL, "test hook: \"open\" fails every open; \"poll\" fails after fail_after polls"},
+    {"fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int parse_type(const char *s, sl_type *t)
+{
+    static const char *const names[] = {NULL,   "int64", "double", "decimal", "string", "bool",
+                                        "date", "time",  "timestamp", "timestamptz", "binary"};
+    for (int i = 1; i <= 10; i++)
+        if (strcmp(names[i], s) == 0) {
+            *t = (sl_type)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int gen_create(sl_host *h, const sl_host_api *api, void **out)
+{
+    gen_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->h = h;
+    c->api = api;
+    snprintf(c->table, sizeof c->table, "%s", api->opt_string(h, "table"));
+    c->ntables = (int)api->opt_int(h, "tables", 1);
+    c->rows = api->opt_int(h, "rows", 1000);
+    c->changes = api->opt_int(h, "changes", 0);
+    c->per_txn = api->opt_int(h, "changes_per_txn", 10);
+    c->rate = api->opt_double(h, "rate", 0);
+    c->batch_rows = api->opt_int(h, "batch_rows", 4096);
+    c->seed = api->opt_int(h, "seed", 1);
+    c->null_every = api->opt_int(h, "null_every", 7);
+    c->fail_after = api->opt_int(h, "fail_after", 0);
+    const char *fail = api->opt_string(h, "fail");
+    if (c->ntables < 1 || c->ntables > MAX_TABLES || c->rows < 0 || c->per_txn < 1 ||
+        c->batch_rows < 1) {
+        api->set_error(h, "tables must be 1..%d, rows >= 0, changes_per_txn and batch_rows >= 1",
+                       MAX_TABLES);
+        free(c);
+        return -1;
+    }
+    size_t n = api->opt_list_len(h, "columns");
+    for (size_t i = 0; i < n; i++) {
+        const char *item = api->opt_list_item(h, "columns", i);
+        /* A single default string "a,b,c" arrives as one item: split on commas. */
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", item);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (c->ncols >= MAX_COLS || parse_type(tok, &c->types[c->ncols]) != 0) {
+                api->set_error(h, "columns: unknown type \"%s\" (or more than %d columns)", tok,
+                               MAX_COLS);
+                free(c);
+                return -1;
+            }
+            c->ncols++;
+        }
+    }
+    if (fail && strcmp(fail, "open") == 0)
+        c->fail_open = 1;
+    else if (fail && strcmp(fail, "poll") != 0) {
+        api->set_error(h, "fail must be \"open\" or \"poll\"");
+        free(c);
+        return -1;
+    } else if (!fail)
+        c->fail_after = 0;
+    *out = c;
+    return 0;
+}
+
+static void gen_destroy(void *ctx)
+{
+    gen_ctx *c = ctx;
+    if (!c)
+        return;
+    for (int i = 0; i < c->ntables; i++)
+        if (c->batches[i])
+            c->api->batch_free(c->h, c->batches[i]);
+    free(c);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static int gen_open(void *ctx, const sl_open_args *a)
+{
+    gen_ctx *c = ctx;
+    if (c->fail_open) {
+        c->api->set_error(c->h, "simulated failure at open (option fail = \"open\")");
+        return -1;
+    }
+    c->once = a->once;
+    if (a->resume_pos) {
+        char buf[64];
+        size_t n = a->resume_len < sizeof buf - 1 ? a->resume_len : sizeof buf - 1;
+        memcpy(buf, a->resume_pos, n);
+        buf[n] = 0;
+        long long t;
+        if (sscanf(buf, "gen:%lld", &t) != 1 || t < 0) {
+            c->api->set_error(c->h, "cannot resume from position \"%s\"", buf);
+            return -1;
+        }
+        c->txn = t;
+        c->snapshot_done = 1;
+        c->api->log(c->h, SL_LOG_INFO, "resuming after change transaction %lld", t);
+    }
+    for (int t = 0; t < c->ntables; t++) {
+        char name[160];
+        if (c->ntables == 1)
+            snprintf(name, sizeof name, "%s", c->table);
+        else
+            snprintf(name, sizeof name, "%s_%d", c->table, t + 1);
+        sl_field f[MAX_COLS + 1];
+        char cname[MAX_COLS + 1][32];
+        f[0] = (sl_field){"id", SL_T_INT64, 1};
+        for (int i = 0; i < c->ncols; i++) {
+            snprintf(cname[i], sizeof cname[i], "c%d_%s", i + 1,
+                     (const char *[]){"", "int64", "double", "decimal", "string", "bool", "date",
+                                      "time", "timestamp", "timestamptz", "binary"}[c->types[i]]);
+            f[i + 1] = (sl_field){cname[i], c->types[i], 0};
+        }
+        c->schemas[t] = c->api->schema_new(c->h, "", name, (uint32_t)c->ncols + 1, f);
+        if (!c->schemas[t])
+            return -1;
+        c->batches[t] = c->api->batch_new(c->h, c->schemas[t]);
+        if (!c->batches[t]) {
+            c->api->set_error(c->h, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The row (id, version) of table t. */
+static int fill_row(gen_ctx *c, sl_batch *b, int t, sl_op op, int64_t id, int64_t version)
+{
+    if (c->api->row_begin(b, op) < 0)
+        return -1;
+    c->api->set_i64(b, 0, id);
+    if (op == SL_OP_DELETE)
+        return 0;
+    for (int i = 0; i < c->ncols; i++) {
+        uint64_t r = mix((uint64_t)c->seed * 1000003u ^ (uint64_t)t << 48 ^ (uint64_t)i << 40 ^
+                         (uint64_t)id * 31 ^ (uint64_t)version * 0x9E3779B97F4A7C15ULL);
+        uint32_t col = (uint32_t)i + 1;
+        if (c->null_every > 0 && r % (uint64_t)c->null_every == 0) {
+            c->api->set_null(b, col);
+            continue;
+        }
+        char txt[96];
+        int n;
+        switch (c->types[i]) {
+        case SL_T_INT64:
+            c->api->set_i64(b, col, (int64_t)(r >> 1) % 2000000000000LL - 1000000000000LL);
+            break;
+        case SL_T_DOUBLE:
+            c->api->set_f64(b, col, (double)(int64_t)(r % 2000000) / 64.0 - 15000.0);
+            break;
+        case SL_T_DECIMAL:
+            n = snprintf(txt, sizeof txt, "%s%llu.%02llu", (r & 1) ? "-" : "",
+                         (unsigned long long)(r >> 8) % 1000000ULL,
+                         (unsigned long long)(r >> 40) % 100ULL);
+            c->api->set_bytes(b, col, txt, (size_t)n);
+            break;
+        case SL_T_STRING:
+            n = snprintf(txt, sizeof txt, "%s %lld v%lld %s", (r & 2) ? "Zürich" : "name",
+                         (long long)id, (long long)version, (r & 4) ? "" : "ĉ-€");
+            c->api->set_bytes(b, col, txt, (size_t)n);
+            break;
+        case SL_T_BOOL:
+            c->api->set_i64(b, col, (int64_t)(r & 1));
+            break;
+        case SL_T_DATE:
+            c->api->set_i64(b, col, (int64_t)(r % 40000) - 10000);
+            break;
+        case SL_T_TIME:
+            c->api->set_i64(b, col, (int64_t)(r % 86400000000ULL));
+            break;
+        case SL_T_TIMESTAMP:
+        case SL_T_TIMESTAMPTZ:
+            c->api->set_i64(b, col, (int64_t)(r % 4000000000000000ULL) - 1000000000000000LL);
+            break;
+        case SL_T_BINARY:
+            memcpy(txt, &r, 8);
+            c->api->set_bytes(b, col, txt, (size_t)(r % 9));
+            break;
+        }
+    }
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static sl_status flush_batch(gen_ctx *c, int t)
+{
+    if (c->api->batch_rows(c->batches[t]) == 0)
+        return SL_OK;
+    return c->api->emit(c->h, c->batches[t]);
+}
+
+static sl_status gen_poll(void *ctx, int timeout_ms)
+{
+    gen_ctx *c = ctx;
+    c->polls++;
+    if (c->fail_after > 0 && c->polls > c->fail_after) {
+        c->api->set_error(c->h, "simulated failure after %lld polls (option fail = \"poll\")",
+                          (long long)c->fail_after);
+        return SL_ERROR;
+    }
+    char pos[64];
+    if (!c->snapshot_done) {
+        /* One batch per poll keeps the host responsive during big snapshots. */
+        int t = c->snap_table;
+        sl_batch *b = c->batches[t];
+        int64_t end = c->snap_row + c->batch_rows;
+        if (end > c->rows)
+            end = c->rows;
+        for (int64_t id = c->snap_row; id < end; id++)
+            if (fill_row(c, b, t, SL_OP_SNAPSHOT, id + 1, 0) != 0)
+                return SL_ERROR;
+        c->snap_row = end;
+        if (flush_batch(c, t) != SL_OK)
+            return SL_ERROR;
+        if (c->snap_row >= c->rows) {
+            c->snap_table++;
+            c->snap_row = 0;
+        }
+        if (c->snap_table >= c->ntables) {
+            c->snapshot_done = 1;
+            int n = snprintf(pos, sizeof pos, "gen:%lld", (long long)c->txn);
+            return c->api->commit(c->h, pos, (size_t)n, 0) == SL_OK ? SL_OK : SL_ERROR;
+        }
+        return SL_OK;
+    }
+    if (c->changes >= 0 && c->txn >= c->changes) {
+        if (c->once)
+            return SL_EOF;
+        struct timespec ts = {0, (long)(timeout_ms > 50 ? 50 : timeout_ms) * 1000000L};
+        nanosleep(&ts, NULL);
+        return SL_AGAIN;
+    }
+    if (c->rate > 0) {
+        double now = now_s();
+        if (c->next_txn_at == 0)
+            c->next_txn_at = now;
+        if (now < c->next_txn_at) {
+            double wait = c->next_txn_at - now;
+            if (wait > timeout_ms / 1000.0)
+                wait = timeout_ms / 1000.0;
+            struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+            nanosleep(&ts, NULL);
+            return SL_AGAIN;
+        }
+        c->next_txn_at += 1.0 / c->rate;
+    }
+    /* Transaction k: a deterministic mix of inserts, updates and deletes over all tables. */
+    int64_t k = ++c->txn;
+    for (int64_t j = 0; j < c->per_txn; j++) {
+        int64_t m = (k - 1) * c->per_txn + j;
+        int t = (int)(m % c->ntables);
+        uint64_t r = mix((uint64_t)m ^ (uint64_t)c->seed << 32);
+        sl_batch *b = c->batches[t];
+        int kind = (int)(r % 10);
+        int64_t span = c->rows + m / c->ntables + 1;
+        if (kind < 3) {
+            if (fill_row(c, b, t, SL_OP_INSERT, c->rows + m + 1, k) != 0)
+                return SL_ERROR;
+        } else if (kind < 8) {
+            if (fill_row(c, b, t, SL_OP_UPDATE, (int64_t)((r >> 8) % (uint64_t)span) + 1, k) != 0)
+                return SL_ERROR;
+        } else {
+            if (fill_row(c, b, t, SL_OP_DELETE, (int64_t)((r >> 8) % (uint64_t)span) + 1, k) != 0)
+                return SL_ERROR;
+        }
+        if ((int64_t)c->api->batch_rows(b) >= c->batch_rows && flush_batch(c, t) != SL_OK)
+            return SL_ERROR;
+    }
+    for (int t = 0; t < c->ntables; t++)
+        if (flush_batch(c, t) != SL_OK)
+            return SL_ERROR;
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    int n = snprintf(pos, sizeof pos, "gen:%lld", (long long)k);
+    if (c->api->commit(c->h, pos, (size_t)n,
+                       (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000) != SL_OK)
+        return SL_ERROR;
+    return SL_OK;
+}
+
+static const sl_source_ops ops = {.poll = gen_poll};
+
+static const sl_plugin plugin = {
+    SL_PLUGIN_INIT(SL_KIND_SOURCE, "generator", "1.0.0",
+                   "deterministic synthetic tables (tests, demos, benchmarks)"),
+    .options = options,
+    .create = gen_create,
+    .open = gen_open,
+    .destroy = gen_destroy,
+    .source = &ops,
+};
+
+SL_PLUGIN_ENTRY(generator)
+{
+    return &plugin;
+}

@@ -1,0 +1,1 @@
+error("red \27[31m text\tx")

@@ -1,0 +1,2 @@
+local t = setmetatable({}, { __gc = function() end })
+return t

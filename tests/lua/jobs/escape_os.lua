@@ -1,0 +1,2 @@
+os.execute("touch " .. env("SL_TEST_MARK"))
+return {}

@@ -1,0 +1,3 @@
+local s = string.rep("a", 100000)
+local i = s:find(".-.-.-.-b")
+return {}

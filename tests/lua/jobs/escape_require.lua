@@ -1,0 +1,2 @@
+local posix = require("os")
+return {}

@@ -1,0 +1,2 @@
+local big = string.rep('x', 1e9)
+return {}

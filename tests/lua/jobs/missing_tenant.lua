@@ -1,0 +1,5 @@
+local job = {
+  source = { plugin = "generator" },
+  sink = { plugin = "file", dir = "/tmp/out" },
+}
+return job

@@ -1,0 +1,1 @@
+local job = { tenant = "acme" }

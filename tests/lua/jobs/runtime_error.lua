@@ -1,0 +1,4 @@
+local settings = nil
+
+local rows = settings.rows
+return { tenant = "acme" }

@@ -1,0 +1,2 @@
+return { tenant = "acme", source = { plugin = "generator" },
+  sink = { plugin = "file", dir = secret_file("/") } }

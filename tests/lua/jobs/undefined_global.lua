@@ -1,0 +1,5 @@
+return {
+  tenant = acme,
+  source = { plugin = "generator" },
+  sink = { plugin = "file", dir = "/tmp/out" },
+}

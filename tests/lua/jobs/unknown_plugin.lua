@@ -1,0 +1,8 @@
+return {
+  tenant = "acme",
+  source = {
+    plugin = "mysqll",
+    tables = "orders",
+  },
+  sink = { plugin = "file", dir = "/tmp/out" },
+}

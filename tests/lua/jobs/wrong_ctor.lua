@@ -1,0 +1,6 @@
+return {
+  tenant = "acme",
+  source = sink{ plugin = "generator" },
+  transforms = { plugin = "select", columns = "id" },
+  sink = { plugin = "file", dir = "/tmp/out" },
+}

@@ -1,0 +1,268 @@
+/* The writer's header byte for byte (Qlik's element order, indentation, CRLF, "\r\n\0"), the
+ * body that follows it, and the narrowest-width/padding/NULL rules of qvd-format.md §7. */
+#include "qvd_test_util.h"
+#include "sl_test.h"
+
+static const char *golden[] = {
+    "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>",
+    " <QvdTableHeader>",
+    "   <QvBuildNo>50689</QvBuildNo>",
+    "   <CreatorDoc>sluice://acme/pg</CreatorDoc>",
+    "   <CreateUtcTime>2023-11-14 22:13:20</CreateUtcTime>",
+    "   <SourceCreateUtcTime></SourceCreateUtcTime>",
+    "   <SourceFileUtcTime></SourceFileUtcTime>",
+    "   <SourceFileSize>-1</SourceFileSize>",
+    "   <StaleUtcTime></StaleUtcTime>",
+    "   <TableName>t</TableName>",
+    "   <Fields>",
+    "     <QvdFieldHeader>",
+    "       <FieldName>id</FieldName>",
+    "       <BitOffset>0</BitOffset>",
+    "       <BitWidth>2</BitWidth>",
+    "       <Bias>0</Bias>",
+    "       <NumberFormat>",
+    "         <Type>INTEGER</Type>",
+    "         <nDec>0</nDec>",
+    "         <UseThou>0</UseThou>",
+    "         <Fmt></Fmt>",
+    "         <Dec>.</Dec>",
+    "         <Thou>,</Thou>",
+    "       </NumberFormat>",
+    "       <NoOfSymbols>3</NoOfSymbols>",
+    "       <Offset>0</Offset>",
+    "       <Length>15</Length>",
+    "       <Comment></Comment>",
+    "       <Tags>",
+    "         <String>$key</String>",
+    "         <String>$numeric</String>",
+    "         <String>$integer</String>",
+    "       </Tags>",
+    "     </QvdFieldHeader>",
+    "     <QvdFieldHeader>",
+    "       <FieldName>name</FieldName>",
+    "       <BitOffset>2</BitOffset>",
+    "       <BitWidth>2</BitWidth>",
+    "       <Bias>-2</Bias>",
+    "       <NumberFormat>",
+    "         <Type>UNKNOWN</Type>",
+    "         <nDec>0</nDec>",
+    "         <UseThou>0</UseThou>",
+    "         <Fmt></Fmt>",
+    "         <Dec></Dec>",
+    "         <Thou></Thou>",
+    "       </NumberFormat>",
+    "       <NoOfSymbols>2</NoOfSymbols>",
+    "       <Offset>15</Offset>",
+    "       <Length>8</Length>",
+    "       <Comment></Comment>",
+    "       <Tags>",
+    "         <String>$text</String>",
+    "       </Tags>",
+    "     </QvdFieldHeader>",
+    "     <QvdFieldHeader>",
+    "       <FieldName>day</FieldName>",
+    "       <BitOffset>4</BitOffset>",
+    "       <BitWidth>2</BitWidth>",
+    "       <Bias>0</Bias>",
+    "       <NumberFormat>",
+    "         <Type>DATE</Type>",
+    "         <nDec>0</nDec>",
+    "         <UseThou>0</UseThou>",
+    "         <Fmt>YYYY-MM-DD</Fmt>",
+    "         <Dec></Dec>",
+    "         <Thou></Thou>",
+    "       </NumberFormat>",
+    "       <NoOfSymbols>3</NoOfSymbols>",
+    "       <Offset>23</Offset>",
+    "       <Length>48</Length>",
+    "       <Comment></Comment>",
+    "       <Tags>",
+    "         <String>$numeric</String>",
+    "         <String>$integer</String>",
+    "         <String>$timestamp</String>",
+    "         <String>$date</String>",
+    "       </Tags>",
+    "     </QvdFieldHeader>",
+    "     <QvdFieldHeader>",
+    "       <FieldName>ts</FieldName>",
+    "       <BitOffset>6</BitOffset>",
+    "       <BitWidth>2</BitWidth>",
+    "       <Bias>0</Bias>",
+    "       <NumberFormat>",
+    "         <Type>TIMESTAMP</Type>",
+    "         <nDec>0</nDec>",
+    "         <UseThou>0</UseThou>",
+    "         <Fmt>YYYY-MM-DD hh:mm:ss[.fff]</Fmt>",
+    "         <Dec></Dec>",
+    "         <Thou></Thou>",
+    "       </NumberFormat>",
+    "       <NoOfSymbols>2</NoOfSymbols>",
+    "       <Offset>71</Offset>",
+    "       <Length>65</Length>",
+    "       <Comment></Comment>",
+    "       <Tags>",
+    "         <String>$numeric</String>",
+    "         <String>$timestamp</String>",
+    "       </Tags>",
+    "     </QvdFieldHeader>",
+    "   </Fields>",
+    "   <Compression></Compression>",
+    "   <RecordByteSize>1</RecordByteSize>",
+    "   <NoOfRecords>3</NoOfRecords>",
+    "   <Offset>136</Offset>",
+    "   <Length>3</Length>",
+    "   <Lineage>",
+    "     <LineageInfo>",
+    "       <Discriminator>sluice:postgres;</Discriminator>",
+    "       <Statement></Statement>",
+    "     </LineageInfo>",
+    "   </Lineage>",
+    "   <Comment></Comment>",
+    "   <EncryptionInfo></EncryptionInfo>",
+    "   <TableTags></TableTags>",
+    "   <ProfilingData></ProfilingData>",
+    " </QvdTableHeader>",
+};
+
+/* The same small table the golden header was taken from (3 rows: key, text with a NULL, dates,
+ * timestamps with microseconds). */
+static membuf write_small(void)
+{
+    sl_qvd_column_spec cols[] = {{"id", SL_T_INT64, 1},
+                                 {"name", SL_T_STRING, 0},
+                                 {"day", SL_T_DATE, 0},
+                                 {"ts", SL_T_TIMESTAMP, 0}};
+    sl_qvd_write_opts o = {.table_name = "t",
+                           .creator_doc = "sluice://acme/pg",
+                           .lineage = "sluice:postgres;",
+                           .create_time_us = 1700000000000000LL};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 4, cols);
+    for (int r = 0; r < 3; r++) {
+        sl_value v[4] = {{.i = r + 1},
+                         {.p = r == 1 ? "B\xc3\xa9" : "a", .len = r == 1 ? 3 : 1},
+                         {.i = 19000 + r},
+                         {.i = 1700000000123456LL * (r != 2)}};
+        if (r == 2)
+            v[1].flag = SL_CELL_NULL;
+        CHECK(sl_qvd_writer_add_row(w, v) == 0);
+    }
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    return m;
+}
+
+static void test_golden_header(void)
+{
+    membuf m = write_small();
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof golden / sizeof *golden; i++) {
+        size_t n = strlen(golden[i]);
+        int same = k + n + 2 <= m.n && memcmp(m.p + k, golden[i], n) == 0 &&
+                   memcmp(m.p + k + n, "\r\n", 2) == 0;
+        if (!same) {
+            fprintf(stderr, "header line %zu differs, expected: %s\n", i + 1, golden[i]);
+            CHECK(same);
+            break;
+        }
+        k += n + 2;
+    }
+    CHECK(k < m.n && m.p[k] == 0); /* "</QvdTableHeader>\r\n\0" */
+    /* body: symbol tables then 3 one-byte rows (see the bit layout in the header) */
+    static const unsigned char body_start[] = {1, 1, 0, 0, 0,   1, 2, 0,   0,    0,    1, 3,
+                                               0, 0, 0, 4, 'a', 0, 4, 'B', 0xc3, 0xa9, 0};
+    CHECK(m.n > k + 1 + sizeof body_start &&
+          memcmp(m.p + k + 1, body_start, sizeof body_start) == 0);
+    static const unsigned char rows[] = {0x08, 0x1d, 0x62};
+    CHECK(memcmp(m.p + m.n - 3, rows, 3) == 0);
+    free(m.p);
+}
+
+/* Widths are the narrowest that hold the indices; the last field absorbs the padding. */
+static void test_widths(void)
+{
+    sl_qvd_column_spec cols[] = {
+        {"a", SL_T_INT64, 0}, {"const", SL_T_STRING, 0}, {"b", SL_T_INT64, 0}};
+    sl_qvd_write_opts o = {.table_name = "w"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 3, cols);
+    for (int r = 0; r < 300; r++) {
+        sl_value v[3] = {{.i = r}, {.p = "same", .len = 4}, {.i = r % 5}};
+        if (r == 7)
+            v[2].flag = SL_CELL_NULL;
+        sl_qvd_writer_add_row(w, v);
+    }
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    char err[200];
+    sl_qvd_table *t = sl_qvd_read_buffer(m.p, m.n, err, sizeof err);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    CHECK_EQ_INT(t->fields[0].bit_width, 9); /* 300 symbols */
+    CHECK_EQ_INT(t->fields[0].bit_offset, 0);
+    CHECK_EQ_INT(t->fields[1].bit_width, 0); /* one symbol, no NULL */
+    CHECK_EQ_INT(t->fields[1].bit_offset, 0);
+    CHECK_EQ_INT(t->fields[2].bias, -2); /* 5 symbols + NULL: stored 0, 2..6 -> 3 bits */
+    CHECK_EQ_INT(t->fields[2].bit_offset, 9);
+    CHECK_EQ_INT(t->fields[2].bit_width, 7); /* padded: 9 + 7 = 16 */
+    CHECK_EQ_INT(t->record_byte_size, 2);
+    CHECK(sl_qvd_cell(t, 7, 2) == NULL);
+    CHECK_EQ_INT(sl_qvd_cell(t, 8, 2)->i, 3);
+    sl_qvd_table_free(t);
+}
+
+/* An empty table looks like Qlik's empty_qvd.qvd: RecordByteSize 1, one field 8 bits wide. */
+static void test_empty_table(void)
+{
+    sl_qvd_column_spec cols[] = {{"x", SL_T_STRING, 0}, {"y", SL_T_DOUBLE, 0}};
+    sl_qvd_write_opts o = {.table_name = "e"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 2, cols);
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    CHECK(strstr((char *)m.p, "<Lineage></Lineage>") != NULL);
+    char err[200];
+    sl_qvd_table *t = sl_qvd_read_buffer(m.p, m.n, err, sizeof err);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    CHECK_EQ_INT(t->record_byte_size, 1);
+    CHECK_EQ_INT(t->nrecords, 0);
+    CHECK_EQ_INT(t->length, 0);
+    CHECK_EQ_INT(t->fields[0].bit_width, 0);
+    CHECK_EQ_INT(t->fields[1].bit_width, 8);
+    CHECK_EQ_INT(t->fields[1].nsymbols, 0);
+    sl_qvd_table_free(t);
+}
+
+/* XML special characters in names and texts are escaped and read back unchanged. */
+static void test_escaping(void)
+{
+    sl_qvd_column_spec cols[] = {{"a<b>&c", SL_T_STRING, 0}};
+    sl_qvd_write_opts o = {.table_name = "T&<>", .comment = "pos=0/1&x", .lineage = "<lin>"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 1, cols);
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    CHECK(strstr((char *)m.p, "<FieldName>a&lt;b&gt;&amp;c</FieldName>") != NULL);
+    char err[200];
+    sl_qvd_table *t = sl_qvd_read_buffer(m.p, m.n, err, sizeof err);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    CHECK_EQ_STR(t->fields[0].name, "a<b>&c");
+    CHECK_EQ_STR(t->table_name, "T&<>");
+    CHECK_EQ_STR(t->comment, "pos=0/1&x");
+    CHECK(t->nlineage == 1 && strcmp(t->lineage[0], "<lin>") == 0);
+    sl_qvd_table_free(t);
+}
+
+int main(void)
+{
+    SL_RUN(test_golden_header);
+    SL_RUN(test_widths);
+    SL_RUN(test_empty_table);
+    SL_RUN(test_escaping);
+    SL_DONE();
+}

@@ -1,0 +1,197 @@
+/* Table state: upserts, deletes, truncates, unchanged (TOAST) cells, keyless tables, schema
+ * changes, ordering, and a randomized comparison against a simple model. */
+#include "batch.h"
+#include "sl_test.h"
+#include "table.h"
+
+#include <stdint.h>
+
+static sl_schema_store st;
+
+static const sl_schema *schema2(void)
+{
+    sl_field f[] = {{"id", SL_T_INT64, 1}, {"name", SL_T_STRING, 0}, {"amount", SL_T_DOUBLE, 0}};
+    return sl_schema_store_add(&st, "public", "t", 3, f);
+}
+
+static void row(sl_batch *b, sl_op op, int64_t id, const char *name, double amount)
+{
+    sl_batch_row_begin(b, op);
+    sl_batch_set_i64(b, 0, id);
+    if (name)
+        sl_batch_set_bytes(b, 1, name, strlen(name));
+    if (amount == amount)
+        sl_batch_set_f64(b, 2, amount);
+}
+
+static void apply_all(sl_table *t, sl_batch *b)
+{
+    char msg[128];
+    for (size_t i = 0; i < b->nrows; i++)
+        CHECK(sl_table_apply(t, b, i, msg, sizeof msg) == 0);
+    sl_batch_clear(b);
+}
+
+static int find_row(sl_table *t, int64_t id, sl_value *vals)
+{
+    for (size_t i = 0; i < t->nrows; i++) {
+        sl_table_row(t, i, vals);
+        if (vals[0].i == id)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_upsert_delete(void)
+{
+    const sl_schema *s = schema2();
+    sl_table *t = sl_table_new("public", "t", s);
+    sl_batch *b = sl_batch_new(s);
+    row(b, SL_OP_SNAPSHOT, 1, "a", 1.5);
+    row(b, SL_OP_SNAPSHOT, 2, "b", 2.5);
+    row(b, SL_OP_INSERT, 3, "c", 0.0 / 0.0);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 3);
+    row(b, SL_OP_UPDATE, 2, "bb", 20);
+    row(b, SL_OP_DELETE, 1, NULL, 0.0 / 0.0);
+    row(b, SL_OP_DELETE, 99, NULL, 0.0 / 0.0); /* absent: idempotent */
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 2);
+    sl_value v[3];
+    CHECK(find_row(t, 2, v));
+    CHECK(v[1].len == 2 && memcmp(v[1].p, "bb", 2) == 0);
+    CHECK(v[2].f == 20);
+    CHECK(find_row(t, 3, v));
+    CHECK(v[2].flag == SL_CELL_NULL);
+    CHECK(!find_row(t, 1, v));
+    /* Unchanged cell keeps the stored value. */
+    sl_batch_row_begin(b, SL_OP_UPDATE);
+    sl_batch_set_i64(b, 0, 2);
+    sl_batch_set_unchanged(b, 1);
+    sl_batch_set_f64(b, 2, 21);
+    apply_all(t, b);
+    CHECK(find_row(t, 2, v));
+    CHECK(v[1].len == 2 && memcmp(v[1].p, "bb", 2) == 0);
+    CHECK(v[2].f == 21);
+    /* Truncate. */
+    sl_batch_row_begin(b, SL_OP_TRUNCATE);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 0);
+    row(b, SL_OP_INSERT, 5, "e", 5);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 1);
+    sl_batch_free(b);
+    sl_table_free(t);
+}
+
+static void test_keyless(void)
+{
+    sl_field f[] = {{"a", SL_T_INT64, 0}, {"b", SL_T_STRING, 0}};
+    const sl_schema *s = sl_schema_store_add(&st, "", "nokey", 2, f);
+    CHECK_EQ_INT(s->nkeys, 0);
+    sl_table *t = sl_table_new("", "nokey", s);
+    sl_batch *b = sl_batch_new(s);
+    for (int i = 0; i < 3; i++) {
+        sl_batch_row_begin(b, SL_OP_INSERT);
+        sl_batch_set_i64(b, 0, 7);
+        sl_batch_set_bytes(b, 1, "x", 1);
+    }
+    sl_batch_row_begin(b, SL_OP_INSERT);
+    sl_batch_set_i64(b, 0, 8);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 4); /* duplicates are kept */
+    CHECK_EQ_INT(t->nrows, 2);
+    sl_batch_row_begin(b, SL_OP_DELETE);
+    sl_batch_set_i64(b, 0, 7);
+    sl_batch_set_bytes(b, 1, "x", 1);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 3); /* one copy removed */
+    sl_batch_free(b);
+    sl_table_free(t);
+}
+
+static void test_schema_change(void)
+{
+    const sl_schema *s = schema2();
+    sl_table *t = sl_table_new("public", "t", s);
+    sl_batch *b = sl_batch_new(s);
+    row(b, SL_OP_SNAPSHOT, 1, "a", 1);
+    apply_all(t, b);
+    sl_batch_free(b);
+    /* ADD COLUMN extra, DROP COLUMN amount. */
+    sl_field f[] = {{"id", SL_T_INT64, 1}, {"name", SL_T_STRING, 0}, {"extra", SL_T_BOOL, 0}};
+    const sl_schema *s2 = sl_schema_store_add(&st, "public", "t", 3, f);
+    b = sl_batch_new(s2);
+    sl_batch_row_begin(b, SL_OP_INSERT);
+    sl_batch_set_i64(b, 0, 2);
+    sl_batch_set_bytes(b, 1, "b", 1);
+    sl_batch_set_i64(b, 2, 1);
+    apply_all(t, b);
+    CHECK(t->schema == s2);
+    sl_value v[3];
+    CHECK(find_row(t, 1, v));
+    CHECK(v[1].len == 1 && v[1].p[0] == 'a');
+    CHECK(v[2].flag == SL_CELL_NULL); /* old row: NULL for the new column */
+    CHECK(find_row(t, 2, v));
+    CHECK(v[2].flag == SL_CELL_VALUE && v[2].i == 1);
+    sl_batch_free(b);
+    sl_table_free(t);
+}
+
+/* Random operations against a trivially correct model (array indexed by id). */
+static void test_random_model(void)
+{
+    const sl_schema *s = schema2();
+    sl_table *t = sl_table_new("public", "t", s);
+    sl_batch *b = sl_batch_new(s);
+    enum { N = 3000 };
+    static int present[N];
+    static double amount[N];
+    uint64_t x = 88172645463325252ULL;
+    for (int step = 0; step < 60000; step++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int id = (int)(x % N);
+        int op = (int)((x >> 20) % 3);
+        if (op == 2) {
+            row(b, SL_OP_DELETE, id, NULL, 0.0 / 0.0);
+            present[id] = 0;
+        } else {
+            row(b, op ? SL_OP_UPDATE : SL_OP_INSERT, id, "n", (double)step);
+            present[id] = 1;
+            amount[id] = step;
+        }
+        if (b->nrows == 100)
+            apply_all(t, b);
+    }
+    apply_all(t, b);
+    size_t expect = 0;
+    for (int i = 0; i < N; i++)
+        expect += (size_t)present[i];
+    CHECK_EQ_INT(sl_table_count(t), expect);
+    size_t *order = sl_table_sorted(t);
+    int64_t prev = -1;
+    int bad = 0;
+    for (size_t i = 0; i < t->nrows; i++) {
+        sl_value v[3];
+        sl_table_row(t, order[i], v);
+        if (v[0].i <= prev || !present[v[0].i] || v[2].f != amount[v[0].i])
+            bad++;
+        prev = v[0].i;
+    }
+    CHECK_EQ_INT(bad, 0);
+    free(order);
+    sl_batch_free(b);
+    sl_table_free(t);
+}
+
+int main(void)
+{
+    SL_RUN(test_upsert_delete);
+    SL_RUN(test_keyless);
+    SL_RUN(test_schema_change);
+    SL_RUN(test_random_model);
+    sl_schema_store_free(&st);
+    SL_DONE();
+}
