@@ -33,5 +33,12 @@ for i in 1 2 3; do
         printf "psql COPY bt TO STDOUT > /dev/null: run %d: %.3fs (%.0f rows/s)\n", i, e - s, n / (e - s) }' 
 done
 for i in 1 2 3; do
+    s=$(date +%s.%N)
+    psql -Atc "COPY bt TO STDOUT (FORMAT binary)" >/dev/null
+    e=$(date +%s.%N)
+    awk -v s="$s" -v e="$e" -v n="$ROWS" -v i="$i" 'BEGIN {
+        printf "psql COPY bt TO STDOUT (FORMAT binary) > /dev/null: run %d: %.3fs (%.0f rows/s)\n", i, e - s, n / (e - s) }'
+done
+for i in 1 2 3; do
     echo "sl-source-postgres snapshot: run $i: $("$BUILD/pg_bench" "$BUILD/plugins/sl-source-postgres.so" "$SL_PG_CONNINFO" bt)"
 done
