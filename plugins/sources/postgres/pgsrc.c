@@ -450,6 +450,7 @@ static void pg_reset(pgsrc *s)
         s->snap_batch = NULL;
     }
     if (s->rconn) {
+        sl_pg_final_status(s);
         PQfinish(s->rconn);
         s->rconn = NULL;
     }

@@ -108,5 +108,6 @@ int64_t sl_pg_now_us(void);
 int sl_pg_start_replication(pgsrc *s);
 sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms);
 void sl_pg_txn_discard(pgsrc *s);
+void sl_pg_final_status(pgsrc *s);
 void sl_pg_format_pos(uint64_t lsn, char *out, size_t outlen);
 int sl_pg_parse_pos(const void *pos, size_t len, uint64_t *lsn);

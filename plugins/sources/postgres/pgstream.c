@@ -52,6 +52,14 @@ static int send_status(pgsrc *s, int reply)
     return 0;
 }
 
+void sl_pg_final_status(pgsrc *s)
+{
+    /* On close: tell the server the last durable position (best effort). */
+    if (s->rconn && s->phase >= SL_PG_PH_STREAM && s->durable_lsn > s->sent_flush &&
+        PQstatus(s->rconn) == CONNECTION_OK)
+        (void)send_status(s, 0);
+}
+
 int sl_pg_start_replication(pgsrc *s)
 {
     char lsn[32], sql[512], pubs[300];
