@@ -241,6 +241,31 @@ static void model_check(model *m, const char *select_lines)
 
 /* ---- tests ---- */
 
+/* The delivered rows equal the lines of a query, as multisets. */
+static void compare_rows(inst *in, const char *query)
+{
+    PGresult *r = PQexec(g_db, query);
+    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "%s", PQerrorMessage(g_db));
+    size_t n = (size_t)PQntuples(r);
+    CHECK_EQ_INT(n, in->h.rows.n);
+    char **exp = calloc(n + 1, sizeof *exp);
+    for (size_t i = 0; i < n; i++)
+        exp[i] = PQgetvalue(r, (int)i, 0);
+    qsort(exp, n, sizeof *exp, cmp_str);
+    qsort(in->h.rows.v, in->h.rows.n, sizeof(char *), cmp_str);
+    int shown = 0;
+    for (size_t i = 0; i < n && i < in->h.rows.n; i++)
+        if (strcmp(exp[i], in->h.rows.v[i]) != 0) {
+            if (shown++ < 5)
+                fprintf(stderr, "  got:  %s\n  want: %s\n", in->h.rows.v[i], exp[i]);
+            CHECK(0);
+        }
+    free(exp);
+    PQclear(r);
+}
+
 static void test_types_snapshot(void)
 {
     sql("DROP TABLE IF EXISTS ty; DROP TYPE IF EXISTS mood; DROP DOMAIN IF EXISTS posint;"
@@ -284,44 +309,42 @@ static void test_types_snapshot(void)
     CHECK_EQ_INT(in.h.schemas_log.n, 1);
     if (in.h.schemas_log.n)
         CHECK_EQ_STR(in.h.schemas_log.v[0], "public.ty:26:1");
-    const char *expect_sql =
-        "SELECT concat_ws('|', 'public.ty', 'S', id::text, coalesce(i2::text, '\\N'),"
-        " coalesce(i4::text, '\\N'), coalesce(i8::text, '\\N'), coalesce(num::text, '\\N'),"
-        " coalesce(f4::text, '\\N'), coalesce(f8::text, '\\N'), coalesce(b::int::text, '\\N'),"
-        " coalesce(t, '\\N'), coalesce(vc::text, '\\N'), CASE WHEN ch IS NULL THEN '\\N' ELSE "
-        "format('%s', ch) END,"
-        " coalesce(nm::text, '\\N'),"
-        " coalesce(CASE WHEN isfinite(d) THEN (d - date '1970-01-01')::text END, '\\N'),"
-        " coalesce((extract(epoch FROM tm) * 1000000)::bigint::text, '\\N'),"
-        " coalesce(ttz::text, '\\N'),"
-        " coalesce(CASE WHEN isfinite(ts) THEN (extract(epoch FROM ts) * 1000000)::bigint::text"
-        " END, '\\N'),"
-        " coalesce(CASE WHEN isfinite(tstz) THEN (extract(epoch FROM tstz) * 1000000)::bigint"
-        "::text END, '\\N'),"
-        " coalesce(iv::text, '\\N'), coalesce(u::text, '\\N'), coalesce(j::text, '\\N'),"
-        " coalesce(jb::text, '\\N'), coalesce(encode(by, 'hex'), '\\N'),"
-        " coalesce(en::text, '\\N'), coalesce(arr::text, '\\N'), coalesce(comp::text, '\\N'),"
-        " coalesce(dom::text, '\\N')) FROM ty";
-    PGresult *r = PQexec(g_db, expect_sql);
-    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
-    size_t n = (size_t)PQntuples(r);
-    CHECK_EQ_INT(n, in.h.rows.n);
-    char **exp = calloc(n + 1, sizeof *exp);
-    for (size_t i = 0; i < n; i++)
-        exp[i] = PQgetvalue(r, (int)i, 0);
-    qsort(exp, n, sizeof *exp, cmp_str);
-    qsort(in.h.rows.v, in.h.rows.n, sizeof(char *), cmp_str);
-    int shown = 0;
-    for (size_t i = 0; i < n && i < in.h.rows.n; i++)
-        if (strcmp(exp[i], in.h.rows.v[i]) != 0) {
-            if (shown++ < 5)
-                fprintf(stderr, "  got:  %s\n  want: %s\n", in.h.rows.v[i], exp[i]);
-            CHECK(0);
-        }
-    free(exp);
-    PQclear(r);
+        /* The expected rows in the harness's text form, from SELECT. */
+#define expect_fmt                                                                                 \
+    "SELECT concat_ws('|', 'public.ty', '%s', id::text, coalesce(i2::text, '\\N'),"                \
+    " coalesce(i4::text, '\\N'), coalesce(i8::text, '\\N'), coalesce(num::text, '\\N'),"           \
+    " coalesce(f4::text, '\\N'), coalesce(f8::text, '\\N'), coalesce(b::int::text, '\\N'),"        \
+    " coalesce(t, '\\N'), coalesce(vc::text, '\\N'), CASE WHEN ch IS NULL THEN '\\N' ELSE "        \
+    "format('%%s', ch) END,"                                                                       \
+    " coalesce(nm::text, '\\N'),"                                                                  \
+    " coalesce(CASE WHEN isfinite(d) THEN (d - date '1970-01-01')::text END, '\\N'),"              \
+    " coalesce((extract(epoch FROM tm) * 1000000)::bigint::text, '\\N'),"                          \
+    " coalesce(ttz::text, '\\N'),"                                                                 \
+    " coalesce(CASE WHEN isfinite(ts) THEN (extract(epoch FROM ts) * 1000000)::bigint::text"       \
+    " END, '\\N'),"                                                                                \
+    " coalesce(CASE WHEN isfinite(tstz) THEN (extract(epoch FROM tstz) * 1000000)::bigint"         \
+    "::text END, '\\N'),"                                                                          \
+    " coalesce(iv::text, '\\N'), coalesce(u::text, '\\N'), coalesce(j::text, '\\N'),"              \
+    " coalesce(jb::text, '\\N'), coalesce(encode(by, 'hex'), '\\N'),"                              \
+    " coalesce(en::text, '\\N'), coalesce(arr::text, '\\N'), coalesce(comp::text, '\\N'),"         \
+    " coalesce(dom::text, '\\N')) FROM ty WHERE %s"
+    char q[4096];
+    snprintf(q, sizeof q, expect_fmt, "S", "id < 100000");
+    compare_rows(&in, q);
+    char *pos = in.h.commits.n ? strdup(in.h.commits.v[0]) : NULL;
+    inst_close(&in);
+
+    /* The same values through the stream (pgoutput text) instead of COPY binary. */
+    CHECK_EQ_INT(inst_open(&in, kv, "types", pos, 0), 0);
+    sql("INSERT INTO ty SELECT id + 100000, i2, i4, i8, num, f4, f8, b, t, vc, ch, nm, d, tm, ttz,"
+        " ts, tstz, iv, u, j, jb, by, en, arr, comp, dom FROM ty WHERE id < 10");
+    CHECK_EQ_INT(drive(&in, 1, 10), SL_OK);
+    snprintf(q, sizeof q, expect_fmt, "I", "id > 100000");
+    compare_rows(&in, q);
+    free(pos);
     inst_close(&in);
     th_host_reset(&in.h);
+#undef expect_fmt
 }
 
 static const char *ST_SELECT =
@@ -677,6 +700,31 @@ static void test_restart(void)
     th_host_reset(&in.h);
 }
 
+/* A partitioned table: copied through its root, changes arrive under the root's name. */
+static void test_partitioned(void)
+{
+    sql("DROP TABLE IF EXISTS pt");
+    sql("CREATE TABLE pt (id int PRIMARY KEY, v text) PARTITION BY RANGE (id)");
+    sql("CREATE TABLE pt_1 PARTITION OF pt FOR VALUES FROM (0) TO (100)");
+    sql("CREATE TABLE pt_2 PARTITION OF pt FOR VALUES FROM (100) TO (200)");
+    sql("INSERT INTO pt VALUES (1, 'a'), (150, 'b')");
+    const char *kv[] = {"conninfo", g_conninfo, "tables", "pt*", NULL};
+    inst in = {0};
+    CHECK_EQ_INT(inst_open(&in, kv, "part", NULL, 0), 0);
+    CHECK_EQ_INT(drive(&in, 1, 10), SL_OK);
+    sql("INSERT INTO pt VALUES (2, 'c'), (151, 'd')");
+    sql("UPDATE pt SET v = 'bb' WHERE id = 150");
+    CHECK_EQ_INT(drive(&in, 3, 10), SL_OK);
+    CHECK(has_line(&in, "public.pt|S|1|a") && has_line(&in, "public.pt|S|150|b"));
+    CHECK(has_line(&in, "public.pt|I|2|c") && has_line(&in, "public.pt|I|151|d"));
+    CHECK(has_line(&in, "public.pt|U|150|bb"));
+    CHECK_EQ_INT(in.h.rows.n, 5);
+    if (sl_test_failures)
+        dump_rows(&in);
+    inst_close(&in);
+    th_host_reset(&in.h);
+}
+
 static int load_env(void)
 {
     const char *envf = getenv("SL_PG_ENV");
@@ -734,6 +782,7 @@ int main(void)
     SL_RUN(test_stream);
     SL_RUN(test_resume);
     SL_RUN(test_full_identity);
+    SL_RUN(test_partitioned);
     SL_RUN(test_snapshot_concurrent);
     SL_RUN(test_tls);
     SL_RUN(test_restart);

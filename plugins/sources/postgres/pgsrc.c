@@ -637,6 +637,19 @@ static int ensure_publication(pgsrc *s)
         free(q);
     }
     if (!exists) {
+        /* Changes of a partitioned table arrive under its own name, not its partitions'. */
+        const char *with = " WITH (publish_via_partition_root = true)";
+        if (len + strlen(with) + 1 > cap) {
+            char *n2 = realloc(sql, len + strlen(with) + 1);
+            if (!n2) {
+                s->api->set_error(s->h, "postgres: out of memory");
+                rc = -1;
+                goto out;
+            }
+            sql = n2;
+            cap = len + strlen(with) + 1;
+        }
+        memcpy(sql + len, with, strlen(with) + 1);
         PGresult *c = PQexec(s->conn, sql);
         if (PQresultStatus(c) != PGRES_COMMAND_OK) {
             pg_errmsg(s, s->conn,
