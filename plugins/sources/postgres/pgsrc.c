@@ -753,19 +753,6 @@ static int start_snapshot(pgsrc *s, const char *snapname)
     return 0;
 }
 
-static int query_lsn(pgsrc *s, const char *sql, uint64_t *out)
-{
-    PGresult *r = PQexec(s->conn, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
-        sl_pg_lsn_parse(PQgetvalue(r, 0, 0), out) < 0) {
-        pg_errmsg(s, s->conn, sql);
-        PQclear(r);
-        return -1;
-    }
-    PQclear(r);
-    return 0;
-}
-
 static int pg_open(void *ctx, const sl_open_args *args)
 {
     pgsrc *s = ctx;
@@ -788,11 +775,22 @@ static int pg_open(void *ctx, const sl_open_args *args)
     /* once: the end of WAL now. The insert position also covers asynchronous commits that
      * are not written yet; a position just past a page header (nothing after it yet) becomes
      * the page boundary, which is where the walsender's decoding position stops. */
-    if (query_lsn(s, "SELECT pg_current_wal_insert_lsn()", &s->target_lsn) < 0)
+    PGresult *w = PQexec(s->conn, "SELECT pg_current_wal_insert_lsn(),"
+                                  " current_setting('wal_block_size')::int8,"
+                                  " pg_size_bytes(current_setting('wal_segment_size'))");
+    if (PQresultStatus(w) != PGRES_TUPLES_OK || PQntuples(w) != 1 ||
+        sl_pg_lsn_parse(PQgetvalue(w, 0, 0), &s->target_lsn) < 0) {
+        pg_errmsg(s, s->conn, "reading the WAL position");
+        PQclear(w);
         goto fail;
-    if (s->target_lsn % (16u << 20) == 40)
+    }
+    uint64_t blk = strtoull(PQgetvalue(w, 0, 1), NULL, 10);
+    uint64_t seg = strtoull(PQgetvalue(w, 0, 2), NULL, 10);
+    PQclear(w);
+    /* Page header sizes: SizeOfXLogLongPHD (40) at a segment start, SizeOfXLogShortPHD (24). */
+    if (seg && s->target_lsn % seg == 40)
         s->target_lsn -= 40;
-    else if (s->target_lsn % 8192 == 24)
+    else if (blk && s->target_lsn % blk == 24)
         s->target_lsn -= 24;
     int st = slot_state(s);
     if (st < 0)
