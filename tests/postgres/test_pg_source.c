@@ -725,6 +725,25 @@ static void test_partitioned(void)
     th_host_reset(&in.h);
 }
 
+/* Connection by fields instead of conninfo. */
+static void test_fields(void)
+{
+    const char *p = strstr(g_conninfo, "port="), *u = "postgres";
+    char port[16] = "";
+    if (p)
+        snprintf(port, sizeof port, "%.*s", (int)strcspn(p + 5, " "), p + 5);
+    sql("DROP TABLE IF EXISTS fl; CREATE TABLE fl (id int PRIMARY KEY); INSERT INTO fl VALUES (1)");
+    const char *kv[] = {"host",     "127.0.0.1", "port",   port,       "dbname",
+                        "postgres", "user",      u,        "password", "unused",
+                        "sslmode",  "disable",   "tables", "fl",       NULL};
+    inst in = {0};
+    CHECK_EQ_INT(inst_open(&in, kv, "fields", NULL, 1), 0);
+    CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
+    CHECK(has_line(&in, "public.fl|S|1"));
+    inst_close(&in);
+    th_host_reset(&in.h);
+}
+
 static int load_env(void)
 {
     const char *envf = getenv("SL_PG_ENV");
@@ -778,6 +797,7 @@ int main(void)
     sql("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';"
         " SET extra_float_digits = 3");
     SL_RUN(test_errors);
+    SL_RUN(test_fields);
     SL_RUN(test_types_snapshot);
     SL_RUN(test_stream);
     SL_RUN(test_resume);

@@ -8,6 +8,7 @@
  */
 #include "pgsrc.h"
 
+#include <dlfcn.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -389,6 +390,10 @@ static int store_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, int rc,
 
 static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
 {
+    /* libpq keeps the BIO_METHOD of its TLS connections in a static variable: when the host
+     * unloads this plugin, libpq would go with it and orphan that allocation (LeakSanitizer
+     * reports it; a reload makes another). Keep libpq loaded for the life of the process. */
+    (void)dlopen("libpq.so.5", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
     pgsrc *s = calloc(1, sizeof *s);
     if (!s) {
         api->set_error(h, "postgres: out of memory");
