@@ -744,6 +744,46 @@ static void test_fields(void)
     th_host_reset(&in.h);
 }
 
+/* snapshot = never / always, an existing publication, a bad option value. */
+static void test_modes(void)
+{
+    sql("DROP TABLE IF EXISTS nv; CREATE TABLE nv (id int PRIMARY KEY); INSERT INTO nv VALUES (1)");
+    sql("DROP TABLE IF EXISTS nv2; CREATE TABLE nv2 (id int PRIMARY KEY)");
+    sql("DROP PUBLICATION IF EXISTS mypub; CREATE PUBLICATION mypub FOR TABLE nv2");
+    const char *kv[] = {"conninfo", g_conninfo,    "tables", "nv,nv2", "snapshot",
+                        "never",    "publication", "mypub",  NULL};
+    inst in = {0};
+    CHECK_EQ_INT(inst_open(&in, kv, "modes", NULL, 0), 0);
+    sql("INSERT INTO nv VALUES (2)");
+    sql("INSERT INTO nv2 VALUES (20)");
+    CHECK_EQ_INT(drive(&in, 2, 10), SL_OK);
+    CHECK_EQ_INT(in.h.rows.n, 2); /* no snapshot rows */
+    CHECK(has_line(&in, "public.nv|I|2") && has_line(&in, "public.nv2|I|20"));
+    char *n = sql1("SELECT count(*) FROM pg_publication_tables WHERE pubname = 'mypub'");
+    CHECK_EQ_STR(n, "2"); /* the missing selected table was added to the existing publication */
+    free(n);
+    char *pos = strdup(in.h.commits.v[in.h.commits.n - 1]);
+    inst_close(&in);
+
+    const char *kv2[] = {"conninfo", g_conninfo,    "tables", "nv,nv2", "snapshot",
+                         "always",   "publication", "mypub",  NULL};
+    CHECK_EQ_INT(inst_open(&in, kv2, "modes", pos, 1), 0);
+    CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
+    CHECK_EQ_INT(in.h.rows.n, 3); /* a full copy again, despite the position */
+    CHECK(has_line(&in, "public.nv|S|1") && has_line(&in, "public.nv|S|2") &&
+          has_line(&in, "public.nv2|S|20"));
+    inst_close(&in);
+    free(pos);
+
+    const char *kv3[] = {"conninfo", g_conninfo, "tables", "nv", "snapshot", "sometimes", NULL};
+    in.h.kv = kv3;
+    in.h.tenant = "modes";
+    void *ctx = NULL;
+    CHECK_EQ_INT(g_plugin->create(&in.h, &th_api, &ctx), -1);
+    CHECK(strstr(in.h.err, "initial, never or always") != NULL);
+    th_host_reset(&in.h);
+}
+
 static int load_env(void)
 {
     const char *envf = getenv("SL_PG_ENV");
@@ -803,6 +843,7 @@ int main(void)
     SL_RUN(test_resume);
     SL_RUN(test_full_identity);
     SL_RUN(test_partitioned);
+    SL_RUN(test_modes);
     SL_RUN(test_snapshot_concurrent);
     SL_RUN(test_tls);
     SL_RUN(test_restart);

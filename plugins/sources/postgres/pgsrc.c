@@ -342,7 +342,7 @@ int sl_pg_set_cell_bin(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char *p
     const pg_col *pc = &rel->cols[col];
     int rc = sl_pg_parse_binary(pc->type, sl_pg_binary_ok(pc->base) ? pc->base : 0, p, len, &c,
                                 &s->numtmp);
-    return store_cell(s, rel, b, col, rc, &c, "(binary)", 8);
+    return store_cell(s, rel, b, col, rc, &c, NULL, len);
 }
 
 /* Stores a decoded value (rc from the parsers) into the current row. */
@@ -353,16 +353,23 @@ static int store_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, int rc,
     sl_type t = rel->cols[col].type;
     sl_pg_cell c = *cp;
     if (rc < 0) {
-        api->set_error(s->h, "postgres: cannot decode value '%.*s' of %s.%s.%s (type oid %u)",
-                       (int)(len > 60 ? 60 : len), data, rel->ns, rel->name, rel->cols[col].name,
-                       rel->cols[col].typoid);
+        if (data)
+            api->set_error(s->h, "postgres: cannot decode value '%.*s' of %s.%s.%s (type oid %u)",
+                           (int)(len > 60 ? 60 : len), data, rel->ns, rel->name,
+                           rel->cols[col].name, rel->cols[col].typoid);
+        else
+            api->set_error(s->h,
+                           "postgres: cannot decode a %zu-byte binary value of %s.%s.%s (type oid "
+                           "%u)",
+                           len, rel->ns, rel->name, rel->cols[col].name, rel->cols[col].typoid);
         return -1;
     }
     if (rc == SL_PG_CELL_INFINITE) {
         if (!rel->warned_inf) {
             api->log(s->h, SL_LOG_WARN,
-                     "postgres: %s.%s.%s holds %.*s: stored as NULL (further ones not reported)",
-                     rel->ns, rel->name, rel->cols[col].name, (int)len, data);
+                     "postgres: %s.%s.%s holds an infinite date or timestamp: stored as NULL "
+                     "(further ones in this table not reported)",
+                     rel->ns, rel->name, rel->cols[col].name);
             rel->warned_inf = 1;
         }
         api->set_null(b, col);
