@@ -496,6 +496,48 @@ static void test_binary_values(void)
     free(tmp.p);
 }
 
+static void test_stream_messages(void)
+{
+    sl_pg_scratch s = {0};
+    char err[200];
+    sl_pg_msg m;
+    mb st = {.n = 0};
+    u8(&st, 'S');
+    u32(&st, 900);
+    u8(&st, 1);
+    CHECK_EQ_INT(decode(&st, &m, &s, err), 0);
+    CHECK(m.tag == 'S' && m.xid == 900 && m.flags == 1);
+    check_prefixes(&st, &s);
+    mb e = {.n = 0};
+    u8(&e, 'E');
+    CHECK_EQ_INT(decode(&e, &m, &s, err), 0);
+    mb c = {.n = 0};
+    u8(&c, 'c');
+    u32(&c, 900);
+    u8(&c, 0);
+    u64(&c, 0x10);
+    u64(&c, 0x20);
+    u64(&c, 7);
+    CHECK_EQ_INT(decode(&c, &m, &s, err), 0);
+    CHECK(m.tag == 'c' && m.xid == 900 && m.lsn1 == 0x10 && m.lsn2 == 0x20 && m.ts == 7);
+    check_prefixes(&c, &s);
+    mb a = {.n = 0};
+    u8(&a, 'A');
+    u32(&a, 900);
+    u32(&a, 901);
+    CHECK_EQ_INT(decode(&a, &m, &s, err), 0);
+    CHECK(m.tag == 'A' && m.xid == 900 && m.subxid == 901);
+    check_prefixes(&a, &s);
+    mb i = {.n = 0};
+    u8(&i, 'I');
+    u32(&i, 901);
+    u32(&i, 5);
+    uint32_t xid = 0;
+    CHECK(sl_pg_stream_xid(i.b, i.n, &xid) == 0 && xid == 901);
+    CHECK(sl_pg_stream_xid(i.b, 4, &xid) == -1);
+    sl_pg_scratch_free(&s);
+}
+
 int main(void)
 {
     SL_RUN(test_begin_commit);
@@ -507,6 +549,7 @@ int main(void)
     SL_RUN(test_values);
     SL_RUN(test_types_lsn);
     SL_RUN(test_copy_binary);
+    SL_RUN(test_stream_messages);
     SL_RUN(test_binary_values);
     SL_DONE();
 }

@@ -220,6 +220,23 @@ int sl_pg_decode_msg(uint8_t *buf, size_t len, sl_pg_msg *m, sl_pg_scratch *s, c
         m->lsn1 = rd_u64(&r);
         m->name = rd_str(&r);
         break;
+    case 'S':
+        m->xid = rd_u32(&r);
+        m->flags = rd_u8(&r);
+        break;
+    case 'E':
+        break;
+    case 'c':
+        m->xid = rd_u32(&r);
+        m->flags = rd_u8(&r);
+        m->lsn1 = rd_u64(&r);
+        m->lsn2 = rd_u64(&r);
+        m->ts = (int64_t)rd_u64(&r);
+        break;
+    case 'A':
+        m->xid = rd_u32(&r);
+        m->subxid = rd_u32(&r);
+        break;
     case 'Y':
         m->relid = rd_u32(&r);
         m->ns = rd_str(&r);
@@ -316,6 +333,14 @@ int sl_pg_decode_msg(uint8_t *buf, size_t len, sl_pg_msg *m, sl_pg_scratch *s, c
         snprintf(err, errlen, "truncated pgoutput '%c' message (%zu bytes)", m->tag, len);
         return -1;
     }
+    return 0;
+}
+
+int sl_pg_stream_xid(const uint8_t *buf, size_t len, uint32_t *xid)
+{
+    if (len < 5)
+        return -1;
+    *xid = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
     return 0;
 }
 

@@ -71,12 +71,21 @@ typedef struct sl_pg_msg {
     sl_pg_relcol *relcols;  /* R (scratch) */
     char old_kind;          /* U D: 'K', 'O' or 0 */
     sl_pg_tuple oldt, newt; /* U D: oldt; I U: newt (scratch) */
+    uint32_t subxid;        /* A (stream abort) */
     uint32_t nrels;         /* T */
     const uint8_t *relids;  /* T: nrels big-endian uint32 (sl_pg_truncate_relid) */
 } sl_pg_msg;
 
-/* Decodes one pgoutput message (protocol 1). buf must stay alive and unmodified while m is used,
- * except that the caller may rewrite tuple values in place. 0 or -1 with err set. */
+/* Protocol 2 streaming of in-progress transactions: 'S' stream start (xid, flags = first
+ * segment), 'E' stream stop, 'c' stream commit (xid, flags, lsn1 = commit lsn, lsn2 = end lsn,
+ * ts), 'A' stream abort (xid, subxid). Between S and E, the data messages R Y I U D T carry the
+ * (sub)transaction's xid right after the tag: sl_pg_stream_xid reads it, and the caller decodes
+ * the message without those 4 bytes. 0 or -1 (too short). */
+int sl_pg_stream_xid(const uint8_t *buf, size_t len, uint32_t *xid);
+
+/* Decodes one pgoutput message (protocol 1, and the stream control messages of 2). buf must stay
+ * alive and unmodified while m is used, except that the caller may rewrite tuple values in place. 0
+ * or -1 with err set. */
 int sl_pg_decode_msg(uint8_t *buf, size_t len, sl_pg_msg *m, sl_pg_scratch *s, char *err,
                      size_t errlen);
 uint32_t sl_pg_truncate_relid(const sl_pg_msg *m, uint32_t i);

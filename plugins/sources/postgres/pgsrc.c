@@ -454,6 +454,7 @@ static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
 static void pg_reset(pgsrc *s)
 {
     sl_pg_txn_discard(s);
+    sl_pg_stream_free(s);
     free(s->txb);
     s->txb = NULL;
     s->captxb = 0;

@@ -32,6 +32,20 @@ typedef struct pg_rel {
     int warned_inf, warned_nokey;
 } pg_rel;
 
+/* A streamed (protocol 2) in-progress transaction: its pgoutput messages, xid removed, kept
+ * until Stream Commit replays them (or Stream Abort drops them, per subtransaction). */
+typedef struct pg_smsg {
+    uint32_t subxid;
+    uint8_t *msg;
+    size_t len;
+} pg_smsg;
+
+typedef struct pg_sxact {
+    uint32_t xid;
+    pg_smsg *msgs;
+    size_t n, cap;
+} pg_sxact;
+
 typedef struct pg_typecache {
     uint32_t oid, base;
 } pg_typecache;
@@ -80,6 +94,12 @@ typedef struct pgsrc {
     sl_batch **txb;
     size_t ntxb, captxb;
     sl_pg_scratch scratch;
+    /* protocol 2 streaming */
+    int proto;
+    int in_stream;
+    uint32_t stream_xid;
+    pg_sxact *sx;
+    size_t nsx, capsx;
 } pgsrc;
 
 /* pgconn.c */
@@ -109,5 +129,6 @@ int sl_pg_start_replication(pgsrc *s);
 sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms);
 void sl_pg_txn_discard(pgsrc *s);
 void sl_pg_final_status(pgsrc *s);
+void sl_pg_stream_free(pgsrc *s);
 void sl_pg_format_pos(uint64_t lsn, char *out, size_t outlen);
 int sl_pg_parse_pos(const void *pos, size_t len, uint64_t *lsn);
