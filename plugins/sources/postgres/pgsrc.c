@@ -60,7 +60,7 @@ pg_rel *sl_pg_rel_find(pgsrc *s, uint32_t relid)
     return NULL;
 }
 
-static pg_rel *rel_add(pgsrc *s, uint32_t relid, const char *ns, const char *name, char kind)
+pg_rel *sl_pg_rel_add(pgsrc *s, uint32_t relid, const char *ns, const char *name, char kind)
 {
     if (s->nrels == s->caprels) {
         size_t n = s->caprels ? s->caprels * 2 : 16;
@@ -542,8 +542,8 @@ static int load_tables(pgsrc *s)
     for (int i = 0; i < PQntuples(r); i++) {
         if (!sl_pg_table_selected(s, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)))
             continue;
-        if (!rel_add(s, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
-                     PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0])) {
+        if (!sl_pg_rel_add(s, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
+                           PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0])) {
             PQclear(r);
             s->api->set_error(s->h, "postgres: out of memory");
             return -1;

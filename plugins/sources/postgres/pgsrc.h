@@ -112,6 +112,8 @@ char *sl_pg_sanitize_name(const char *prefix, const char *tenant);
 
 /* pgsrc.c */
 pg_rel *sl_pg_rel_find(pgsrc *s, uint32_t relid);
+/* Adds a relation (selected by the tables option or not); NULL when out of memory. */
+pg_rel *sl_pg_rel_add(pgsrc *s, uint32_t relid, const char *ns, const char *name, char kind);
 /* (Re)builds rel's columns and schema, from a Relation message or (m == NULL) the catalog.
  * A new sl_schema is made only when the shape changed. 0 or -1 (set_error called). */
 int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m);

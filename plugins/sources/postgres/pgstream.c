@@ -355,32 +355,9 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
         rel->selected = sl_pg_table_selected(s, ns, name);
         rel->schema = NULL;
     }
-    if (!rel) {
-        /* rel_add is private to pgsrc.c: build through the catalog path's helper. */
-        if (s->nrels == s->caprels) {
-            size_t n = s->caprels ? s->caprels * 2 : 16;
-            pg_rel *v = realloc(s->rels, n * sizeof *v);
-            if (!v) {
-                s->api->set_error(s->h, "postgres: out of memory");
-                return SL_ERROR;
-            }
-            s->rels = v;
-            s->caprels = n;
-        }
-        rel = &s->rels[s->nrels];
-        memset(rel, 0, sizeof *rel);
-        rel->relid = m->relid;
-        rel->relkind = 'r';
-        rel->ns = strdup(m->ns);
-        rel->name = strdup(m->name);
-        if (!rel->ns || !rel->name) {
-            free(rel->ns);
-            free(rel->name);
-            s->api->set_error(s->h, "postgres: out of memory");
-            return SL_ERROR;
-        }
-        rel->selected = sl_pg_table_selected(s, m->ns, m->name);
-        s->nrels++;
+    if (!rel && !(rel = sl_pg_rel_add(s, m->relid, m->ns, m->name, 'r'))) {
+        s->api->set_error(s->h, "postgres: out of memory");
+        return SL_ERROR;
     }
     if (!rel->selected)
         return SL_OK;
