@@ -2,7 +2,9 @@
  * pg_bench.c - snapshot throughput of the postgres source plugin: dlopen the plugin, open it in
  * once mode (slot + exported snapshot + COPY of one table), poll to EOF with a minimal host that
  * copies every cell into a batch buffer and discards it at emit. Prints rows, seconds, rows/s.
- *   pg_bench PLUGIN.so CONNINFO TABLE
+ *   pg_bench PLUGIN.so CONNINFO TABLE [never [keep]]
+ * With "never": no snapshot, stream the slot's changes up to the WAL end (once mode); "keep"
+ * keeps the slot (to create it before the changes are made).
  */
 #include <dlfcn.h>
 #include <sluice/plugin.h>
@@ -218,10 +220,12 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s PLUGIN.so CONNINFO TABLE\n", argv[0]);
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s PLUGIN.so CONNINFO TABLE [never [keep]]\n", argv[0]);
         return 2;
     }
+    const char *snap = argc > 4 ? argv[4] : "initial";
+    const char *drop = argc > 5 && strcmp(argv[5], "keep") == 0 ? "false" : "true";
     void *so = dlopen(argv[1], RTLD_NOW);
     if (!so) {
         fprintf(stderr, "%s\n", dlerror());
@@ -230,7 +234,7 @@ int main(int argc, char **argv)
     const sl_plugin *(*d)(void) = (const sl_plugin *(*)(void))dlsym(so, SL_PLUGIN_SYMBOL);
     const sl_plugin *p = d();
     sl_host h = {.kv = {"conninfo", argv[2], "tables", argv[3], "slot", "sluice_bench",
-                        "drop_slot_on_stop", "true", NULL}};
+                        "drop_slot_on_stop", drop, "snapshot", snap, NULL}};
     void *ctx = NULL;
     double t0 = now_s();
     if (p->create(&h, &api, &ctx) != 0) {

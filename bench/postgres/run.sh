@@ -42,3 +42,31 @@ done
 for i in 1 2 3; do
     echo "sl-source-postgres snapshot: run $i: $("$BUILD/pg_bench" "$BUILD/plugins/sl-source-postgres.so" "$SL_PG_CONNINFO" bt)"
 done
+
+# Change stream: one ROWS-row INSERT transaction (streamed in protocol 2 blocks) and 20000
+# one-row transactions, made after the slots exist. Baseline: pg_recvlogical reading the same
+# changes with pgoutput (same options) from a second slot into /dev/null, i.e. the server's
+# decoding and sending alone.
+psql -q -c "CREATE TABLE ct (LIKE bt INCLUDING ALL)"
+"$BUILD/pg_bench" "$BUILD/plugins/sl-source-postgres.so" "$SL_PG_CONNINFO" ct never keep >/dev/null
+psql -q -c "SELECT 1 FROM pg_create_logical_replication_slot('recv_baseline', 'pgoutput')" >/dev/null
+psql -q <<SQL
+INSERT INTO ct SELECT * FROM bt;
+CREATE PROCEDURE small_txns(n int) LANGUAGE plpgsql AS \$\$
+BEGIN
+  FOR i IN 1..n LOOP
+    UPDATE ct SET qty = qty + 1 WHERE id = i;
+    COMMIT;
+  END LOOP;
+END \$\$;
+CALL small_txns(20000);
+SQL
+end=$(psql -Atc "SELECT pg_current_wal_insert_lsn()")
+s=$(date +%s.%N)
+"${SL_PG_BIN:-/usr/lib/postgresql/15/bin}/pg_recvlogical" -d "$SL_PG_CONNINFO" -S recv_baseline \
+    --start -o proto_version=2 -o streaming=on -o publication_names=sluice_bench -E "$end" \
+    -f /dev/null --no-loop
+e=$(date +%s.%N)
+awk -v s="$s" -v e="$e" -v n=$((ROWS + 20000)) 'BEGIN {
+    printf "pg_recvlogical (pgoutput, same changes) > /dev/null: %.3fs (%.0f rows/s)\n", e - s, n / (e - s) }'
+echo "sl-source-postgres stream of the same changes: $("$BUILD/pg_bench" "$BUILD/plugins/sl-source-postgres.so" "$SL_PG_CONNINFO" ct never)"
