@@ -241,6 +241,31 @@ static void model_check(model *m, const char *select_lines)
 
 /* ---- tests ---- */
 
+/* The delivered rows equal the lines of a query, as multisets. */
+static void compare_rows(inst *in, const char *query)
+{
+    PGresult *r = PQexec(g_db, query);
+    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fprintf(stderr, "%s", PQerrorMessage(g_db));
+    size_t n = (size_t)PQntuples(r);
+    CHECK_EQ_INT(n, in->h.rows.n);
+    char **exp = calloc(n + 1, sizeof *exp);
+    for (size_t i = 0; i < n; i++)
+        exp[i] = PQgetvalue(r, (int)i, 0);
+    qsort(exp, n, sizeof *exp, cmp_str);
+    qsort(in->h.rows.v, in->h.rows.n, sizeof(char *), cmp_str);
+    int shown = 0;
+    for (size_t i = 0; i < n && i < in->h.rows.n; i++)
+        if (strcmp(exp[i], in->h.rows.v[i]) != 0) {
+            if (shown++ < 5)
+                fprintf(stderr, "  got:  %s\n  want: %s\n", in->h.rows.v[i], exp[i]);
+            CHECK(0);
+        }
+    free(exp);
+    PQclear(r);
+}
+
 static void test_types_snapshot(void)
 {
     sql("DROP TABLE IF EXISTS ty; DROP TYPE IF EXISTS mood; DROP DOMAIN IF EXISTS posint;"
@@ -284,44 +309,42 @@ static void test_types_snapshot(void)
     CHECK_EQ_INT(in.h.schemas_log.n, 1);
     if (in.h.schemas_log.n)
         CHECK_EQ_STR(in.h.schemas_log.v[0], "public.ty:26:1");
-    const char *expect_sql =
-        "SELECT concat_ws('|', 'public.ty', 'S', id::text, coalesce(i2::text, '\\N'),"
-        " coalesce(i4::text, '\\N'), coalesce(i8::text, '\\N'), coalesce(num::text, '\\N'),"
-        " coalesce(f4::text, '\\N'), coalesce(f8::text, '\\N'), coalesce(b::int::text, '\\N'),"
-        " coalesce(t, '\\N'), coalesce(vc::text, '\\N'), CASE WHEN ch IS NULL THEN '\\N' ELSE "
-        "format('%s', ch) END,"
-        " coalesce(nm::text, '\\N'),"
-        " coalesce(CASE WHEN isfinite(d) THEN (d - date '1970-01-01')::text END, '\\N'),"
-        " coalesce((extract(epoch FROM tm) * 1000000)::bigint::text, '\\N'),"
-        " coalesce(ttz::text, '\\N'),"
-        " coalesce(CASE WHEN isfinite(ts) THEN (extract(epoch FROM ts) * 1000000)::bigint::text"
-        " END, '\\N'),"
-        " coalesce(CASE WHEN isfinite(tstz) THEN (extract(epoch FROM tstz) * 1000000)::bigint"
-        "::text END, '\\N'),"
-        " coalesce(iv::text, '\\N'), coalesce(u::text, '\\N'), coalesce(j::text, '\\N'),"
-        " coalesce(jb::text, '\\N'), coalesce(encode(by, 'hex'), '\\N'),"
-        " coalesce(en::text, '\\N'), coalesce(arr::text, '\\N'), coalesce(comp::text, '\\N'),"
-        " coalesce(dom::text, '\\N')) FROM ty";
-    PGresult *r = PQexec(g_db, expect_sql);
-    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
-    size_t n = (size_t)PQntuples(r);
-    CHECK_EQ_INT(n, in.h.rows.n);
-    char **exp = calloc(n + 1, sizeof *exp);
-    for (size_t i = 0; i < n; i++)
-        exp[i] = PQgetvalue(r, (int)i, 0);
-    qsort(exp, n, sizeof *exp, cmp_str);
-    qsort(in.h.rows.v, in.h.rows.n, sizeof(char *), cmp_str);
-    int shown = 0;
-    for (size_t i = 0; i < n && i < in.h.rows.n; i++)
-        if (strcmp(exp[i], in.h.rows.v[i]) != 0) {
-            if (shown++ < 5)
-                fprintf(stderr, "  got:  %s\n  want: %s\n", in.h.rows.v[i], exp[i]);
-            CHECK(0);
-        }
-    free(exp);
-    PQclear(r);
+        /* The expected rows in the harness's text form, from SELECT. */
+#define expect_fmt                                                                                 \
+    "SELECT concat_ws('|', 'public.ty', '%s', id::text, coalesce(i2::text, '\\N'),"                \
+    " coalesce(i4::text, '\\N'), coalesce(i8::text, '\\N'), coalesce(num::text, '\\N'),"           \
+    " coalesce(f4::text, '\\N'), coalesce(f8::text, '\\N'), coalesce(b::int::text, '\\N'),"        \
+    " coalesce(t, '\\N'), coalesce(vc::text, '\\N'), CASE WHEN ch IS NULL THEN '\\N' ELSE "        \
+    "format('%%s', ch) END,"                                                                       \
+    " coalesce(nm::text, '\\N'),"                                                                  \
+    " coalesce(CASE WHEN isfinite(d) THEN (d - date '1970-01-01')::text END, '\\N'),"              \
+    " coalesce((extract(epoch FROM tm) * 1000000)::bigint::text, '\\N'),"                          \
+    " coalesce(ttz::text, '\\N'),"                                                                 \
+    " coalesce(CASE WHEN isfinite(ts) THEN (extract(epoch FROM ts) * 1000000)::bigint::text"       \
+    " END, '\\N'),"                                                                                \
+    " coalesce(CASE WHEN isfinite(tstz) THEN (extract(epoch FROM tstz) * 1000000)::bigint"         \
+    "::text END, '\\N'),"                                                                          \
+    " coalesce(iv::text, '\\N'), coalesce(u::text, '\\N'), coalesce(j::text, '\\N'),"              \
+    " coalesce(jb::text, '\\N'), coalesce(encode(by, 'hex'), '\\N'),"                              \
+    " coalesce(en::text, '\\N'), coalesce(arr::text, '\\N'), coalesce(comp::text, '\\N'),"         \
+    " coalesce(dom::text, '\\N')) FROM ty WHERE %s"
+    char q[4096];
+    snprintf(q, sizeof q, expect_fmt, "S", "id < 100000");
+    compare_rows(&in, q);
+    char *pos = in.h.commits.n ? strdup(in.h.commits.v[0]) : NULL;
+    inst_close(&in);
+
+    /* The same values through the stream (pgoutput text) instead of COPY binary. */
+    CHECK_EQ_INT(inst_open(&in, kv, "types", pos, 0), 0);
+    sql("INSERT INTO ty SELECT id + 100000, i2, i4, i8, num, f4, f8, b, t, vc, ch, nm, d, tm, ttz,"
+        " ts, tstz, iv, u, j, jb, by, en, arr, comp, dom FROM ty WHERE id < 10");
+    CHECK_EQ_INT(drive(&in, 1, 10), SL_OK);
+    snprintf(q, sizeof q, expect_fmt, "I", "id > 100000");
+    compare_rows(&in, q);
+    free(pos);
     inst_close(&in);
     th_host_reset(&in.h);
+#undef expect_fmt
 }
 
 static const char *ST_SELECT =
@@ -677,6 +700,150 @@ static void test_restart(void)
     th_host_reset(&in.h);
 }
 
+/* A partitioned table: copied through its root, changes arrive under the root's name. */
+static void test_partitioned(void)
+{
+    sql("DROP TABLE IF EXISTS pt");
+    sql("CREATE TABLE pt (id int PRIMARY KEY, v text) PARTITION BY RANGE (id)");
+    sql("CREATE TABLE pt_1 PARTITION OF pt FOR VALUES FROM (0) TO (100)");
+    sql("CREATE TABLE pt_2 PARTITION OF pt FOR VALUES FROM (100) TO (200)");
+    sql("INSERT INTO pt VALUES (1, 'a'), (150, 'b')");
+    const char *kv[] = {"conninfo", g_conninfo, "tables", "pt*", NULL};
+    inst in = {0};
+    CHECK_EQ_INT(inst_open(&in, kv, "part", NULL, 0), 0);
+    CHECK_EQ_INT(drive(&in, 1, 10), SL_OK);
+    sql("INSERT INTO pt VALUES (2, 'c'), (151, 'd')");
+    sql("UPDATE pt SET v = 'bb' WHERE id = 150");
+    CHECK_EQ_INT(drive(&in, 3, 10), SL_OK);
+    CHECK(has_line(&in, "public.pt|S|1|a") && has_line(&in, "public.pt|S|150|b"));
+    CHECK(has_line(&in, "public.pt|I|2|c") && has_line(&in, "public.pt|I|151|d"));
+    CHECK(has_line(&in, "public.pt|U|150|bb"));
+    CHECK_EQ_INT(in.h.rows.n, 5);
+    if (sl_test_failures)
+        dump_rows(&in);
+    inst_close(&in);
+    th_host_reset(&in.h);
+}
+
+/* Connection by fields instead of conninfo. */
+static void test_fields(void)
+{
+    const char *p = strstr(g_conninfo, "port="), *u = "postgres";
+    char port[16] = "";
+    if (p)
+        snprintf(port, sizeof port, "%.*s", (int)strcspn(p + 5, " "), p + 5);
+    sql("DROP TABLE IF EXISTS fl; CREATE TABLE fl (id int PRIMARY KEY); INSERT INTO fl VALUES (1)");
+    const char *kv[] = {"host",     "127.0.0.1", "port",   port,       "dbname",
+                        "postgres", "user",      u,        "password", "unused",
+                        "sslmode",  "disable",   "tables", "fl",       NULL};
+    inst in = {0};
+    CHECK_EQ_INT(inst_open(&in, kv, "fields", NULL, 1), 0);
+    CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
+    CHECK(has_line(&in, "public.fl|S|1"));
+    inst_close(&in);
+    th_host_reset(&in.h);
+}
+
+/* snapshot = never / always, an existing publication, a bad option value. */
+static void test_modes(void)
+{
+    sql("DROP TABLE IF EXISTS nv; CREATE TABLE nv (id int PRIMARY KEY); INSERT INTO nv VALUES (1)");
+    sql("DROP TABLE IF EXISTS nv2; CREATE TABLE nv2 (id int PRIMARY KEY)");
+    sql("DROP PUBLICATION IF EXISTS mypub; CREATE PUBLICATION mypub FOR TABLE nv2");
+    const char *kv[] = {"conninfo", g_conninfo,    "tables", "nv,nv2", "snapshot",
+                        "never",    "publication", "mypub",  NULL};
+    inst in = {0};
+    CHECK_EQ_INT(inst_open(&in, kv, "modes", NULL, 0), 0);
+    sql("INSERT INTO nv VALUES (2)");
+    sql("INSERT INTO nv2 VALUES (20)");
+    CHECK_EQ_INT(drive(&in, 2, 10), SL_OK);
+    CHECK_EQ_INT(in.h.rows.n, 2); /* no snapshot rows */
+    CHECK(has_line(&in, "public.nv|I|2") && has_line(&in, "public.nv2|I|20"));
+    char *n = sql1("SELECT count(*) FROM pg_publication_tables WHERE pubname = 'mypub'");
+    CHECK_EQ_STR(n, "2"); /* the missing selected table was added to the existing publication */
+    free(n);
+    char *pos = strdup(in.h.commits.v[in.h.commits.n - 1]);
+    inst_close(&in);
+
+    const char *kv2[] = {"conninfo", g_conninfo,    "tables", "nv,nv2", "snapshot",
+                         "always",   "publication", "mypub",  NULL};
+    CHECK_EQ_INT(inst_open(&in, kv2, "modes", pos, 1), 0);
+    CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
+    CHECK_EQ_INT(in.h.rows.n, 3); /* a full copy again, despite the position */
+    CHECK(has_line(&in, "public.nv|S|1") && has_line(&in, "public.nv|S|2") &&
+          has_line(&in, "public.nv2|S|20"));
+    inst_close(&in);
+    free(pos);
+
+    const char *kv3[] = {"conninfo", g_conninfo, "tables", "nv", "snapshot", "sometimes", NULL};
+    in.h.kv = kv3;
+    in.h.tenant = "modes";
+    void *ctx = NULL;
+    CHECK_EQ_INT(g_plugin->create(&in.h, &th_api, &ctx), -1);
+    CHECK(strstr(in.h.err, "initial, never or always") != NULL);
+    th_host_reset(&in.h);
+}
+
+/* Protocol 2 streaming: a large transaction arrives in stream blocks before its commit; a
+ * rolled-back savepoint and a rolled-back transaction leave nothing. */
+static void test_streaming(void)
+{
+    sql("ALTER SYSTEM SET logical_decoding_work_mem = '64kB'");
+    sql("SELECT pg_reload_conf()");
+    sql("DROP TABLE IF EXISTS sx; CREATE TABLE sx (id int PRIMARY KEY, v text)");
+    const char *kv[] = {"conninfo", g_conninfo, "tables", "sx", NULL};
+    inst in = {0};
+    CHECK_EQ_INT(inst_open(&in, kv, "strm", NULL, 0), 0);
+    CHECK_EQ_INT(drive(&in, 1, 10), SL_OK);
+    sql("BEGIN; INSERT INTO sx SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 5000) g;"
+        " SAVEPOINT a; INSERT INTO sx SELECT g, 'gone' FROM generate_series(100000, 101000) g;"
+        " ROLLBACK TO a; INSERT INTO sx VALUES (99999, 'kept'); UPDATE sx SET v = 'u' WHERE id = 1;"
+        " COMMIT");
+    sql("BEGIN; INSERT INTO sx SELECT g, repeat(md5(g::text), 3) FROM generate_series(200000, "
+        "205000)"
+        " g; ROLLBACK");
+    sql("INSERT INTO sx VALUES (300000, 'small')");
+    CHECK_EQ_INT(drive(&in, 3, 20), SL_OK);
+    drain(&in, 0.5);
+    CHECK_EQ_INT(in.h.commits.n, 3);
+    model m = {0};
+    for (size_t i = 0; i < in.h.rows.n; i++)
+        model_apply(&m, in.h.rows.v[i]);
+    model_check(&m, "SELECT concat_ws('|', id::text, v) FROM sx");
+    model_free(&m);
+    CHECK(has_line(&in, "public.sx|I|99999|kept") && has_line(&in, "public.sx|U|1|u"));
+    char *n = sql1("SELECT stream_txns > 0 FROM pg_stat_replication_slots"
+                   " WHERE slot_name = 'sluice_strm'");
+    CHECK_EQ_STR(n, "t"); /* the server did stream */
+    free(n);
+    inst_close(&in);
+    th_host_reset(&in.h);
+    sql("ALTER SYSTEM RESET logical_decoding_work_mem");
+    sql("SELECT pg_reload_conf()");
+}
+
+/* The fixture server has 10 slots: drop the ones a finished test left (their walsenders may
+ * still be exiting for a moment). */
+static void drop_idle_slots(void)
+{
+    for (int i = 0; i < 30; i++) {
+        PGresult *r = PQexec(g_db, "SELECT count(pg_drop_replication_slot(slot_name)) FILTER"
+                                   " (WHERE NOT active), count(*) FILTER (WHERE active)"
+                                   " FROM pg_replication_slots");
+        int busy = PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 1), "0") != 0;
+        PQclear(r);
+        if (!busy)
+            return;
+        usleep(100000);
+    }
+}
+
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        SL_RUN(fn);                                                                                \
+        drop_idle_slots();                                                                         \
+    } while (0)
+
 static int load_env(void)
 {
     const char *envf = getenv("SL_PG_ENV");
@@ -690,7 +857,7 @@ static int load_env(void)
             char *e = strrchr(line, '\'');
             if (e && e > line + 15) {
                 *e = 0;
-                snprintf(g_conninfo, sizeof g_conninfo, "%s", line + 16);
+                snprintf(g_conninfo, sizeof g_conninfo, "%.500s", line + 16);
                 ok = 0;
             }
         } else if (strncmp(line, "SL_PG_SSLROOTCERT='", 19) == 0) {
@@ -729,14 +896,18 @@ int main(void)
     }
     sql("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';"
         " SET extra_float_digits = 3");
-    SL_RUN(test_errors);
-    SL_RUN(test_types_snapshot);
-    SL_RUN(test_stream);
-    SL_RUN(test_resume);
-    SL_RUN(test_full_identity);
-    SL_RUN(test_snapshot_concurrent);
-    SL_RUN(test_tls);
-    SL_RUN(test_restart);
+    RUN(test_errors);
+    RUN(test_fields);
+    RUN(test_types_snapshot);
+    RUN(test_stream);
+    RUN(test_resume);
+    RUN(test_full_identity);
+    RUN(test_partitioned);
+    RUN(test_modes);
+    RUN(test_streaming);
+    RUN(test_snapshot_concurrent);
+    RUN(test_tls);
+    RUN(test_restart);
     PQfinish(g_db);
     dlclose(so);
     SL_DONE();

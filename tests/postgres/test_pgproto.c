@@ -404,6 +404,140 @@ static void test_types_lsn(void)
     CHECK_EQ_INT(sl_pg_days_from_civil(2000, 1, 1), 10957);
 }
 
+static void test_copy_binary(void)
+{
+    mb b = {.n = 0};
+    memcpy(b.b, "PGCOPY\n\377\r\n\0", 11);
+    b.n = 11;
+    u32(&b, 0);
+    u32(&b, 0);
+    u16(&b, 2);
+    u32(&b, 4);
+    u32(&b, 42);
+    u32(&b, 0xffffffff);
+    sl_pg_field f[2];
+    int hdr = 0;
+    CHECK_EQ_INT(sl_pg_copybin_row(b.b, b.n, &hdr, f, 2), 1);
+    CHECK(hdr == 1 && f[0].len == 4 && f[1].p == NULL);
+    for (size_t n = 0; n < b.n; n++) {
+        int h2 = 0;
+        uint8_t *p = malloc(n ? n : 1);
+        memcpy(p, b.b, n);
+        CHECK_EQ_INT(sl_pg_copybin_row(p, n, &h2, f, 2), -1);
+        free(p);
+    }
+    hdr = 0;
+    CHECK_EQ_INT(sl_pg_copybin_row(b.b, b.n, &hdr, f, 3), -1);
+    b.b[0] = 'X';
+    hdr = 0;
+    CHECK_EQ_INT(sl_pg_copybin_row(b.b, b.n, &hdr, f, 2), -1);
+    mb t = {.n = 0};
+    u16(&t, 0xffff);
+    hdr = 1;
+    CHECK_EQ_INT(sl_pg_copybin_row(t.b, t.n, &hdr, f, 2), 0);
+    mb l = {.n = 0};
+    u16(&l, 1);
+    u32(&l, 100);
+    u8(&l, 1);
+    CHECK_EQ_INT(sl_pg_copybin_row(l.b, l.n, &hdr, f, 1), -1);
+}
+
+static int numeric(const uint16_t *w, size_t nw, const char *want)
+{
+    mb b = {.n = 0};
+    for (size_t i = 0; i < nw; i++)
+        u16(&b, w[i]);
+    sl_pg_cell c;
+    sl_pg_buf tmp = {0};
+    int rc = sl_pg_parse_binary(SL_T_DECIMAL, 1700, (char *)b.b, b.n, &c, &tmp);
+    int ok = want ? rc == 0 && c.len == strlen(want) && memcmp(c.p, want, c.len) == 0 : rc == -1;
+    if (!ok)
+        fprintf(stderr, "numeric: rc %d got '%.*s' want '%s'\n", rc, rc == 0 ? (int)c.len : 0,
+                rc == 0 ? c.p : "", want ? want : "(error)");
+    free(tmp.p);
+    return ok;
+}
+
+static void test_binary_values(void)
+{
+    CHECK(numeric((const uint16_t[]){2, 0, 0, 4, 123, 4500}, 6, "123.4500"));
+    CHECK(numeric((const uint16_t[]){1, 0xfffe, 0x4000, 6, 100}, 5, "-0.000001"));
+    CHECK(numeric((const uint16_t[]){0, 0, 0, 0}, 4, "0"));
+    CHECK(numeric((const uint16_t[]){0, 0, 0, 2}, 4, "0.00"));
+    CHECK(numeric((const uint16_t[]){1, 1, 0, 0, 1}, 5, "10000"));
+    CHECK(numeric((const uint16_t[]){3, 2, 0x4000, 1, 12, 3456, 7800}, 7, "-1234567800.0"));
+    CHECK(numeric((const uint16_t[]){0, 0, 0xC000, 0}, 4, "NaN"));
+    CHECK(numeric((const uint16_t[]){0, 0, 0xD000, 0}, 4, "Infinity"));
+    CHECK(numeric((const uint16_t[]){0, 0, 0xF000, 0}, 4, "-Infinity"));
+    CHECK(numeric((const uint16_t[]){2, 0, 0, 0, 1}, 5, NULL));      /* digits missing */
+    CHECK(numeric((const uint16_t[]){1, 0, 0, 0, 10000}, 5, NULL));  /* digit > 9999 */
+    CHECK(numeric((const uint16_t[]){1, 0, 0x1234, 0, 1}, 5, NULL)); /* bad sign */
+    CHECK(numeric((const uint16_t[]){0, 0, 0}, 3, NULL));            /* short */
+    sl_pg_cell c;
+    sl_pg_buf tmp = {0};
+    char d0[4] = {0, 0, 0, 0};
+    CHECK(sl_pg_parse_binary(SL_T_DATE, 1082, d0, 4, &c, &tmp) == 0 && c.i64 == 10957);
+    char dinf[4] = {0x7f, (char)0xff, (char)0xff, (char)0xff};
+    CHECK(sl_pg_parse_binary(SL_T_DATE, 1082, dinf, 4, &c, &tmp) == SL_PG_CELL_INFINITE);
+    char t0[8] = {0};
+    CHECK(sl_pg_parse_binary(SL_T_TIMESTAMPTZ, 1184, t0, 8, &c, &tmp) == 0 &&
+          c.i64 == SL_PG_EPOCH_OFFSET_US);
+    char tinf[8] = {(char)0x80, 0, 0, 0, 0, 0, 0, 0};
+    CHECK(sl_pg_parse_binary(SL_T_TIMESTAMP, 1114, tinf, 8, &c, &tmp) == SL_PG_CELL_INFINITE);
+    char f4[4] = {0x3d, (char)0xcc, (char)0xcc, (char)0xcd}; /* 0.1f */
+    CHECK(sl_pg_parse_binary(SL_T_DOUBLE, 700, f4, 4, &c, &tmp) == 0 && c.f64 == 0.1);
+    char i2[2] = {(char)0xff, (char)0xff};
+    CHECK(sl_pg_parse_binary(SL_T_INT64, 21, i2, 2, &c, &tmp) == 0 && c.i64 == -1);
+    CHECK(sl_pg_parse_binary(SL_T_INT64, 23, i2, 2, &c, &tmp) == -1);
+    char bo[1] = {1};
+    CHECK(sl_pg_parse_binary(SL_T_BOOL, 16, bo, 1, &c, &tmp) == 0 && c.i64 == 1);
+    CHECK(sl_pg_parse_binary(SL_T_STRING, 0, bo, 1, &c, &tmp) == 0 && c.len == 1);
+    CHECK(sl_pg_binary_ok(1700) && !sl_pg_binary_ok(2950));
+    free(tmp.p);
+}
+
+static void test_stream_messages(void)
+{
+    sl_pg_scratch s = {0};
+    char err[200];
+    sl_pg_msg m;
+    mb st = {.n = 0};
+    u8(&st, 'S');
+    u32(&st, 900);
+    u8(&st, 1);
+    CHECK_EQ_INT(decode(&st, &m, &s, err), 0);
+    CHECK(m.tag == 'S' && m.xid == 900 && m.flags == 1);
+    check_prefixes(&st, &s);
+    mb e = {.n = 0};
+    u8(&e, 'E');
+    CHECK_EQ_INT(decode(&e, &m, &s, err), 0);
+    mb c = {.n = 0};
+    u8(&c, 'c');
+    u32(&c, 900);
+    u8(&c, 0);
+    u64(&c, 0x10);
+    u64(&c, 0x20);
+    u64(&c, 7);
+    CHECK_EQ_INT(decode(&c, &m, &s, err), 0);
+    CHECK(m.tag == 'c' && m.xid == 900 && m.lsn1 == 0x10 && m.lsn2 == 0x20 && m.ts == 7);
+    check_prefixes(&c, &s);
+    mb a = {.n = 0};
+    u8(&a, 'A');
+    u32(&a, 900);
+    u32(&a, 901);
+    CHECK_EQ_INT(decode(&a, &m, &s, err), 0);
+    CHECK(m.tag == 'A' && m.xid == 900 && m.subxid == 901);
+    check_prefixes(&a, &s);
+    mb i = {.n = 0};
+    u8(&i, 'I');
+    u32(&i, 901);
+    u32(&i, 5);
+    uint32_t xid = 0;
+    CHECK(sl_pg_stream_xid(i.b, i.n, &xid) == 0 && xid == 901);
+    CHECK(sl_pg_stream_xid(i.b, 4, &xid) == -1);
+    sl_pg_scratch_free(&s);
+}
+
 int main(void)
 {
     SL_RUN(test_begin_commit);
@@ -414,5 +548,8 @@ int main(void)
     SL_RUN(test_copy_split);
     SL_RUN(test_values);
     SL_RUN(test_types_lsn);
+    SL_RUN(test_copy_binary);
+    SL_RUN(test_stream_messages);
+    SL_RUN(test_binary_values);
     SL_DONE();
 }

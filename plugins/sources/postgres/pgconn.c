@@ -48,7 +48,7 @@ PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen)
             val[n++] = v;
         }
     }
-    if (api->opt_isset(s->h, "port") && api->opt_string(s->h, "port")) {
+    if (api->opt_isset(s->h, "port")) {
         snprintf(port, sizeof port, "%lld", (long long)api->opt_int(s->h, "port", 5432));
         kw[n] = "port";
         val[n++] = port;

@@ -220,6 +220,23 @@ int sl_pg_decode_msg(uint8_t *buf, size_t len, sl_pg_msg *m, sl_pg_scratch *s, c
         m->lsn1 = rd_u64(&r);
         m->name = rd_str(&r);
         break;
+    case 'S':
+        m->xid = rd_u32(&r);
+        m->flags = rd_u8(&r);
+        break;
+    case 'E':
+        break;
+    case 'c':
+        m->xid = rd_u32(&r);
+        m->flags = rd_u8(&r);
+        m->lsn1 = rd_u64(&r);
+        m->lsn2 = rd_u64(&r);
+        m->ts = (int64_t)rd_u64(&r);
+        break;
+    case 'A':
+        m->xid = rd_u32(&r);
+        m->subxid = rd_u32(&r);
+        break;
     case 'Y':
         m->relid = rd_u32(&r);
         m->ns = rd_str(&r);
@@ -316,6 +333,14 @@ int sl_pg_decode_msg(uint8_t *buf, size_t len, sl_pg_msg *m, sl_pg_scratch *s, c
         snprintf(err, errlen, "truncated pgoutput '%c' message (%zu bytes)", m->tag, len);
         return -1;
     }
+    return 0;
+}
+
+int sl_pg_stream_xid(const uint8_t *buf, size_t len, uint32_t *xid)
+{
+    if (len < 5)
+        return -1;
+    *xid = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
     return 0;
 }
 
@@ -675,4 +700,237 @@ int sl_pg_lsn_parse(const char *s, uint64_t *out)
 void sl_pg_lsn_format(uint64_t lsn, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%X/%X", (unsigned)(lsn >> 32), (unsigned)(lsn & 0xffffffffu));
+}
+
+/* ---- COPY binary ---- */
+
+static const uint8_t copybin_sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+
+int sl_pg_copybin_row(uint8_t *buf, size_t len, int *header_done, sl_pg_field *fields,
+                      size_t nfields)
+{
+    rd r = {buf, len, 0, 0};
+    if (!*header_done) {
+        if (len < 19 || memcmp(buf, copybin_sig, sizeof copybin_sig) != 0)
+            return -1;
+        r.off = 11;
+        (void)rd_u32(&r); /* flags */
+        uint32_t ext = rd_u32(&r);
+        if (!rd_need(&r, ext))
+            return -1;
+        r.off += ext;
+        *header_done = 1;
+    }
+    int16_t n = (int16_t)rd_u16(&r);
+    if (r.bad)
+        return -1;
+    if (n == -1)
+        return r.off == len ? 0 : -1;
+    if (n < 0 || (size_t)n != nfields)
+        return -1;
+    for (size_t i = 0; i < nfields; i++) {
+        int32_t l = (int32_t)rd_u32(&r);
+        if (r.bad)
+            return -1;
+        if (l == -1) {
+            fields[i].p = NULL;
+            fields[i].len = 0;
+            continue;
+        }
+        if (l < 0 || !rd_need(&r, (size_t)l))
+            return -1;
+        fields[i].p = (char *)(buf + r.off);
+        fields[i].len = (size_t)l;
+        r.off += (size_t)l;
+    }
+    return r.off == len ? 1 : -1;
+}
+
+int sl_pg_binary_ok(uint32_t oid)
+{
+    switch (oid) {
+    case 16:
+    case 20:
+    case 21:
+    case 23:
+    case 26:
+    case 700:
+    case 701:
+    case 1700:
+    case 1082:
+    case 1083:
+    case 1114:
+    case 1184:
+    case 17:
+    case 25:
+    case 1043:
+    case 1042:
+    case 19:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static uint64_t be(const char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | (uint8_t)p[i];
+    return v;
+}
+
+/* PostgreSQL's numeric send format: ndigits, weight, sign, dscale, then base-10000 digits;
+ * printed like numeric_out (get_str_from_var). */
+static int numeric_text(const char *p, size_t len, sl_pg_cell *out, sl_pg_buf *tmp)
+{
+    if (len < 8)
+        return -1;
+    int ndigits = (int16_t)be(p, 2), weight = (int16_t)be(p + 2, 2);
+    unsigned sign = (unsigned)be(p + 4, 2);
+    int dscale = (int16_t)be(p + 6, 2);
+    if (ndigits < 0 || dscale < 0 || len != 8 + (size_t)ndigits * 2)
+        return -1;
+    const char *special = sign == 0xC000   ? "NaN"
+                          : sign == 0xD000 ? "Infinity"
+                          : sign == 0xF000 ? "-Infinity"
+                                           : NULL;
+    if (!special && sign != 0 && sign != 0x4000)
+        return -1;
+    size_t need = (size_t)(weight > 0 ? weight + 1 : 1) * 4 + (size_t)dscale + 8 + 16;
+    if (need > tmp->cap) {
+        char *n = realloc(tmp->p, need);
+        if (!n)
+            return -1;
+        tmp->p = n;
+        tmp->cap = need;
+    }
+    char *o = tmp->p;
+    if (special) {
+        size_t l = strlen(special);
+        memcpy(o, special, l);
+        out->p = o;
+        out->len = l;
+        return SL_PG_CELL_VALUE;
+    }
+    if (sign == 0x4000)
+        *o++ = '-';
+    int d;
+    if (weight < 0) {
+        d = weight + 1;
+        *o++ = '0';
+    } else {
+        for (d = 0; d <= weight; d++) {
+            unsigned dig = d < ndigits ? (unsigned)be(p + 8 + 2 * d, 2) : 0;
+            if (dig > 9999)
+                return -1;
+            o += d == 0 ? sprintf(o, "%u", dig) : sprintf(o, "%04u", dig);
+        }
+    }
+    if (dscale > 0) {
+        *o++ = '.';
+        char *start = o;
+        for (int i = 0; i < dscale; d++, i += 4) {
+            unsigned dig = d >= 0 && d < ndigits ? (unsigned)be(p + 8 + 2 * d, 2) : 0;
+            if (dig > 9999)
+                return -1;
+            o += sprintf(o, "%04u", dig);
+        }
+        o = start + dscale;
+    }
+    out->p = tmp->p;
+    out->len = (size_t)(o - tmp->p);
+    return SL_PG_CELL_VALUE;
+}
+
+int sl_pg_parse_binary(sl_type t, uint32_t oid, char *p, size_t len, sl_pg_cell *out,
+                       sl_pg_buf *tmp)
+{
+    memset(out, 0, sizeof *out);
+    switch (oid) {
+    case 16:
+        if (len != 1)
+            return -1;
+        out->i64 = p[0] != 0;
+        return SL_PG_CELL_VALUE;
+    case 21:
+        if (len != 2)
+            return -1;
+        out->i64 = (int16_t)be(p, 2);
+        return SL_PG_CELL_VALUE;
+    case 23:
+        if (len != 4)
+            return -1;
+        out->i64 = (int32_t)be(p, 4);
+        return SL_PG_CELL_VALUE;
+    case 26:
+        if (len != 4)
+            return -1;
+        out->i64 = (int64_t)be(p, 4);
+        return SL_PG_CELL_VALUE;
+    case 20:
+        if (len != 8)
+            return -1;
+        out->i64 = (int64_t)be(p, 8);
+        return SL_PG_CELL_VALUE;
+    case 700: {
+        if (len != 4)
+            return -1;
+        uint32_t b = (uint32_t)be(p, 4);
+        float f;
+        memcpy(&f, &b, 4);
+        /* The double nearest to float4's shortest decimal text, as the text path (and
+         * PostgreSQL's float4 -> text) gives: 0.1f becomes 0.1, not 0.10000000149011612. */
+        if (isfinite(f)) {
+            char buf[32];
+            for (int prec = 1; prec <= 9; prec++) {
+                snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+                if ((float)strtod(buf, NULL) == f)
+                    break;
+            }
+            out->f64 = strtod(buf, NULL);
+        } else {
+            out->f64 = f;
+        }
+        return SL_PG_CELL_VALUE;
+    }
+    case 701: {
+        if (len != 8)
+            return -1;
+        uint64_t b = be(p, 8);
+        memcpy(&out->f64, &b, 8);
+        return SL_PG_CELL_VALUE;
+    }
+    case 1082: {
+        if (len != 4)
+            return -1;
+        int32_t d = (int32_t)be(p, 4);
+        if (d == INT32_MAX || d == INT32_MIN)
+            return SL_PG_CELL_INFINITE;
+        out->i64 = (int64_t)d + 10957;
+        return SL_PG_CELL_VALUE;
+    }
+    case 1083:
+        if (len != 8)
+            return -1;
+        out->i64 = (int64_t)be(p, 8);
+        return SL_PG_CELL_VALUE;
+    case 1114:
+    case 1184: {
+        if (len != 8)
+            return -1;
+        int64_t v = (int64_t)be(p, 8);
+        if (v == INT64_MAX || v == INT64_MIN)
+            return SL_PG_CELL_INFINITE;
+        out->i64 = v + SL_PG_EPOCH_OFFSET_US;
+        return SL_PG_CELL_VALUE;
+    }
+    case 1700:
+        return numeric_text(p, len, out, tmp);
+    default: /* bytea, text types, and everything cast to text */
+        (void)t;
+        out->p = p;
+        out->len = len;
+        return SL_PG_CELL_VALUE;
+    }
 }

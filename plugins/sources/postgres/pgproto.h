@@ -71,12 +71,21 @@ typedef struct sl_pg_msg {
     sl_pg_relcol *relcols;  /* R (scratch) */
     char old_kind;          /* U D: 'K', 'O' or 0 */
     sl_pg_tuple oldt, newt; /* U D: oldt; I U: newt (scratch) */
+    uint32_t subxid;        /* A (stream abort) */
     uint32_t nrels;         /* T */
     const uint8_t *relids;  /* T: nrels big-endian uint32 (sl_pg_truncate_relid) */
 } sl_pg_msg;
 
-/* Decodes one pgoutput message (protocol 1). buf must stay alive and unmodified while m is used,
- * except that the caller may rewrite tuple values in place. 0 or -1 with err set. */
+/* Protocol 2 streaming of in-progress transactions: 'S' stream start (xid, flags = first
+ * segment), 'E' stream stop, 'c' stream commit (xid, flags, lsn1 = commit lsn, lsn2 = end lsn,
+ * ts), 'A' stream abort (xid, subxid). Between S and E, the data messages R Y I U D T carry the
+ * (sub)transaction's xid right after the tag: sl_pg_stream_xid reads it, and the caller decodes
+ * the message without those 4 bytes. 0 or -1 (too short). */
+int sl_pg_stream_xid(const uint8_t *buf, size_t len, uint32_t *xid);
+
+/* Decodes one pgoutput message (protocol 1, and the stream control messages of 2). buf must stay
+ * alive and unmodified while m is used, except that the caller may rewrite tuple values in place. 0
+ * or -1 with err set. */
 int sl_pg_decode_msg(uint8_t *buf, size_t len, sl_pg_msg *m, sl_pg_scratch *s, char *err,
                      size_t errlen);
 uint32_t sl_pg_truncate_relid(const sl_pg_msg *m, uint32_t i);
@@ -90,6 +99,29 @@ typedef struct sl_pg_field {
 /* Splits one COPY text line (with or without its trailing newline) into exactly nfields fields,
  * unescaping in place. 0 or -1 (wrong field count, bad escape). */
 int sl_pg_copy_split(char *line, size_t len, sl_pg_field *fields, size_t nfields);
+
+/* ---- COPY binary format ---- */
+/* One CopyData message of a COPY ... (FORMAT binary): the first one starts with the file header
+ * (*header_done tracks it). Returns 1 for a row (exactly nfields fields, p == NULL for NULL),
+ * 0 for the trailer, -1 when malformed. Field data point into buf. */
+int sl_pg_copybin_row(uint8_t *buf, size_t len, int *header_done, sl_pg_field *fields,
+                      size_t nfields);
+
+typedef struct sl_pg_cell sl_pg_cell;
+
+/* A growable text buffer (numeric binary -> text). */
+typedef struct sl_pg_buf {
+    char *p;
+    size_t cap;
+} sl_pg_buf;
+
+/* Converts one binary value of built-in base type oid (mapped to t by sl_pg_type_map) to a cell.
+ * Types outside the binary set must be sent as text (cast in the COPY query) and are passed
+ * through as bytes. Same returns as sl_pg_parse_value. DECIMAL text is written to tmp. */
+int sl_pg_parse_binary(sl_type t, uint32_t oid, char *p, size_t len, sl_pg_cell *out,
+                       sl_pg_buf *tmp);
+/* 1 when COPY binary can send this base type as is (else the query casts it to text). */
+int sl_pg_binary_ok(uint32_t oid);
 
 /* ---- types ---- */
 /* The sl_type of a built-in base type OID (domains resolved by the caller); STRING otherwise. */

@@ -8,6 +8,7 @@
  */
 #include "pgsrc.h"
 
+#include <dlfcn.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ pg_rel *sl_pg_rel_find(pgsrc *s, uint32_t relid)
     return NULL;
 }
 
-static pg_rel *rel_add(pgsrc *s, uint32_t relid, const char *ns, const char *name, char kind)
+pg_rel *sl_pg_rel_add(pgsrc *s, uint32_t relid, const char *ns, const char *name, char kind)
 {
     if (s->nrels == s->caprels) {
         size_t n = s->caprels ? s->caprels * 2 : 16;
@@ -262,6 +263,7 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
         uint32_t base;
         if (base_type(s, cols[i].typoid, &base) < 0)
             goto fail;
+        cols[i].base = base;
         cols[i].type = sl_pg_type_map(base);
     }
     if (load_keys(s, rel, cols, ncols) < 0)
@@ -310,6 +312,9 @@ fail:
     return -1;
 }
 
+static int store_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, int rc,
+                      const sl_pg_cell *cp, const char *data, size_t len);
+
 int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, char *data,
                    size_t len)
 {
@@ -322,20 +327,49 @@ int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, 
         api->set_null(b, col);
         return 0;
     }
-    sl_type t = rel->cols[col].type;
     sl_pg_cell c;
-    int rc = sl_pg_parse_value(t, data, len, &c);
+    int rc = sl_pg_parse_value(rel->cols[col].type, data, len, &c);
+    return store_cell(s, rel, b, col, rc, &c, data, len);
+}
+
+int sl_pg_set_cell_bin(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char *p, size_t len)
+{
+    if (!p) {
+        s->api->set_null(b, col);
+        return 0;
+    }
+    sl_pg_cell c;
+    const pg_col *pc = &rel->cols[col];
+    int rc = sl_pg_parse_binary(pc->type, sl_pg_binary_ok(pc->base) ? pc->base : 0, p, len, &c,
+                                &s->numtmp);
+    return store_cell(s, rel, b, col, rc, &c, NULL, len);
+}
+
+/* Stores a decoded value (rc from the parsers) into the current row. */
+static int store_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, int rc,
+                      const sl_pg_cell *cp, const char *data, size_t len)
+{
+    const sl_host_api *api = s->api;
+    sl_type t = rel->cols[col].type;
+    sl_pg_cell c = *cp;
     if (rc < 0) {
-        api->set_error(s->h, "postgres: cannot decode value '%.*s' of %s.%s.%s (type oid %u)",
-                       (int)(len > 60 ? 60 : len), data, rel->ns, rel->name, rel->cols[col].name,
-                       rel->cols[col].typoid);
+        if (data)
+            api->set_error(s->h, "postgres: cannot decode value '%.*s' of %s.%s.%s (type oid %u)",
+                           (int)(len > 60 ? 60 : len), data, rel->ns, rel->name,
+                           rel->cols[col].name, rel->cols[col].typoid);
+        else
+            api->set_error(s->h,
+                           "postgres: cannot decode a %zu-byte binary value of %s.%s.%s (type oid "
+                           "%u)",
+                           len, rel->ns, rel->name, rel->cols[col].name, rel->cols[col].typoid);
         return -1;
     }
     if (rc == SL_PG_CELL_INFINITE) {
         if (!rel->warned_inf) {
             api->log(s->h, SL_LOG_WARN,
-                     "postgres: %s.%s.%s holds %.*s: stored as NULL (further ones not reported)",
-                     rel->ns, rel->name, rel->cols[col].name, (int)len, data);
+                     "postgres: %s.%s.%s holds an infinite date or timestamp: stored as NULL "
+                     "(further ones in this table not reported)",
+                     rel->ns, rel->name, rel->cols[col].name);
             rel->warned_inf = 1;
         }
         api->set_null(b, col);
@@ -363,6 +397,10 @@ int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, 
 
 static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
 {
+    /* libpq keeps the BIO_METHOD of its TLS connections in a static variable: when the host
+     * unloads this plugin, libpq would go with it and orphan that allocation (LeakSanitizer
+     * reports it; a reload makes another). Keep libpq loaded for the life of the process. */
+    (void)dlopen("libpq.so.5", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
     pgsrc *s = calloc(1, sizeof *s);
     if (!s) {
         api->set_error(h, "postgres: out of memory");
@@ -416,6 +454,7 @@ static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
 static void pg_reset(pgsrc *s)
 {
     sl_pg_txn_discard(s);
+    sl_pg_stream_free(s);
     free(s->txb);
     s->txb = NULL;
     s->captxb = 0;
@@ -424,6 +463,7 @@ static void pg_reset(pgsrc *s)
         s->snap_batch = NULL;
     }
     if (s->rconn) {
+        sl_pg_final_status(s);
         PQfinish(s->rconn);
         s->rconn = NULL;
     }
@@ -438,6 +478,9 @@ static void pg_reset(pgsrc *s)
     free(s->fields);
     s->fields = NULL;
     s->capfields = 0;
+    free(s->numtmp.p);
+    s->numtmp.p = NULL;
+    s->numtmp.cap = 0;
     sl_pg_scratch_free(&s->scratch);
     s->phase = SL_PG_PH_IDLE;
 }
@@ -499,8 +542,8 @@ static int load_tables(pgsrc *s)
     for (int i = 0; i < PQntuples(r); i++) {
         if (!sl_pg_table_selected(s, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)))
             continue;
-        if (!rel_add(s, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
-                     PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0])) {
+        if (!sl_pg_rel_add(s, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
+                           PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0])) {
             PQclear(r);
             s->api->set_error(s->h, "postgres: out of memory");
             return -1;
@@ -607,6 +650,19 @@ static int ensure_publication(pgsrc *s)
         free(q);
     }
     if (!exists) {
+        /* Changes of a partitioned table arrive under its own name, not its partitions'. */
+        const char *with = " WITH (publish_via_partition_root = true)";
+        if (len + strlen(with) + 1 > cap) {
+            char *n2 = realloc(sql, len + strlen(with) + 1);
+            if (!n2) {
+                s->api->set_error(s->h, "postgres: out of memory");
+                rc = -1;
+                goto out;
+            }
+            sql = n2;
+            cap = len + strlen(with) + 1;
+        }
+        memcpy(sql + len, with, strlen(with) + 1);
         PGresult *c = PQexec(s->conn, sql);
         if (PQresultStatus(c) != PGRES_COMMAND_OK) {
             pg_errmsg(s, s->conn,
@@ -710,19 +766,6 @@ static int start_snapshot(pgsrc *s, const char *snapname)
     return 0;
 }
 
-static int query_lsn(pgsrc *s, const char *sql, uint64_t *out)
-{
-    PGresult *r = PQexec(s->conn, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
-        sl_pg_lsn_parse(PQgetvalue(r, 0, 0), out) < 0) {
-        pg_errmsg(s, s->conn, sql);
-        PQclear(r);
-        return -1;
-    }
-    PQclear(r);
-    return 0;
-}
-
 static int pg_open(void *ctx, const sl_open_args *args)
 {
     pgsrc *s = ctx;
@@ -745,11 +788,22 @@ static int pg_open(void *ctx, const sl_open_args *args)
     /* once: the end of WAL now. The insert position also covers asynchronous commits that
      * are not written yet; a position just past a page header (nothing after it yet) becomes
      * the page boundary, which is where the walsender's decoding position stops. */
-    if (query_lsn(s, "SELECT pg_current_wal_insert_lsn()", &s->target_lsn) < 0)
+    PGresult *w = PQexec(s->conn, "SELECT pg_current_wal_insert_lsn(),"
+                                  " current_setting('wal_block_size')::int8,"
+                                  " pg_size_bytes(current_setting('wal_segment_size'))");
+    if (PQresultStatus(w) != PGRES_TUPLES_OK || PQntuples(w) != 1 ||
+        sl_pg_lsn_parse(PQgetvalue(w, 0, 0), &s->target_lsn) < 0) {
+        pg_errmsg(s, s->conn, "reading the WAL position");
+        PQclear(w);
         goto fail;
-    if (s->target_lsn % (16u << 20) == 40)
+    }
+    uint64_t blk = strtoull(PQgetvalue(w, 0, 1), NULL, 10);
+    uint64_t seg = strtoull(PQgetvalue(w, 0, 2), NULL, 10);
+    PQclear(w);
+    /* Page header sizes: SizeOfXLogLongPHD (40) at a segment start, SizeOfXLogShortPHD (24). */
+    if (seg && s->target_lsn % seg == 40)
         s->target_lsn -= 40;
-    else if (s->target_lsn % 8192 == 24)
+    else if (blk && s->target_lsn % blk == 24)
         s->target_lsn -= 24;
     int st = slot_state(s);
     if (st < 0)
@@ -814,9 +868,9 @@ fail:
 
 static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
 {
-    size_t cap = 64 + strlen(rel->ns) * 2 + strlen(rel->name) * 2, len = 0;
+    size_t cap = 96 + strlen(rel->ns) * 2 + strlen(rel->name) * 2, len = 0;
     for (uint32_t i = 0; i < rel->ncols; i++)
-        cap += strlen(rel->cols[i].name) * 2 + 4;
+        cap += strlen(rel->cols[i].name) * 2 + 12;
     char *sql = malloc(cap);
     char *q = qualified(s, rel);
     if (!sql || !q) {
@@ -825,17 +879,22 @@ static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
         s->api->set_error(s->h, "postgres: out of memory");
         return SL_ERROR;
     }
+    /* COPY binary (measured: the server sends it about 1.7x faster than text, see
+     * docs/performance.md); types without a binary decoder here are cast to text. */
     int viaselect = rel->relkind == 'p';
+    for (uint32_t i = 0; i < rel->ncols; i++)
+        viaselect |= !sl_pg_binary_ok(rel->cols[i].base);
     len = (size_t)snprintf(sql, cap, viaselect ? "COPY (SELECT " : "COPY %s (", q);
     for (uint32_t i = 0; i < rel->ncols; i++) {
         char *c = PQescapeIdentifier(s->conn, rel->cols[i].name, strlen(rel->cols[i].name));
-        len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "", c ? c : "\"\"");
+        len += (size_t)snprintf(sql + len, cap - len, "%s%s%s", i ? ", " : "", c ? c : "\"\"",
+                                sl_pg_binary_ok(rel->cols[i].base) ? "" : "::text");
         PQfreemem(c);
     }
     if (viaselect)
-        snprintf(sql + len, cap - len, " FROM %s) TO STDOUT", q);
+        snprintf(sql + len, cap - len, " FROM %s) TO STDOUT (FORMAT binary)", q);
     else
-        snprintf(sql + len, cap - len, ") TO STDOUT");
+        snprintf(sql + len, cap - len, ") TO STDOUT (FORMAT binary)");
     free(q);
     PGresult *r = PQexec(s->conn, sql);
     free(sql);
@@ -858,6 +917,7 @@ static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
     if (!s->snap_batch)
         return SL_ERROR;
     s->copy_active = 1;
+    s->copy_header = 0;
     s->snap_rows = 0;
     return SL_OK;
 }
@@ -910,12 +970,18 @@ static sl_status snap_poll(pgsrc *s)
                 pg_errmsg(s, s->conn, "COPY");
                 return SL_RETRY;
             }
-            s->snap_rows++;
-            if (sl_pg_copy_split(buf, (size_t)n, s->fields, rel->ncols) < 0) {
+            int kind = sl_pg_copybin_row((uint8_t *)buf, (size_t)n, &s->copy_header, s->fields,
+                                         rel->ncols);
+            if (kind == 0) { /* trailer */
+                PQfreemem(buf);
+                continue;
+            }
+            if (kind < 0) {
                 api->set_error(s->h, "postgres: malformed COPY row from %s.%s", rel->ns, rel->name);
                 PQfreemem(buf);
                 return SL_ERROR;
             }
+            s->snap_rows++;
             if (api->row_begin(s->snap_batch, SL_OP_SNAPSHOT) < 0) {
                 PQfreemem(buf);
                 api->set_error(s->h, "postgres: out of memory");
@@ -923,7 +989,7 @@ static sl_status snap_poll(pgsrc *s)
             }
             for (uint32_t c = 0; c < rel->ncols; c++) {
                 sl_pg_field *f = &s->fields[c];
-                if (sl_pg_set_cell(s, rel, s->snap_batch, c, f->p ? 't' : 'n', f->p, f->len) < 0) {
+                if (sl_pg_set_cell_bin(s, rel, s->snap_batch, c, f->p, f->len) < 0) {
                     PQfreemem(buf);
                     return SL_ERROR;
                 }

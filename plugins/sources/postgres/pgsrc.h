@@ -15,6 +15,7 @@ enum { SL_PG_PH_IDLE = 0, SL_PG_PH_SNAPSHOT = 1, SL_PG_PH_STREAM = 2, SL_PG_PH_E
 typedef struct pg_col {
     char *name;
     uint32_t typoid;
+    uint32_t base; /* typoid with domains resolved */
     sl_type type;
     int key;
 } pg_col;
@@ -30,6 +31,20 @@ typedef struct pg_rel {
     sl_batch *txb; /* this relation's newest batch in the open transaction */
     int warned_inf, warned_nokey;
 } pg_rel;
+
+/* A streamed (protocol 2) in-progress transaction: its pgoutput messages, xid removed, kept
+ * until Stream Commit replays them (or Stream Abort drops them, per subtransaction). */
+typedef struct pg_smsg {
+    uint32_t subxid;
+    uint8_t *msg;
+    size_t len;
+} pg_smsg;
+
+typedef struct pg_sxact {
+    uint32_t xid;
+    pg_smsg *msgs;
+    size_t n, cap;
+} pg_sxact;
 
 typedef struct pg_typecache {
     uint32_t oid, base;
@@ -58,6 +73,8 @@ typedef struct pgsrc {
     size_t snap_idx;
     int copy_active;
     uint64_t snap_rows; /* rows of the current table */
+    int copy_header;    /* COPY binary header seen */
+    sl_pg_buf numtmp;   /* numeric binary -> text */
     sl_batch *snap_batch;
     sl_pg_field *fields;
     size_t capfields;
@@ -77,6 +94,12 @@ typedef struct pgsrc {
     sl_batch **txb;
     size_t ntxb, captxb;
     sl_pg_scratch scratch;
+    /* protocol 2 streaming */
+    int proto;
+    int in_stream;
+    uint32_t stream_xid;
+    pg_sxact *sx;
+    size_t nsx, capsx;
 } pgsrc;
 
 /* pgconn.c */
@@ -89,6 +112,8 @@ char *sl_pg_sanitize_name(const char *prefix, const char *tenant);
 
 /* pgsrc.c */
 pg_rel *sl_pg_rel_find(pgsrc *s, uint32_t relid);
+/* Adds a relation (selected by the tables option or not); NULL when out of memory. */
+pg_rel *sl_pg_rel_add(pgsrc *s, uint32_t relid, const char *ns, const char *name, char kind);
 /* (Re)builds rel's columns and schema, from a Relation message or (m == NULL) the catalog.
  * A new sl_schema is made only when the shape changed. 0 or -1 (set_error called). */
 int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m);
@@ -96,6 +121,8 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m);
  * 0 or -1 (set_error called). */
 int sl_pg_set_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char kind, char *data,
                    size_t len);
+/* The same for a COPY binary field (p == NULL: NULL). */
+int sl_pg_set_cell_bin(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, char *p, size_t len);
 int sl_pg_table_selected(pgsrc *s, const char *ns, const char *name);
 int64_t sl_pg_now_us(void);
 
@@ -103,5 +130,7 @@ int64_t sl_pg_now_us(void);
 int sl_pg_start_replication(pgsrc *s);
 sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms);
 void sl_pg_txn_discard(pgsrc *s);
+void sl_pg_final_status(pgsrc *s);
+void sl_pg_stream_free(pgsrc *s);
 void sl_pg_format_pos(uint64_t lsn, char *out, size_t outlen);
 int sl_pg_parse_pos(const void *pos, size_t len, uint64_t *lsn);

@@ -1,7 +1,8 @@
 /*
- * pgstream.c - the change stream: START_REPLICATION with pgoutput protocol 1, one host
- * transaction per source transaction (rows buffered until Commit), standby status updates whose
- * flush LSN is only what the host reported durable.
+ * pgstream.c - the change stream: START_REPLICATION with pgoutput protocol 2 (streaming of
+ * in-progress transactions, kept until their commit) or 1, one host transaction per source
+ * transaction (rows buffered until Commit), standby status updates whose flush LSN is only what
+ * the host reported durable.
  */
 #include "pgsrc.h"
 
@@ -52,6 +53,14 @@ static int send_status(pgsrc *s, int reply)
     return 0;
 }
 
+void sl_pg_final_status(pgsrc *s)
+{
+    /* On close: tell the server the last durable position (best effort). */
+    if (s->rconn && s->phase >= SL_PG_PH_STREAM && s->durable_lsn > s->sent_flush &&
+        PQstatus(s->rconn) == CONNECTION_OK)
+        (void)send_status(s, 0);
+}
+
 int sl_pg_start_replication(pgsrc *s)
 {
     char lsn[32], sql[512], pubs[300];
@@ -69,9 +78,12 @@ int sl_pg_start_replication(pgsrc *s)
     pubs[o++] = '"';
     pubs[o] = 0;
     char *slot = PQescapeIdentifier(s->rconn, s->slot, strlen(s->slot));
+    /* Protocol 2 (PostgreSQL 14+) streams large in-progress transactions instead of spilling
+     * them to disk on the server; we keep them until their commit (or drop them on abort). */
+    s->proto = PQserverVersion(s->rconn) >= 140000 ? 2 : 1;
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names '%s')",
-             slot ? slot : "\"\"", lsn, pubs);
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', publication_names '%s'%s)",
+             slot ? slot : "\"\"", lsn, s->proto, pubs, s->proto >= 2 ? ", streaming 'on'" : "");
     PQfreemem(slot);
     PGresult *r = PQexec(s->rconn, sql);
     if (PQresultStatus(r) != PGRES_COPY_BOTH) {
@@ -85,6 +97,7 @@ int sl_pg_start_replication(pgsrc *s)
     s->api->log(s->h, SL_LOG_INFO, "postgres: streaming from slot %s at %s", s->slot, lsn);
     s->phase = SL_PG_PH_STREAM;
     s->in_txn = 0;
+    s->in_stream = 0;
     s->recv_lsn = s->start_lsn;
     s->last_status_us = sl_pg_now_us();
     s->ping_outstanding = 0;
@@ -92,6 +105,80 @@ int sl_pg_start_replication(pgsrc *s)
     if (s->once && s->start_lsn >= s->target_lsn)
         s->phase = SL_PG_PH_EOF;
     return 0;
+}
+
+static void sx_drop(pg_sxact *x)
+{
+    for (size_t i = 0; i < x->n; i++)
+        free(x->msgs[i].msg);
+    free(x->msgs);
+    memset(x, 0, sizeof *x);
+}
+
+void sl_pg_stream_free(pgsrc *s)
+{
+    for (size_t i = 0; i < s->nsx; i++)
+        sx_drop(&s->sx[i]);
+    free(s->sx);
+    s->sx = NULL;
+    s->nsx = s->capsx = 0;
+    s->in_stream = 0;
+}
+
+static pg_sxact *sx_find(pgsrc *s, uint32_t xid, int create)
+{
+    for (size_t i = 0; i < s->nsx; i++)
+        if (s->sx[i].xid == xid)
+            return &s->sx[i];
+    if (!create)
+        return NULL;
+    if (s->nsx == s->capsx) {
+        size_t n = s->capsx ? s->capsx * 2 : 8;
+        pg_sxact *v = realloc(s->sx, n * sizeof *v);
+        if (!v)
+            return NULL;
+        s->sx = v;
+        s->capsx = n;
+    }
+    pg_sxact *x = &s->sx[s->nsx++];
+    memset(x, 0, sizeof *x);
+    x->xid = xid;
+    return x;
+}
+
+static void sx_remove(pgsrc *s, pg_sxact *x)
+{
+    sx_drop(x);
+    *x = s->sx[--s->nsx];
+}
+
+/* A data message inside a stream block: keep it, without its xid, for the commit. */
+static sl_status sx_store(pgsrc *s, const uint8_t *data, size_t len)
+{
+    uint32_t subxid;
+    if (sl_pg_stream_xid(data, len, &subxid) < 0) {
+        s->api->set_error(s->h, "postgres: truncated streamed '%c' message", data[0]);
+        return SL_ERROR;
+    }
+    pg_sxact *x = sx_find(s, s->stream_xid, 1);
+    uint8_t *copy = malloc(len - 4);
+    if (x && copy && x->n == x->cap) {
+        size_t n = x->cap ? x->cap * 2 : 64;
+        pg_smsg *v = realloc(x->msgs, n * sizeof *v);
+        if (v) {
+            x->msgs = v;
+            x->cap = n;
+        }
+    }
+    if (!x || !copy || x->n == x->cap) {
+        free(copy);
+        s->api->set_error(s->h, "postgres: out of memory");
+        return SL_ERROR;
+    }
+    copy[0] = data[0];
+    memcpy(copy + 1, data + 5, len - 5);
+    x->msgs[x->n++] = (pg_smsg){subxid, copy, len - 4};
+    return SL_OK;
 }
 
 void sl_pg_txn_discard(pgsrc *s)
@@ -268,36 +355,46 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
         rel->selected = sl_pg_table_selected(s, ns, name);
         rel->schema = NULL;
     }
-    if (!rel) {
-        /* rel_add is private to pgsrc.c: build through the catalog path's helper. */
-        if (s->nrels == s->caprels) {
-            size_t n = s->caprels ? s->caprels * 2 : 16;
-            pg_rel *v = realloc(s->rels, n * sizeof *v);
-            if (!v) {
-                s->api->set_error(s->h, "postgres: out of memory");
-                return SL_ERROR;
-            }
-            s->rels = v;
-            s->caprels = n;
-        }
-        rel = &s->rels[s->nrels];
-        memset(rel, 0, sizeof *rel);
-        rel->relid = m->relid;
-        rel->relkind = 'r';
-        rel->ns = strdup(m->ns);
-        rel->name = strdup(m->name);
-        if (!rel->ns || !rel->name) {
-            free(rel->ns);
-            free(rel->name);
-            s->api->set_error(s->h, "postgres: out of memory");
-            return SL_ERROR;
-        }
-        rel->selected = sl_pg_table_selected(s, m->ns, m->name);
-        s->nrels++;
+    if (!rel && !(rel = sl_pg_rel_add(s, m->relid, m->ns, m->name, 'r'))) {
+        s->api->set_error(s->h, "postgres: out of memory");
+        return SL_ERROR;
     }
     if (!rel->selected)
         return SL_OK;
     return sl_pg_rel_refresh(s, rel, m) < 0 ? SL_RETRY : SL_OK;
+}
+
+static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits);
+
+/* Stream Commit: replay the kept messages as one transaction, then commit it. */
+static sl_status on_stream_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
+{
+    if (s->in_txn || s->in_stream) {
+        s->api->set_error(s->h, "postgres: Stream Commit inside a transaction");
+        return SL_ERROR;
+    }
+    sl_pg_txn_discard(s);
+    s->in_txn = 1;
+    s->txn_time_us = m->ts + SL_PG_EPOCH_OFFSET_US;
+    pg_sxact *x = sx_find(s, m->xid, 0);
+    sl_status st = SL_OK;
+    for (size_t i = 0; x && i < x->n && st == SL_OK; i++) {
+        uint8_t tag = x->msgs[i].msg[0];
+        if (tag == 'B' || tag == 'C' || tag == 'S' || tag == 'E' || tag == 'c' || tag == 'A') {
+            s->api->set_error(s->h, "postgres: unexpected '%c' inside a streamed transaction", tag);
+            st = SL_ERROR;
+            break;
+        }
+        st = on_message(s, x->msgs[i].msg, x->msgs[i].len, commits);
+    }
+    if (x)
+        sx_remove(s, x);
+    if (st != SL_OK) {
+        s->in_txn = 0;
+        sl_pg_txn_discard(s);
+        return st;
+    }
+    return on_commit(s, m, commits);
 }
 
 static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
@@ -305,6 +402,11 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
     const sl_host_api *api = s->api;
     char err[200];
     sl_pg_msg m;
+    if (s->in_stream && len > 0 && strchr("RYIUDTM", data[0])) {
+        if (data[0] == 'M')
+            return SL_OK; /* logical decoding messages are not captured */
+        return sx_store(s, data, len);
+    }
     if (sl_pg_decode_msg(data, len, &m, &s->scratch, err, sizeof err) < 0) {
         api->set_error(s->h, "postgres: bad pgoutput message: %s", err);
         return SL_ERROR;
@@ -328,6 +430,38 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
         return on_commit(s, &m, commits);
     case 'R':
         return on_relation(s, &m);
+    case 'S':
+        if (s->in_txn || s->in_stream) {
+            api->set_error(s->h, "postgres: Stream Start inside a transaction");
+            return SL_ERROR;
+        }
+        s->in_stream = 1;
+        s->stream_xid = m.xid;
+        return SL_OK;
+    case 'E':
+        s->in_stream = 0;
+        return SL_OK;
+    case 'A': {
+        /* Abort of the whole transaction, or of one subtransaction (ROLLBACK TO SAVEPOINT). */
+        pg_sxact *x = sx_find(s, m.xid, 0);
+        if (!x)
+            return SL_OK;
+        if (m.subxid == m.xid) {
+            sx_remove(s, x);
+            return SL_OK;
+        }
+        size_t o = 0;
+        for (size_t i = 0; i < x->n; i++) {
+            if (x->msgs[i].subxid == m.subxid)
+                free(x->msgs[i].msg);
+            else
+                x->msgs[o++] = x->msgs[i];
+        }
+        x->n = o;
+        return SL_OK;
+    }
+    case 'c':
+        return on_stream_commit(s, &m, commits);
     case 'I':
         if (!(rel = change_rel(s, m.relid)))
             return SL_ERROR;
