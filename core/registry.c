@@ -234,9 +234,10 @@ void sl_registry_free(sl_registry *reg)
 {
     for (size_t i = 0; i < reg->n; i++) {
         free(reg->items[i].path);
-        /* Safe only here: every job (and so every plugin instance) has stopped. */
-        if (reg->items[i].dl)
-            dlclose(reg->items[i].dl);
+        /* The handles stay open until the process exits: unloading gains nothing then, and
+         * a library that used thread-local storage (OpenSSL via libpq or libcurl) leaves
+         * LeakSanitizer reading freed DTLS blocks (it crashes at exit). */
+        reg->items[i].dl = NULL;
     }
     free(reg->items);
     for (size_t i = 0; i < reg->nrefusals; i++)

@@ -44,13 +44,20 @@ pgbench -n -f "$T/load.sql" -R 300 -c 2 -T 3600 >"$T/pgbench.log" 2>&1 &
 LOAD=$!
 PIDS+=("$LOAD")
 for i in $(seq 1 "$ROUNDS"); do
-    "$SLUICE" run "$T/job.lua" 2>>"$T/log" &
+    "$SLUICE" --log-level debug run "$T/job.lua" 2>"$T/round.log" &
     pid=$!
-    # 0.1 .. 2.6 s: the first rounds die inside the snapshot (150k rows), later ones while
-    # streaming or uploading.
-    sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.3f", 0.1 + (r % 2500) / 1000}')"
+    if ((i % 2)); then
+        # 0.1 .. 2.6 s after the start: inside the snapshot (150k rows) or early streaming.
+        sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.3f", 0.1 + (r % 2500) / 1000}')"
+    else
+        # Once this run has made a flush durable (slow machines, sanitizers), 0 .. 1 s later:
+        # while streaming, flushing or uploading.
+        wait_for 60 grep -q "durable:" "$T/round.log"
+        sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.3f", (r % 1000) / 1000}')"
+    fi
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    cat "$T/round.log" >>"$T/log"
 done
 kill "$LOAD" 2>/dev/null
 wait "$LOAD" 2>/dev/null
