@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 rows=${1:-1000000}
 D=$(mktemp -d /tmp/sluice-bench-engine.XXXXXX)
 trap 'rm -rf "$D"' EXIT
-S=$here/build/sluice
+S=${SLUICE:-$here/build/sluice}
 job() { # name format transforms
     cat >"$D/$1.lua" <<LUA
 return { tenant = "$1", source = { plugin = "generator", rows = $rows, batch_rows = 8192 },

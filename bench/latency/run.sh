@@ -35,7 +35,7 @@ return {
 }
 LUA
 printf '\\set id random(1, 10000)\nUPDATE acct SET balance = balance + 1 WHERE id = :id;\n' >"$D/upd.sql"
-"$here/build/sluice" run --metrics-file "$D/m.prom" "$D/job.lua" 2>"$D/sluice.log" &
+"${SLUICE:-$here/build/sluice}" run --metrics-file "$D/m.prom" "$D/job.lua" 2>"$D/sluice.log" &
 SPID=$!
 for _ in $(seq 1 100); do grep -q "streaming from slot" "$D/sluice.log" && break; sleep 0.1; done
 sleep 2
