@@ -53,4 +53,16 @@ expect "csv has 5 rows" [ "$(wc -l <out3/items.csv)" -eq 6 ]
 "$SLUICE" qvd info out2/items_1.qvd >info.txt
 expect "qvd info reads the output" grep -q 'items_1' info.txt
 expect "key column tagged \$key" grep -q '\$key' info.txt
+# --log-format json: one JSON object per line with time, level, tenant.
+"$SLUICE" --log-format json run --once c.lua 2>json.log
+expect "json log run exits 0" [ $? -eq 0 ]
+if command -v node >/dev/null; then
+    node -e '
+      const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n");
+      let ok = lines.length > 2;
+      for (const l of lines) { const o = JSON.parse(l); ok = ok && o.time && o.level && o.msg; }
+      if (!lines.some(l => JSON.parse(l).tenant === "csv")) ok = false;
+      process.exit(ok ? 0 : 1);' json.log
+    expect "every json log line parses and carries time/level/msg, tenant where it applies" [ $? -eq 0 ]
+fi
 finish
