@@ -201,7 +201,10 @@ static int parse_time_at(const char **s, const char *e, int64_t *us)
         for (; k < 6; k++)
             f *= 10;
     }
-    int64_t v = ((h * 60 + mi) * 60 + se) * 1000000 + f;
+    int64_t v;
+    if (__builtin_mul_overflow((h * 60 + mi) * 60 + se, (int64_t)1000000, &v) ||
+        __builtin_add_overflow(v, f, &v))
+        return -1;
     *us = neg ? -v : v;
     return 0;
 }
@@ -250,7 +253,10 @@ int sl_qvd_parse_timestamp(const char *s, size_t n, int64_t *us, int *offmin)
             return -1;
         *offmin = sign * (int)(oh * 60 + om);
     }
-    *us = days * SL_QVD_US_PER_DAY + t;
+    int64_t base;
+    if (__builtin_mul_overflow(days, SL_QVD_US_PER_DAY, &base) ||
+        __builtin_add_overflow(base, t, us))
+        return -1; /* beyond the int64 microsecond range (found by fuzz_qvd_read) */
     return 0;
 }
 
@@ -397,7 +403,10 @@ int sl_qvd_symbol_to_value(const sl_qvd_symbol *sym, sl_type t, sl_value *out, c
     case SL_T_TIMESTAMPTZ:
         if (text && sl_qvd_parse_timestamp(sym->s, sym->slen, &v, &off) == 0) {
             /* the text is wall clock in the zone its suffix names; engine TZ values are UTC */
-            out->i = t == SL_T_TIMESTAMPTZ ? v - (int64_t)off * 60000000 : v;
+            if (t != SL_T_TIMESTAMPTZ)
+                off = 0;
+            if (__builtin_sub_overflow(v, (int64_t)off * 60000000, &out->i))
+                return -1;
             return 0;
         }
         if (sym_number(sym, &d) != 0 || !isfinite(d) || fabs(d) > 1e8)

@@ -329,6 +329,38 @@ static void test_rejects(void)
     sl_qvd_writer_free(w);
 }
 
+/* Texts beyond the int64 microsecond range are refused, not overflowed (found by the fuzzer;
+ * the ASan/UBSan build turns an overflow into a failure). */
+static void test_text_out_of_range(void)
+{
+    static const struct {
+        const char *text;
+        sl_type t;
+        int rc;
+    } cases[] = {
+        {"719162483-01-01 00:00:00", SL_T_TIMESTAMP, -1},
+        {"-719162483-01-01 00:00:00", SL_T_TIMESTAMPTZ, -1},
+        {"294247-01-10 04:00:54.775807", SL_T_TIMESTAMP, 0},  /* INT64_MAX us */
+        {"294247-01-10 04:00:54.775808", SL_T_TIMESTAMP, -1}, /* one past */
+        {"2562047788:00:00", SL_T_TIME, 0},
+        {"2562047788:59:59", SL_T_TIME, -1},
+        {"294247-01-10 04:00:54.775807 -01:00", SL_T_TIMESTAMPTZ, -1}, /* offset pushes it over */
+        {"2024-02-30", SL_T_DATE, 0}, /* lenient day check, like Qlik's own texts: no overflow */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sl_qvd_symbol sym = {
+            .type = SL_QVD_SYM_STRING, .s = cases[i].text, .slen = strlen(cases[i].text)};
+        sl_value v;
+        char scratch[64];
+        int rc = sl_qvd_symbol_to_value(&sym, cases[i].t, &v, scratch, sizeof scratch);
+        if (rc != cases[i].rc)
+            fprintf(stderr, "  %s: rc %d\n", cases[i].text, rc);
+        CHECK_EQ_INT(rc, cases[i].rc);
+        if (i == 2)
+            CHECK(v.i == INT64_MAX);
+    }
+}
+
 int main(void)
 {
     const char *seed = getenv("SL_QVD_SEED");
@@ -342,5 +374,6 @@ int main(void)
     SL_RUN(test_many_fields);
     SL_RUN(test_random_tables);
     SL_RUN(test_rejects);
+    SL_RUN(test_text_out_of_range);
     SL_DONE();
 }
