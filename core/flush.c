@@ -669,6 +669,10 @@ static int recover_table(sl_run *r, const sl_json *jt)
         }
     }
     int rc = -1;
+    /* Scratch for decoded values (BINARY hex text decodes to bytes); values are copied into the
+     * batch at once, so one buffer serves every cell. */
+    char *scratch = NULL;
+    size_t scratch_cap = 0;
     int *map = calloc(s->ncols ? s->ncols : 1, sizeof *map);
     sl_batch *batch = sl_batch_new(s);
     if (!map || !batch) {
@@ -696,8 +700,17 @@ static int recover_table(sl_run *r, const sl_json *jt)
             if (!sym)
                 continue; /* NULL */
             sl_value v;
-            char scratch[128];
-            if (sl_qvd_symbol_to_value(sym, s->cols[c].type, &v, scratch, sizeof scratch) != 0) {
+            size_t need = sl_qvd_symbol_scratch_size(sym, s->cols[c].type);
+            if (need > scratch_cap) {
+                char *grown = realloc(scratch, need);
+                if (!grown) {
+                    sl_run_fail(r, "out of memory");
+                    goto out;
+                }
+                scratch = grown;
+                scratch_cap = need;
+            }
+            if (sl_qvd_symbol_to_value(sym, s->cols[c].type, &v, scratch, scratch_cap) != 0) {
                 sl_run_fail(r, "recovery: %s row %llu field %s: value does not fit type %s", key,
                             (unsigned long long)row, s->cols[c].name,
                             sl_type_name(s->cols[c].type));
@@ -720,6 +733,7 @@ static int recover_table(sl_run *r, const sl_json *jt)
     rt->t->changes_total = 0;
     rc = 0;
 out:
+    free(scratch);
     sl_batch_free(batch);
     free(map);
     sl_qvd_table_free(q);

@@ -8,6 +8,8 @@ new_db active_stream
 psql -q <<'SQL'
 CREATE TABLE items (id bigint PRIMARY KEY, v int, t text, n numeric(12,2), ts timestamptz, d date, big text);
 CREATE TABLE other (k text PRIMARY KEY, amount double precision);
+CREATE TABLE blobs (id int PRIMARY KEY, b bytea);
+INSERT INTO blobs SELECT i, decode(repeat(md5(i::text), 40), 'hex') FROM generate_series(1, 5) i;
 INSERT INTO items
 SELECT i, i * 3, 'row ' || i, i * 1.25, TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '61 seconds',
        DATE '2024-01-01' + i, CASE WHEN i % 50 = 0 THEN (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 200)) END
@@ -19,7 +21,7 @@ OTHER_Q="SELECT * FROM other ORDER BY k"
 cat >"$T/s3job.lua" <<LUA
 return {
   tenant = "stream_s3",
-  source = { plugin = "postgres", conninfo = "$DB_CONNINFO", tables = { "items", "other" } },
+  source = { plugin = "postgres", conninfo = "$DB_CONNINFO", tables = { "items", "other", "blobs" } },
   sink = { plugin = "s3", endpoint = "$S3_ENDPOINT", region = "$S3_REGION", bucket = "$S3_BUCKET",
            prefix = "stream/", access_key_id = "$S3_ACCESS_KEY_ID",
            secret_access_key = "$S3_SECRET_ACCESS_KEY", path_style = true, flush_interval = 0.3 },
@@ -88,6 +90,8 @@ psql -q -c "UPDATE items SET t = 'while stopped' WHERE id = 2"
 psql -q -c "DELETE FROM items WHERE id = 3"
 start_sluice
 converged "after restart" "$ITEMS_Q3" stream/items.qvd "$T/files/items.qvd"
+psql -q -c "UPDATE blobs SET b = b || '\\x00ff'::bytea WHERE id = 2"
+converged "after restart: 640-byte bytea values recovered and updated" "SELECT * FROM blobs ORDER BY id" stream/blobs.qvd "$T/files/blobs.qvd"
 expect "restart recovered from the bucket" grep -q "tenant=stream_s3 recovered flush" "$T/log"
 expect "restart did not take a new snapshot" [ "$(grep -c 'tenant=stream_s3 .*snapshot of public.items done' "$T/log")" -eq 1 ]
 expect "latency metric present" grep -q 'sluice_table_commit_to_durable_seconds{tenant="stream_s3",table="items"}' "$T/m.prom"
