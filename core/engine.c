@@ -120,6 +120,21 @@ static int apply_batch(sl_run *r, sl_batch *b)
         return -1;
     }
     char msg[256];
+    if (!rt->snapshot_seen && b->nrows && b->ops[0] == SL_OP_SNAPSHOT) {
+        /* A new snapshot of a table whose state came from the sink (snapshot = "always", or a
+         * re-snapshot after the source lost its position) replaces that state: rows deleted in
+         * the meantime must not survive. */
+        rt->snapshot_seen = 1;
+        if (rt->t->nrows) {
+            sl_log(SL_LOG_INFO, r->d->tenant, NULL,
+                   "table %s: a new snapshot replaces the %zu recovered rows", rt->t->name,
+                   sl_table_count(rt->t));
+            sl_table_truncate(rt->t);
+            rt->t->dirty = 1;
+        }
+        free(rt->skip_until);
+        rt->skip_until = NULL;
+    }
     for (size_t i = 0; i < b->nrows; i++) {
         if (rt->skip_until) {
             if (r->changes && b->ops[i] != SL_OP_SNAPSHOT && append_change(r, rt, b, i) != 0) {

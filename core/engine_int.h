@@ -48,6 +48,7 @@ typedef struct sl_run_table {
      * still record them. */
     uint8_t *skip_until;
     size_t skip_len;
+    int snapshot_seen; /* this attempt has received SNAPSHOT rows for the table */
     int64_t last_flush_us;
     int64_t last_latency_us;
 } sl_run_table;
