@@ -2,7 +2,7 @@
  * and, as a baseline in the same run, writes the same rows as CSV with fwrite.
  *
  *   cc -O2 -std=c17 -D_GNU_SOURCE -Icore -Icore/include bench/qvd_write.c core/qvd/[a-z]*.c \
- *      -lm -o /tmp/qvd_bench && /tmp/qvd_bench 10000000 /tmp
+ *      -lm -o /tmp/qvd_bench && /tmp/qvd_bench 10000000 /tmp [shuffled]
  *
  * Reports wall time, file size, the writer's own memory just before finish, and peak RSS. */
 #include "qvd/qvd.h"
@@ -48,9 +48,14 @@ static uint64_t xs(void)
     return rng;
 }
 
+static int shuffled; /* argv[3] == "shuffled": keys in a scrambled order (no sorted fast path) */
+static uint64_t nrows_total;
+
 /* Row r of the table; text cells point into bufs. */
 static void make_row(uint64_t r, sl_value *v, char bufs[NCOLS][64])
 {
+    if (shuffled) /* a permutation of 0..rows-1 when gcd(40503, rows) == 1 */
+        r = r * 40503u % nrows_total;
     memset(v, 0, sizeof(sl_value) * NCOLS);
     static const char *status[] = {"new", "paid", "shipped", "returned", "cancelled"};
     uint64_t x = xs();
@@ -108,6 +113,8 @@ int main(int argc, char **argv)
 {
     uint64_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 10000000;
     const char *dir = argc > 2 ? argv[2] : "/tmp";
+    shuffled = argc > 3 && strcmp(argv[3], "shuffled") == 0;
+    nrows_total = rows;
     char qpath[512], cpath[512];
     snprintf(qpath, sizeof qpath, "%s/sl_bench.qvd", dir);
     snprintf(cpath, sizeof cpath, "%s/sl_bench.csv", dir);
@@ -136,7 +143,8 @@ int main(int argc, char **argv)
     double t2 = now(), c2 = cpu();
     long rss_write = peak_rss_mb();
     long long qsize = fsize(qpath);
-    printf("rows %" PRIu64 ", %d columns\n", rows, NCOLS);
+    printf("rows %" PRIu64 ", %d columns, keys %s\n", rows, NCOLS,
+           shuffled ? "shuffled" : "ascending");
     printf(
         "QVD write: %.2f s wall, %.2f s CPU (add_row %.2f s, finish %.2f s wall), file %.1f MiB, "
         "writer memory before finish %.1f MiB (%.2fx file), peak RSS %ld MiB\n",
@@ -177,7 +185,9 @@ int main(int argc, char **argv)
     double t6 = now(), c6 = cpu();
     printf("CSV baseline write (fwrite, same rows): %.2f s wall, %.2f s CPU, file %.1f MiB\n",
            t6 - t5, c6 - c5, fsize(cpath) / 1048576.0);
-    remove(qpath);
-    remove(cpath);
+    if (!getenv("SL_BENCH_KEEP")) { /* SL_BENCH_KEEP=1 keeps both files for other readers */
+        remove(qpath);
+        remove(cpath);
+    }
     return 0;
 }

@@ -121,6 +121,13 @@ static int apply_batch(sl_run *r, sl_batch *b)
     }
     char msg[256];
     for (size_t i = 0; i < b->nrows; i++) {
+        if (rt->skip_until) {
+            if (r->changes && b->ops[i] != SL_OP_SNAPSHOT && append_change(r, rt, b, i) != 0) {
+                sl_run_fail(r, "out of memory recording changes of table %s", rt->t->name);
+                return -1;
+            }
+            continue;
+        }
         if (sl_table_apply(rt->t, b, i, msg, sizeof msg) != 0) {
             sl_run_fail(r, "%s", msg);
             return -1;
@@ -187,11 +194,30 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
         r->pos = np;
         r->pos_len = len;
     }
+    for (size_t i = 0; i < r->ntables; i++) {
+        sl_run_table *rt = &r->tables[i];
+        if (rt->skip_until && rt->skip_len == len && memcmp(rt->skip_until, pos, len) == 0) {
+            free(rt->skip_until);
+            rt->skip_until = NULL;
+            sl_log(SL_LOG_INFO, r->d->tenant, NULL,
+                   "table %s: replay reached the position its file was written at", rt->t->name);
+        }
+    }
     int64_t now = sl_now_us();
     r->pos_commit_us = commit_us ? commit_us : now;
     if (r->commits_since_flush == 0)
         r->first_unflushed_us = r->pos_commit_us;
     r->commits_since_flush++;
+    if (r->npending == r->cappending) {
+        size_t ncap = r->cappending ? r->cappending * 2 : 1024;
+        int64_t *np = realloc(r->pending_commits, ncap * sizeof *np);
+        if (np) {
+            r->pending_commits = np;
+            r->cappending = ncap;
+        }
+    }
+    if (r->npending < r->cappending)
+        r->pending_commits[r->npending++] = r->pos_commit_us;
     /* Stamp the change rows of this transaction. */
     for (size_t i = 0; i < r->ntables; i++) {
         sl_change_log *ch = &r->tables[i].ch;
@@ -249,11 +275,29 @@ static void run_free(sl_run *r)
         sl_table_free(r->tables[i].t);
         free(r->tables[i].key);
         sl_batch_free(r->tables[i].ch.rows);
+        free(r->tables[i].skip_until);
     }
     free(r->tables);
     free(r->pos);
     free(r->durable);
+    free(r->pending_commits);
     sl_schema_store_free(&r->schemas);
+}
+
+/* Latency (seconds) below which a fraction q of the flushed commits fall. */
+static double lat_quantile(const sl_run *r, double q)
+{
+    if (r->lat_n == 0)
+        return 0;
+    uint64_t want = (uint64_t)(q * (double)r->lat_n + 0.5), seen = 0;
+    if (want == 0)
+        want = 1;
+    for (size_t i = 0; i < 10001; i++) {
+        seen += r->lat_hist[i];
+        if (seen >= want)
+            return i == 10000 ? (double)r->lat_max / 1e6 : (double)(i + 1) / 1000.0;
+    }
+    return (double)r->lat_max / 1e6;
 }
 
 static void publish_metrics(sl_run *r)
@@ -273,6 +317,14 @@ static void publish_metrics(sl_run *r)
                   (unsigned long long)job->attempt_id);
     pthread_mutex_unlock(&job->mu);
     int64_t now = sl_now_us();
+    sl_buf_printf(&b, "sluice_job_commits_durable_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->lat_n);
+    sl_buf_printf(&b, "sluice_job_commit_to_durable_p50_seconds{tenant=\"%s\"} %.3f\n", t,
+                  lat_quantile(r, 0.5));
+    sl_buf_printf(&b, "sluice_job_commit_to_durable_p99_seconds{tenant=\"%s\"} %.3f\n", t,
+                  lat_quantile(r, 0.99));
+    sl_buf_printf(&b, "sluice_job_commit_to_durable_max_seconds{tenant=\"%s\"} %.3f\n", t,
+                  (double)r->lat_max / 1e6);
     sl_buf_printf(&b, "sluice_job_lag_seconds{tenant=\"%s\"} %.3f\n", t,
                   r->commits_since_flush ? (double)(now - r->first_unflushed_us) / 1e6 : 0.0);
     for (size_t i = 0; i < r->ntables; i++) {
@@ -425,6 +477,11 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
     if (sl_flush(&r, 1) != 0)
         goto out;
     publish_metrics(&r);
+    if (r.lat_n)
+        sl_log(SL_LOG_INFO, d->tenant, NULL,
+               "commit-to-durable latency over %llu commits: p50 %.3fs, p99 %.3fs, max %.3fs",
+               (unsigned long long)r.lat_n, lat_quantile(&r, 0.5), lat_quantile(&r, 0.99),
+               (double)r.lat_max / 1e6);
     rc = 0;
 out:
     if (rc != 0)

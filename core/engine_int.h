@@ -42,6 +42,12 @@ typedef struct sl_run_table {
     sl_change_log ch;
     uint64_t file_flush; /* flush number the current file was written at */
     uint64_t file_bytes, file_hash;
+    /* Recovery found this table's file newer than the manifest (a crash between the file and the
+     * manifest write): it already holds every change up to this position, so replayed changes
+     * are not applied again until the commit at this position has passed. Only change files
+     * still record them. */
+    uint8_t *skip_until;
+    size_t skip_len;
     int64_t last_flush_us;
     int64_t last_latency_us;
 } sl_run_table;
@@ -79,9 +85,13 @@ struct sl_run {
     /* Failure raised inside a callback (emit/commit). */
     int failed;
     char err[640];
-    /* Latency samples (µs) for the metrics, a ring. */
-    int64_t lat[256];
-    size_t nlat;
+    /* Commit-to-durable latency: the source commit time of every commit not yet flushed, and a
+     * histogram (1 ms buckets up to 10 s, then overflow) of every flushed commit's latency. */
+    int64_t *pending_commits;
+    size_t npending, cappending;
+    uint64_t lat_hist[10001];
+    uint64_t lat_n;
+    int64_t lat_max;
     uint64_t rows_in;
     uint64_t flushes;
 };

@@ -353,6 +353,13 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
                           s->cols[c].key);
         }
         sl_buf_printf(m, "]");
+        if (rt->skip_until) {
+            /* Still replaying changes this table's file already holds: a restart must keep
+             * skipping them (see recover_table). */
+            sl_buf_printf(m, ",\n     \"skip_until\": \"");
+            hex(m, rt->skip_until, rt->skip_len);
+            sl_buf_printf(m, "\"");
+        }
         if (chkeys && chkeys[i]) {
             sl_buf_printf(m, ",\n     \"changes\": {\"key\": ");
             sl_buf_json_str(m, chkeys[i], strlen(chkeys[i]));
@@ -480,9 +487,19 @@ int sl_flush(sl_run *r, int force)
             rt->ch.committed = 0;
         }
     }
+    for (size_t i = 0; i < r->npending; i++) {
+        int64_t l = now - r->pending_commits[i];
+        if (l < 0)
+            l = 0; /* source clock ahead of ours */
+        size_t bucket = (size_t)(l / 1000);
+        r->lat_hist[bucket < 10000 ? bucket : 10000]++;
+        r->lat_n++;
+        if (l > r->lat_max)
+            r->lat_max = l;
+    }
+    r->npending = 0;
     if (r->commits_since_flush) {
         int64_t lat = now - r->first_unflushed_us;
-        r->lat[r->nlat++ % 256] = lat;
         sl_log(SL_LOG_DEBUG, r->d->tenant, NULL,
                "flush %llu durable: %llu changes, commit-to-durable %.3fs",
                (unsigned long long)seq, (unsigned long long)r->changes_since_flush,
@@ -611,6 +628,14 @@ static int recover_table(sl_run *r, const sl_json *jt)
         sl_run_fail(r, "recovery: %s is named by the manifest but missing from the sink", key);
         return -1;
     }
+    /* Is this the file the manifest names? A crash between a table's write and the manifest's
+     * leaves a newer file; its comment says up to which position it holds changes. */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < b.len; i++) {
+        h ^= (uint8_t)b.p[i];
+        h *= 0x100000001b3ULL;
+    }
+    int newer = fh && (h != rt->file_hash || b.len != rt->file_bytes);
     char err[256];
     sl_qvd_table *q = sl_qvd_read_buffer((unsigned char *)b.p, b.len, err, sizeof err);
     b.p = NULL; /* owned by the reader now */
@@ -618,6 +643,30 @@ static int recover_table(sl_run *r, const sl_json *jt)
     if (!q) {
         sl_run_fail(r, "recovery: %s: %s", key, err);
         return -1;
+    }
+    const char *mskip = sl_json_str(jt, "skip_until");
+    if (newer) {
+        /* From now on the file in the sink is this one. */
+        rt->file_hash = h;
+        rt->file_bytes = q->buflen;
+        const char *pos = q->comment ? strstr(q->comment, "position=") : NULL;
+        if (!pos || unhex(pos + 9, &rt->skip_until, &rt->skip_len) != 0 || rt->skip_len == 0) {
+            sl_qvd_table_free(q);
+            free(rt->skip_until);
+            rt->skip_until = NULL;
+            sl_run_fail(r, "recovery: %s differs from the manifest and names no position", key);
+            return -1;
+        }
+        sl_log(SL_LOG_INFO, r->d->tenant, NULL,
+               "recovery: %s is newer than the manifest (a flush was interrupted); its changes "
+               "will not be applied twice",
+               key);
+    } else if (mskip && *mskip) {
+        if (unhex(mskip, &rt->skip_until, &rt->skip_len) != 0) {
+            sl_qvd_table_free(q);
+            sl_run_fail(r, "manifest: table %s has a bad skip_until", name);
+            return -1;
+        }
     }
     int rc = -1;
     int *map = calloc(s->ncols ? s->ncols : 1, sizeof *map);

@@ -52,6 +52,7 @@ void sl_table_free(sl_table *t)
     for (size_t i = 0; i < t->nrows; i++)
         free(t->rows[i]);
     free(t->rows);
+    free(t->last_deleted);
     free(t->slots);
     free(t->slot_hash);
     free(t->ns);
@@ -144,20 +145,6 @@ static int val_eq(sl_type t, const sl_value *a, const sl_value *b)
     return a->i == b->i;
 }
 
-static int blob_key_eq(const sl_schema *s, const uint8_t *a, const uint8_t *b)
-{
-    for (uint32_t c = 0; c < s->ncols; c++) {
-        if (!is_key(s, c))
-            continue;
-        sl_value va, vb;
-        decode_cell(s->cols[c].type, cell_at(s, a, c), &va);
-        decode_cell(s->cols[c].type, cell_at(s, b, c), &vb);
-        if (!val_eq(s->cols[c].type, &va, &vb))
-            return 0;
-    }
-    return 1;
-}
-
 static int rehash(sl_table *t, size_t nslots)
 {
     uint32_t *slots = calloc(nslots, sizeof *slots);
@@ -167,13 +154,26 @@ static int rehash(sl_table *t, size_t nslots)
         free(hashes);
         return -1;
     }
-    for (size_t i = 0; i < t->nrows; i++) {
-        uint64_t h = blob_key_hash(t->schema, t->rows[i]);
-        size_t s = h & (nslots - 1);
-        while (slots[s])
-            s = (s + 1) & (nslots - 1);
-        slots[s] = (uint32_t)(i + 1);
-        hashes[s] = h;
+    /* Reuse the stored hashes; a schema change (slots == NULL) recomputes them. */
+    if (t->slots) {
+        for (size_t o = 0; o < t->nslots; o++) {
+            if (!t->slots[o])
+                continue;
+            size_t s = t->slot_hash[o] & (nslots - 1);
+            while (slots[s])
+                s = (s + 1) & (nslots - 1);
+            slots[s] = t->slots[o];
+            hashes[s] = t->slot_hash[o];
+        }
+    } else {
+        for (size_t i = 0; i < t->nrows; i++) {
+            uint64_t h = blob_key_hash(t->schema, t->rows[i]);
+            size_t s = h & (nslots - 1);
+            while (slots[s])
+                s = (s + 1) & (nslots - 1);
+            slots[s] = (uint32_t)(i + 1);
+            hashes[s] = h;
+        }
     }
     free(t->slots);
     free(t->slot_hash);
@@ -183,12 +183,56 @@ static int rehash(sl_table *t, size_t nslots)
     return 0;
 }
 
-/* Slot holding a row whose key equals blob's, or the empty slot where it would go. */
-static size_t find_slot(const sl_table *t, const uint8_t *blob, uint64_t h)
+/* The same hash as blob_key_hash, computed from a batch row without building a blob. */
+static uint64_t batch_key_hash(const sl_schema *s, const sl_batch *b, size_t r)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (uint32_t k = 1; k <= (s->nkeys ? s->nkeys : 1); k++) {
+        for (uint32_t c = 0; c < s->ncols; c++) {
+            if (s->nkeys ? (uint32_t)s->cols[c].key != k : k != 1)
+                continue;
+            sl_value v;
+            sl_batch_get(b, r, c, &v);
+            if (v.flag == SL_CELL_UNCHANGED)
+                v.flag = SL_CELL_NULL;
+            h = fnv(&v.flag, 1, h);
+            if (v.flag == SL_CELL_VALUE) {
+                if (sl_type_is_var(s->cols[c].type))
+                    h = fnv(v.p, v.len, h);
+                else if (sl_type_is_f64(s->cols[c].type))
+                    h = fnv(&v.f, 8, h);
+                else
+                    h = fnv(&v.i, 8, h);
+            }
+        }
+    }
+    return h;
+}
+
+static int batch_blob_key_eq(const sl_schema *s, const sl_batch *b, size_t r, const uint8_t *blob)
+{
+    const uint8_t *p = blob + HDR;
+    for (uint32_t c = 0; c < s->ncols; c++) {
+        sl_value vb;
+        p = decode_cell(s->cols[c].type, p, &vb);
+        if (!is_key(s, c))
+            continue;
+        sl_value va;
+        sl_batch_get(b, r, c, &va);
+        if (va.flag == SL_CELL_UNCHANGED)
+            va.flag = SL_CELL_NULL;
+        if (!val_eq(s->cols[c].type, &va, &vb))
+            return 0;
+    }
+    return 1;
+}
+
+/* Slot holding the row whose key equals batch row r's, or the empty slot where it would go. */
+static size_t find_slot_batch(const sl_table *t, const sl_batch *b, size_t r, uint64_t h)
 {
     size_t s = h & (t->nslots - 1);
     while (t->slots[s]) {
-        if (t->slot_hash[s] == h && blob_key_eq(t->schema, t->rows[t->slots[s] - 1], blob))
+        if (t->slot_hash[s] == h && batch_blob_key_eq(t->schema, b, r, t->rows[t->slots[s] - 1]))
             return s;
         s = (s + 1) & (t->nslots - 1);
     }
@@ -222,7 +266,8 @@ static void row_remove(sl_table *t, size_t s)
     size_t idx = t->slots[s] - 1;
     slot_remove(t, s);
     t->bytes -= rd32(t->rows[idx]);
-    free(t->rows[idx]);
+    free(t->last_deleted);
+    t->last_deleted = t->rows[idx];
     size_t last = t->nrows - 1;
     if (idx != last) {
         /* Move the last row into the hole and repoint its slot. */
@@ -242,7 +287,8 @@ static uint8_t *build_blob(const sl_schema *s, const sl_batch *b, size_t r, cons
                            int key_only)
 {
     size_t len = HDR;
-    sl_value *vals = calloc(s->ncols ? s->ncols : 1, sizeof *vals);
+    sl_value stackvals[64];
+    sl_value *vals = s->ncols <= 64 ? stackvals : calloc(s->ncols, sizeof *vals);
     if (!vals)
         return NULL;
     for (uint32_t c = 0; c < s->ncols; c++) {
@@ -261,7 +307,8 @@ static uint8_t *build_blob(const sl_schema *s, const sl_batch *b, size_t r, cons
     }
     uint8_t *blob = malloc(len);
     if (!blob) {
-        free(vals);
+        if (vals != stackvals)
+            free(vals);
         return NULL;
     }
     wr32(blob, (uint32_t)len);
@@ -284,7 +331,8 @@ static uint8_t *build_blob(const sl_schema *s, const sl_batch *b, size_t r, cons
             p += 8;
         }
     }
-    free(vals);
+    if (vals != stackvals)
+        free(vals);
     return blob;
 }
 
@@ -305,6 +353,8 @@ static int ensure_room(sl_table *t)
 
 void sl_table_truncate(sl_table *t)
 {
+    free(t->last_deleted);
+    t->last_deleted = NULL;
     for (size_t i = 0; i < t->nrows; i++)
         free(t->rows[i]);
     t->nrows = 0;
@@ -316,6 +366,8 @@ void sl_table_truncate(sl_table *t)
 int sl_table_migrate(sl_table *t, const sl_schema *s)
 {
     const sl_schema *old = t->schema;
+    free(t->last_deleted);
+    t->last_deleted = NULL;
     sl_batch *b = sl_batch_new(s);
     if (!b)
         return -1;
@@ -352,9 +404,14 @@ int sl_table_migrate(sl_table *t, const sl_schema *s)
     free(nrows);
     free(vals);
     sl_batch_free(b);
-    /* Keys may have changed: rebuild the index. Rows that now collide stay (rare; they will be
-     * resolved by the source's next change of that key). */
-    return rehash(t, t->nslots ? t->nslots : 128);
+    /* Keys may have changed: rebuild the index from the rows. Rows that now collide stay (rare;
+     * they will be resolved by the source's next change of that key). */
+    size_t ns = t->nslots ? t->nslots : 128;
+    free(t->slots);
+    free(t->slot_hash);
+    t->slots = NULL;
+    t->slot_hash = NULL;
+    return rehash(t, ns);
 fail:
     if (nrows)
         for (size_t i = 0; i < n; i++)
@@ -386,15 +443,11 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
     }
     if (ensure_room(t) != 0)
         goto oom;
-    /* Find the existing row by key. */
-    uint8_t *probe = build_blob(s, b, r, NULL, s->nkeys > 0);
-    if (!probe)
-        goto oom;
-    uint64_t h = blob_key_hash(s, probe);
-    size_t slot = find_slot(t, probe, h);
+    /* Find the existing row by key, straight from the batch. */
+    uint64_t h = batch_key_hash(s, b, r);
+    size_t slot = find_slot_batch(t, b, r, h);
     int exists = t->slots[slot] != 0;
     if (op == SL_OP_DELETE) {
-        free(probe);
         if (!exists)
             return 0; /* deleting an absent row is idempotent (replays after a restart) */
         size_t idx = t->slots[slot] - 1;
@@ -407,11 +460,16 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
     }
     /* SNAPSHOT, INSERT, UPDATE: upsert. */
     if (s->nkeys > 0) {
-        free(probe);
-        const uint8_t *old = exists ? t->rows[t->slots[slot] - 1] : NULL;
+        /* A key change arrives as DELETE(old key) then INSERT(new row): cells the source marked
+         * unchanged (PostgreSQL TOAST) come from the row that DELETE removed. */
+        const uint8_t *old = exists ? t->rows[t->slots[slot] - 1] : t->last_deleted;
         uint8_t *blob = build_blob(s, b, r, old, 0);
         if (!blob)
             goto oom;
+        if (!exists && t->last_deleted) {
+            free(t->last_deleted);
+            t->last_deleted = NULL;
+        }
         if (exists) {
             size_t idx = t->slots[slot] - 1;
             t->bytes -= rd32(t->rows[idx]);
@@ -429,8 +487,10 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
     if (exists) {
         size_t idx = t->slots[slot] - 1;
         wr32(t->rows[idx] + 4, rd32(t->rows[idx] + 4) + 1);
-        free(probe);
     } else {
+        uint8_t *probe = build_blob(s, b, r, NULL, 0);
+        if (!probe)
+            goto oom;
         t->rows[t->nrows] = probe;
         t->slots[slot] = (uint32_t)(++t->nrows);
         t->slot_hash[slot] = h;

@@ -19,6 +19,7 @@ typedef struct sl_table {
     uint64_t *slot_hash;
     size_t nslots;
     size_t bytes;            /* memory held by row blobs */
+    uint8_t *last_deleted;   /* the row a key change's DELETE removed, for its INSERT's unchanged cells */
     uint64_t changes_total;  /* changes applied since start */
     uint64_t pending;        /* changes since the last flush */
     int dirty;

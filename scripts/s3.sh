@@ -10,7 +10,8 @@
 #                                    ARGS (--fail N --mode ...); prints its port
 #   scripts/s3.sh proxy-stop DIR     stop that proxy (stop stops it too)
 #   scripts/s3.sh gate DIR ARGS...   start a second gate in front of s3rver with ARGS (e.g.
-#                                    --creds AK:SK:TOKEN); prints its port; stopped by stop
+#                                    --creds AK:SK:TOKEN, or --tls-cert/--tls-key for HTTPS);
+#                                    prints its port; stopped by stop
 #
 # s3.env: S3_ENDPOINT, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_REGION, and
 # S3_DIRECT_ENDPOINT (s3rver itself, no signature checks).
@@ -35,6 +36,13 @@ wait_http() { # port
         sleep 0.1; i=$((i + 1))
     done
     return 1
+}
+
+wait_tcp() { # port
+    i=0
+    while ! node -e 'const c=require("net").connect(+process.argv[1],"127.0.0.1");c.on("connect",()=>process.exit(0));c.on("error",()=>process.exit(1));' "$1" 2>/dev/null; do
+        sleep 0.1; i=$((i + 1)); [ $i -lt 50 ] || return 1
+    done
 }
 
 deps() {
@@ -127,10 +135,7 @@ proxy)
     node "$NODE_DIR/fault-proxy.js" --listen "$port" --upstream "$GATE_PORT" --log "$dir/proxy.log" "$@" \
         >"$dir/proxy.out" 2>&1 &
     echo $! >"$dir/proxy.pid"
-    i=0
-    while ! node -e 'const c=require("net").connect(+process.argv[1],"127.0.0.1");c.on("connect",()=>process.exit(0));c.on("error",()=>process.exit(1));' "$port" 2>/dev/null; do
-        sleep 0.1; i=$((i + 1)); [ $i -lt 50 ] || die "the fault proxy did not restart"
-    done
+    wait_tcp "$port" || die "the fault proxy did not restart"
     echo "$port"
     ;;
 proxy-stop)
@@ -144,7 +149,7 @@ gate)
     node "$NODE_DIR/sigv4-gate.js" --listen "$port" --upstream "$SERVER_PORT" --log "$dir/gate2.log" "$@" \
         >"$dir/gate2.out" 2>&1 &
     echo $! >"$dir/gate2.pid"
-    wait_http "$port" || die "the second gate did not start"
+    wait_tcp "$port" || die "the second gate did not start"
     echo "$port"
     ;;
 *)

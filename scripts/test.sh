@@ -12,14 +12,14 @@ jobs=$(nproc 2>/dev/null || echo 2)
 scripts/install-deps.sh
 
 echo "== build (RelWithDebInfo, all plugins required)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_STRICT_PLUGINS=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_TESTS=ON -DSL_STRICT_PLUGINS=ON >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j1
 
 if [[ -z "${SL_SKIP_ASAN:-}" ]]; then
     echo "== build and tests under AddressSanitizer + UBSan"
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=ON -DSL_STRICT_PLUGINS=ON >/dev/null
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSL_TESTS=ON -DSL_SANITIZE=ON -DSL_STRICT_PLUGINS=ON >/dev/null
     cmake --build build-asan -j"$jobs"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         SL_CRASH_ROUNDS=6 ctest --test-dir build-asan --output-on-failure -j1 -LE bench

@@ -14,10 +14,16 @@
 static void rerr(char *err, size_t errlen, const char *fmt, ...) SL_PRINTF(3, 4);
 static void rerr(char *err, size_t errlen, const char *fmt, ...)
 {
+    if (!errlen)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    /* names from files may hold CR/LF: keep the message on one line */
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
 }
 
 void sl_qvd_table_free(sl_qvd_table *t)
@@ -305,7 +311,8 @@ sl_qvd_table *sl_qvd_read_buffer(unsigned char *buf, size_t len, char *err, size
         goto fail;
     }
     char xerr[160];
-    root = sl_xml_parse((const char *)buf, hlen, xerr, sizeof xerr);
+    size_t bom = hlen >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* tolerate a BOM */
+    root = sl_xml_parse((const char *)buf + bom, hlen - bom, xerr, sizeof xerr);
     if (!root) {
         rerr(err, errlen, "bad XML header: %s", xerr);
         goto fail;

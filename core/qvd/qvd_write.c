@@ -36,6 +36,11 @@ typedef struct wfield {
     int has_null;
     /* facts for Tags */
     int nonintegral, nonascii;
+    /* Sorted mode: while an integer-backed column (INT64, DATE, TIME, TIMESTAMP[TZ]) only grows,
+     * every value is a new symbol (their encodings are injective), so no hash table is kept
+     * at all. Keys arrive sorted from the table state: this saves the largest hash tables. */
+    int sorted;
+    int64_t last;
 } wfield;
 
 struct sl_qvd_writer {
@@ -49,6 +54,7 @@ struct sl_qvd_writer {
     unsigned char *tmp; /* the current row's encoded symbols, end to end */
     size_t tmpcap, tmppos;
     size_t *enc_off, *enc_len; /* per column: where its symbol is in tmp (len 0 = NULL) */
+    unsigned char *enc_new;    /* per column: known new (sorted mode), no lookup needed */
     uint64_t *enc_hash;
     char err[256];
 };
@@ -60,6 +66,10 @@ static void werr(sl_qvd_writer *w, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(w->err, sizeof w->err, fmt, ap);
     va_end(ap);
+    /* names from files may hold CR/LF: keep the message on one line */
+    for (char *c = w->err; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
 }
 
 static char *dupz(const char *s)
@@ -86,8 +96,9 @@ sl_qvd_writer *sl_qvd_writer_new(const sl_qvd_write_opts *opts, size_t ncols,
     w->enc_off = calloc(ncols, sizeof *w->enc_off);
     w->enc_len = calloc(ncols, sizeof *w->enc_len);
     w->enc_hash = calloc(ncols, sizeof *w->enc_hash);
-    if (!w->enc_off || !w->enc_len || !w->enc_hash || !w->table_name || !w->creator_doc ||
-        !w->comment || (opts->lineage && !w->lineage) || !w->f) {
+    w->enc_new = calloc(ncols, 1);
+    if (!w->enc_new || !w->enc_off || !w->enc_len || !w->enc_hash || !w->table_name ||
+        !w->creator_doc || !w->comment || (opts->lineage && !w->lineage) || !w->f) {
         sl_qvd_writer_free(w);
         return NULL;
     }
@@ -95,6 +106,9 @@ sl_qvd_writer *sl_qvd_writer_new(const sl_qvd_write_opts *opts, size_t ncols,
         w->f[c].name = dupz(cols[c].name);
         w->f[c].type = cols[c].type;
         w->f[c].key = cols[c].key;
+        w->f[c].sorted = cols[c].type == SL_T_INT64 || cols[c].type == SL_T_DATE ||
+                         cols[c].type == SL_T_TIME || cols[c].type == SL_T_TIMESTAMP ||
+                         cols[c].type == SL_T_TIMESTAMPTZ;
         if (!w->f[c].name) {
             sl_qvd_writer_free(w);
             return NULL;
@@ -128,6 +142,7 @@ void sl_qvd_writer_free(sl_qvd_writer *w)
     free(w->enc_off);
     free(w->enc_len);
     free(w->enc_hash);
+    free(w->enc_new);
     free(w);
 }
 
@@ -383,9 +398,6 @@ static int rehash(wfield *f, size_t nslots)
     return 0;
 }
 
-/* Index of the symbol [p, p+len) in f, adding it if new. -1 on out of memory / too many.
- * The slot keeps 32 bits of the hash, so a probe touches a symbol's bytes only on a likely hit:
- * one cache miss per lookup instead of one per probe. */
 static int grow_if_needed(wfield *f)
 {
     if (!f->slots || f->nsym + 1 >= f->nslots / 5 * 4)
@@ -393,26 +405,21 @@ static int grow_if_needed(wfield *f)
     return 0;
 }
 
-static int64_t intern(wfield *f, const unsigned char *p, size_t len, uint64_t h, int *added)
+/* Leaves sorted mode: builds the hash table over the symbols appended so far. */
+static int leave_sorted(wfield *f)
 {
-    *added = 0;
-    if (grow_if_needed(f) != 0)
-        return -1;
-    uint64_t tag = h & 0xFFFFFFFF00000000ull;
-    size_t i = (size_t)h & (f->nslots - 1);
-    while (f->slots[i]) {
-        if ((f->slots[i] & 0xFFFFFFFF00000000ull) == tag) {
-            uint64_t s = (f->slots[i] & 0xFFFFFFFFu) - 1;
-            size_t sl;
-            const unsigned char *sp = sym_at(f, s, &sl);
-            if (sl == len && memcmp(sp, p, len) == 0)
-                return (int64_t)s;
-        }
-        i = (i + 1) & (f->nslots - 1);
-    }
+    size_t n = 64;
+    while (f->nsym + 1 >= n / 5 * 4)
+        n *= 2;
+    f->sorted = 0;
+    return rehash(f, n);
+}
+
+/* Appends a new symbol; slot is its empty hash slot, or SIZE_MAX in sorted mode (no table). */
+static int64_t append_symbol(wfield *f, const unsigned char *p, size_t len, uint64_t h, size_t slot)
+{
     if (f->nsym >= UINT32_MAX - 2)
         return -1;
-    /* append the bytes */
     if (f->symlen + len > f->symcap) {
         size_t c = f->symcap ? f->symcap + f->symcap / 2 : 4096;
         while (c < f->symlen + len)
@@ -423,9 +430,8 @@ static int64_t intern(wfield *f, const unsigned char *p, size_t len, uint64_t h,
         f->sym = t;
         f->symcap = c;
     }
-    if (f->nsym == 0) {
+    if (f->nsym == 0)
         f->fixlen = (uint32_t)(len <= UINT32_MAX ? len : 0);
-    }
     if (!f->offs && (len != f->fixlen || f->fixlen == 0)) {
         size_t cap = f->nsym + 64 + f->nsym / 2;
         f->offs = malloc(cap * sizeof *f->offs);
@@ -448,9 +454,34 @@ static int64_t intern(wfield *f, const unsigned char *p, size_t len, uint64_t h,
     }
     memcpy(f->sym + f->symlen, p, len);
     f->symlen += len;
-    f->slots[i] = tag | (f->nsym + 1);
-    *added = 1;
+    if (slot != SIZE_MAX)
+        f->slots[slot] = (h & 0xFFFFFFFF00000000ull) | (f->nsym + 1);
     return (int64_t)f->nsym++;
+}
+
+/* Index of the symbol [p, p+len) (hash h) in f, adding it if new. -1 on out of memory / too
+ * many. The slot keeps 32 bits of the hash, so a probe touches a symbol's bytes only on a
+ * likely hit: one cache miss per lookup instead of one per probe. */
+static int64_t intern(wfield *f, const unsigned char *p, size_t len, uint64_t h, int *added)
+{
+    *added = 0;
+    if (grow_if_needed(f) != 0)
+        return -1;
+    uint64_t tag = h & 0xFFFFFFFF00000000ull;
+    size_t i = (size_t)h & (f->nslots - 1);
+    while (f->slots[i]) {
+        if ((f->slots[i] & 0xFFFFFFFF00000000ull) == tag) {
+            uint64_t s = (f->slots[i] & 0xFFFFFFFFu) - 1;
+            size_t sl;
+            const unsigned char *sp = sym_at(f, s, &sl);
+            if (sl == len && memcmp(sp, p, len) == 0)
+                return (int64_t)s;
+        }
+        i = (i + 1) & (f->nslots - 1);
+    }
+    int64_t s = append_symbol(f, p, len, h, i);
+    *added = s >= 0;
+    return s;
 }
 
 /* ---- packed row indices ---- */
@@ -591,13 +622,23 @@ int sl_qvd_writer_add_row(sl_qvd_writer *w, const sl_value *values)
         size_t len = encode(w, f, &values[c]);
         if (len == 0)
             return -1; /* nothing interned yet: the row is refused, the writer stays usable */
-        if (grow_if_needed(f) != 0)
-            goto oom;
         w->enc_off[c] = w->tmppos;
         w->enc_len[c] = len;
-        w->enc_hash[c] = hash_bytes(w->tmp + w->tmppos, len);
-        __builtin_prefetch(&f->slots[w->enc_hash[c] & (f->nslots - 1)]);
         w->tmppos += len;
+        w->enc_new[c] = 0;
+        if (f->sorted) {
+            if (f->nsym == 0 || values[c].i > f->last) {
+                f->last = values[c].i;
+                w->enc_new[c] = 1;
+                continue;
+            }
+            if (leave_sorted(f) != 0)
+                goto oom;
+        }
+        if (grow_if_needed(f) != 0)
+            goto oom;
+        w->enc_hash[c] = hash_bytes(w->tmp + w->enc_off[c], len);
+        __builtin_prefetch(&f->slots[w->enc_hash[c] & (f->nslots - 1)]);
     }
     /* Pass 2: intern and store the row's indices. */
     for (size_t c = 0; c < w->ncols; c++) {
@@ -607,8 +648,9 @@ int sl_qvd_writer_add_row(sl_qvd_writer *w, const sl_value *values)
             f->has_null = 1;
         } else {
             const unsigned char *p = w->tmp + w->enc_off[c];
-            int added;
-            int64_t s = intern(f, p, w->enc_len[c], w->enc_hash[c], &added);
+            int added = 1;
+            int64_t s = w->enc_new[c] ? append_symbol(f, p, w->enc_len[c], 0, SIZE_MAX)
+                                      : intern(f, p, w->enc_len[c], w->enc_hash[c], &added);
             if (s < 0)
                 goto oom;
             if (added)
@@ -889,10 +931,12 @@ static char *build_header(const sl_qvd_writer *w, const layout *lay, uint64_t rb
     sb_printf(&b, "   <NoOfRecords>%" PRIu64 "</NoOfRecords>\r\n", w->nrows);
     sb_printf(&b, "   <Offset>%" PRIu64 "</Offset>\r\n", off);
     sb_printf(&b, "   <Length>%" PRIu64 "</Length>\r\n", rbs * w->nrows);
-    if (w->lineage) {
+    /* Every Qlik Sense file names at least one source; without a lineage the creator does. */
+    const char *lin = w->lineage ? w->lineage : w->creator_doc[0] ? w->creator_doc : NULL;
+    if (lin) {
         sb_open(&b, 3, "Lineage");
         sb_open(&b, 5, "LineageInfo");
-        sb_elem(&b, 7, "Discriminator", w->lineage);
+        sb_elem(&b, 7, "Discriminator", lin);
         sb_elem(&b, 7, "Statement", "");
         sb_close(&b, 5, "LineageInfo");
         sb_close(&b, 3, "Lineage");

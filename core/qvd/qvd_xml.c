@@ -22,6 +22,10 @@ static void xerr(sl_xml_in *in, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(in->err, in->errlen, fmt, ap);
     va_end(ap);
+    /* names from files may hold CR/LF: keep the message on one line */
+    for (char *c = in->err; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
 }
 
 static int is_ws(char c)

@@ -95,7 +95,7 @@ static char *joined(const sl_diag *d)
 /* Loads NAME.lua, which must fail with exactly the lines of NAME.expected. */
 static void golden(const char *name)
 {
-    char path[256], exp_path[256];
+    char path[300], exp_path[300];
     snprintf(path, sizeof path, "%s.lua", name);
     snprintf(exp_path, sizeof exp_path, "%s.expected", name);
     sl_diag d = {0};

@@ -11,6 +11,7 @@
 //   slowdown  answers 503 SlowDown with Retry-After
 //   slow      waits --slow-ms before forwarding (past the client's timeout)
 //   reset     reads the request and then closes the connection without an answer
+//   cut       forwards, but closes the connection after --cut-bytes bytes of the answer's body
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -25,6 +26,7 @@ let remaining = Number(arg('--fail', '0'));
 const mode = arg('--mode', '503');
 const retryAfter = arg('--retry-after', null);
 const slowMs = Number(arg('--slow-ms', '5000'));
+const cutBytes = Number(arg('--cut-bytes', '1000'));
 const method = arg('--method', null);
 const match = arg('--match', null) ? new RegExp(arg('--match')) : null;
 const logFile = arg('--log', null);
@@ -38,10 +40,27 @@ function errorDoc(code, message) {
     '</Message><RequestId>fault-proxy</RequestId></Error>';
 }
 
-function forward(req, body, res) {
-  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-    res.writeHead(ur.statusCode, ur.headers);
-    ur.pipe(res);
+function forward(req, body, res, cut) {
+  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path: req.url, headers: req.headers, agent: false }, (ur) => {
+    // hop-by-hop headers stay on their hop: the upstream connection closes after each request,
+    // the client's stays alive
+    const h = { ...ur.headers };
+    delete h.connection;
+    delete h['keep-alive'];
+    res.writeHead(ur.statusCode, h);
+    if (cut === undefined) return ur.pipe(res);
+    let sent = 0;
+    ur.on('data', (c) => {
+      if (sent >= cut) return;
+      const n = Math.min(c.length, cut - sent);
+      res.write(c.subarray(0, n));
+      sent += n;
+      if (sent >= cut) {
+        ur.destroy();
+        setTimeout(() => res.socket && res.socket.destroy(), 50);
+      }
+    });
+    ur.on('end', () => { if (sent < cut) res.end(); });
   });
   up.on('error', () => res.destroy());
   up.end(body);
@@ -68,6 +87,7 @@ http.createServer((req, res) => {
         return send(503, 'SlowDown', 'Please reduce your request rate.', retryAfter ? { 'Retry-After': retryAfter } : {});
       case 'slow': return setTimeout(() => forward(req, body, res), slowMs);
       case 'reset': return req.socket.destroy();
+      case 'cut': return forward(req, body, res, cutBytes);
       default: return send(500, 'InternalError', 'unknown fault mode', {});
     }
   });

@@ -7,6 +7,7 @@
 //   absent KEY          exit 0 when the object does not exist, 1 when it does
 //   count PREFIX        prints the number of keys under PREFIX (paginates)
 //   put KEY FILE        uploads FILE
+//   get KEY FILE        downloads the object into FILE (exit 3 when absent)
 'use strict';
 const fs = require('fs');
 const crypto = require('crypto');
@@ -59,6 +60,14 @@ async function main() {
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (token);
     console.log(String(n));
+  } else if (cmd === 'get') {
+    try {
+      const r = await client.send(new GetObjectCommand({ Bucket, Key: a }));
+      fs.writeFileSync(b, Buffer.from(await r.Body.transformToByteArray()));
+    } catch (e) {
+      if (e.name === 'NoSuchKey') process.exit(3);
+      throw e;
+    }
   } else if (cmd === 'put') {
     await client.send(new PutObjectCommand({ Bucket, Key: a, Body: fs.readFileSync(b) }));
   } else {

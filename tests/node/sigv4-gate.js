@@ -6,10 +6,12 @@
 //
 // usage: node sigv4-gate.js --listen PORT --upstream PORT [--creds AK:SK[:TOKEN],...]
 //                           [--vhost-suffix localhost] [--log FILE]
+//                           [--tls-cert PEM --tls-key PEM]   (serve HTTPS)
 // Virtual-hosted requests (Host: <bucket>.<vhost-suffix>[:port]) are verified as sent and
 // forwarded to s3rver in path style.
 'use strict';
 const http = require('http');
+const https = require('https');
 const crypto = require('crypto');
 const fs = require('fs');
 const { SignatureV4 } = require('@smithy/signature-v4');
@@ -140,8 +142,15 @@ function forward(req, body, res) {
   }
   const headers = { ...req.headers, host: '127.0.0.1:' + upstream };
   delete headers['expect'];
-  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path, headers }, (ur) => {
-    res.writeHead(ur.statusCode, ur.headers);
+  // agent: false - a fresh upstream connection per request; reusing an idle one races with
+  // s3rver's 5 s keep-alive timeout (EPIPE on large bodies).
+  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path, headers, agent: false }, (ur) => {
+    // hop-by-hop headers stay on their hop: the upstream connection closes after each request,
+    // the client's stays alive
+    const h = { ...ur.headers };
+    delete h.connection;
+    delete h['keep-alive'];
+    res.writeHead(ur.statusCode, h);
     ur.pipe(res);
   });
   up.on('error', (e) => {
@@ -151,7 +160,8 @@ function forward(req, body, res) {
   up.end(body);
 }
 
-const server = http.createServer((req, res) => {
+const tlsCert = arg('--tls-cert', null);
+const handler = (req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', async () => {
@@ -162,9 +172,13 @@ const server = http.createServer((req, res) => {
     } catch (e) {
       verdict = reject(res, 500, 'InternalError', 'gate: ' + e.message, req.url);
     }
-    log({ method: req.method, url: req.url, bytes: body.length, verdict: verdict ? verdict.code : 'ok' });
+    log({ method: req.method, url: req.url, bytes: body.length, conn: req.socket.remotePort,
+          verdict: verdict ? verdict.code : 'ok' });
     if (verdict) send(res, verdict); else forward(req, body, res);
   });
-});
+};
+const server = tlsCert
+  ? https.createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(arg('--tls-key')) }, handler)
+  : http.createServer(handler);
 server.keepAliveTimeout = 30000;
 server.listen(listen, '127.0.0.1');

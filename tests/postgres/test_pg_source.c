@@ -858,7 +858,7 @@ static int load_env(void)
             char *e = strrchr(line, '\'');
             if (e && e > line + 15) {
                 *e = 0;
-                snprintf(g_conninfo, sizeof g_conninfo, "%s", line + 16);
+                snprintf(g_conninfo, sizeof g_conninfo, "%.500s", line + 16);
                 ok = 0;
             }
         } else if (strncmp(line, "SL_PG_SSLROOTCERT='", 19) == 0) {

@@ -114,8 +114,6 @@ static void test_bogus_headers(void)
 {
     membuf m = make_valid();
     char err[256];
-    const unsigned char *nul = memchr(m.p, 0, m.n);
-    size_t hlen = (size_t)(nul - m.p);
     /* rewrite one header token, keep the body */
     static const char *edits[][2] = {
         {"<NoOfSymbols>", "<NoOfSymbols>99999999999"},
@@ -176,7 +174,6 @@ static void test_bogus_headers(void)
     CHECK(try_read(deep, k, err, sizeof err) == 0);
     fprintf(stderr, "  deep nesting -> %s\n", err);
     free(deep);
-    (void)hlen;
     free(m.p);
 }
 
@@ -217,11 +214,104 @@ static void test_lf_terminator(void)
     free(m.p);
 }
 
+/* Found by fuzz_qvd_read: a field name with CR/LF inside an error message made it two lines. */
+static void test_error_stays_one_line(void)
+{
+    membuf m = make_valid();
+    char *s = malloc(m.n + 16);
+    const char *at = strstr((const char *)m.p, "<FieldName>c0</FieldName>");
+    const char *len = strstr((const char *)m.p, "<Length>");
+    CHECK(at && len && at < len);
+    size_t a = (size_t)(at - (const char *)m.p) + 12, l = (size_t)(len - (const char *)m.p) + 8;
+    size_t n = 0;
+    memcpy(s, m.p, a); /* ...<FieldName>c */
+    n = a;
+    memcpy(s + n, "\r\n", 2); /* c CR LF 0 */
+    n += 2;
+    memcpy(s + n, m.p + a, l - a); /* ...<Length> */
+    n += l - a;
+    s[n++] = '1'; /* field length 1xxx: does not match its symbols */
+    memcpy(s + n, m.p + l, m.n - l);
+    n += m.n - l;
+    char err[256];
+    CHECK(try_read((unsigned char *)s, n, err, sizeof err) == 0);
+    fprintf(stderr, "  %s\n", err);
+    CHECK(strstr(err, "c??0") != NULL);
+    free(s);
+    free(m.p);
+}
+
+/* A UTF-8 byte order mark before the XML is tolerated (offsets count from the 0x00). */
+static void test_bom(void)
+{
+    membuf m = make_valid();
+    unsigned char *c = malloc(m.n + 3);
+    memcpy(c, "\xEF\xBB\xBF", 3);
+    memcpy(c + 3, m.p, m.n);
+    char err[256];
+    CHECK(try_read(c, m.n + 3, err, sizeof err) == 1);
+    free(c);
+    free(m.p);
+}
+
+/* Index >= NoOfSymbols and any negative index read as NULL (other writers' conventions). */
+static void test_out_of_range_index_is_null(void)
+{
+    sl_qvd_column_spec col = {"k", SL_T_INT64, 0};
+    sl_qvd_write_opts o = {.table_name = "r"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 1, &col);
+    for (int r = 0; r < 5; r++) { /* k = 0,1,2,3 then NULL: Bias -2, stored 2..5 and 0 */
+        sl_value v = {.i = r, .flag = r == 4 ? SL_CELL_NULL : SL_CELL_VALUE};
+        sl_qvd_writer_add_row(w, &v);
+    }
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    char *b = strstr((char *)m.p, "<Bias>-2</Bias>");
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    static const struct {
+        char bias;
+        int sym[5]; /* expected symbol index per row, -1 = NULL */
+    } cases[] = {
+        {'0', {2, 3, -1, -1, 0}}, /* stored 2..5 -> 2,3,NULL(4),NULL(5); stored 0 -> 0 */
+        {'1', {3, -1, -1, -1, 1}},
+        {'9', {-1, -1, -1, -1, -1}}, /* "-9": everything negative */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        /* "<Bias>-2</Bias>" -> "<Bias>0 </Bias>" / "<Bias>1 </Bias>" / "<Bias>-9</Bias>" */
+        if (cases[i].bias == '9') {
+            b[7] = '9';
+        } else {
+            b[6] = cases[i].bias;
+            b[7] = ' ';
+        }
+        unsigned char *c = malloc(m.n);
+        memcpy(c, m.p, m.n);
+        char err[256];
+        sl_qvd_table *t = sl_qvd_read_buffer(c, m.n, err, sizeof err);
+        CHECK(t != NULL);
+        for (uint64_t r = 0; t && r < 5; r++) {
+            const sl_qvd_symbol *s = sl_qvd_cell(t, r, 0);
+            int got = s ? (int)(s - t->fields[0].symbols) : -1;
+            CHECK_EQ_INT(got, cases[i].sym[r]);
+        }
+        sl_qvd_table_free(t);
+        b[6] = '-';
+        b[7] = '2';
+    }
+    free(m.p);
+}
+
 int main(void)
 {
     SL_RUN(test_truncations);
     SL_RUN(test_bit_flips);
     SL_RUN(test_bogus_headers);
     SL_RUN(test_lf_terminator);
+    SL_RUN(test_error_stays_one_line);
+    SL_RUN(test_bom);
+    SL_RUN(test_out_of_range_index_is_null);
     SL_DONE();
 }

@@ -258,11 +258,68 @@ static void test_escaping(void)
     sl_qvd_table_free(t);
 }
 
+/* Ascending integer-backed columns skip the hash table until a value repeats or goes down;
+ * after that, earlier symbols must still be found (no duplicates), in first-occurrence order. */
+static void test_sorted_then_repeats(void)
+{
+    sl_qvd_column_spec cols[] = {
+        {"k", SL_T_INT64, 1}, {"ts", SL_T_TIMESTAMP, 0}, {"d", SL_T_DATE, 0}};
+    sl_qvd_write_opts o = {.table_name = "s"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 3, cols);
+    for (int r = 0; r < 2000; r++) {
+        int64_t k = r < 500 ? r : r % 700; /* 0..499 ascending, then repeats and new values */
+        sl_value v[3] = {{.i = k}, {.i = k * 1000001}, {.i = r < 1000 ? r : 1999 - r}};
+        CHECK(sl_qvd_writer_add_row(w, v) == 0);
+    }
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    char err[200];
+    sl_qvd_table *t = sl_qvd_read_buffer(m.p, m.n, err, sizeof err);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    CHECK_EQ_INT(t->fields[0].nsymbols, 700);
+    CHECK_EQ_INT(t->fields[1].nsymbols, 700);
+    CHECK_EQ_INT(t->fields[2].nsymbols, 1000);
+    for (int r = 0; r < 2000; r++) {
+        int64_t k = r < 500 ? r : r % 700;
+        const sl_qvd_symbol *s = sl_qvd_cell(t, (uint64_t)r, 0);
+        CHECK(s && s->i == k && s - t->fields[0].symbols == k);
+        sl_value v;
+        char scratch[64];
+        CHECK(sl_qvd_symbol_to_value(sl_qvd_cell(t, (uint64_t)r, 1), SL_T_TIMESTAMP, &v, scratch,
+                                     sizeof scratch) == 0 &&
+              v.i == k * 1000001);
+        CHECK(sl_qvd_symbol_to_value(sl_qvd_cell(t, (uint64_t)r, 2), SL_T_DATE, &v, scratch,
+                                     sizeof scratch) == 0 &&
+              v.i == (r < 1000 ? r : 1999 - r));
+    }
+    sl_qvd_table_free(t);
+}
+
+/* Without a lineage the creator is named as the source, like Qlik files always name one. */
+static void test_lineage_default(void)
+{
+    sl_qvd_column_spec cols[] = {{"x", SL_T_INT64, 0}};
+    sl_qvd_write_opts o = {.table_name = "l", .creator_doc = "sluice://acme/pg"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 1, cols);
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    char err[200];
+    sl_qvd_table *t = sl_qvd_read_buffer(m.p, m.n, err, sizeof err);
+    CHECK(t && t->nlineage == 1 && strcmp(t->lineage[0], "sluice://acme/pg") == 0);
+    sl_qvd_table_free(t);
+}
+
 int main(void)
 {
     SL_RUN(test_golden_header);
     SL_RUN(test_widths);
     SL_RUN(test_empty_table);
     SL_RUN(test_escaping);
+    SL_RUN(test_sorted_then_repeats);
+    SL_RUN(test_lineage_default);
     SL_DONE();
 }

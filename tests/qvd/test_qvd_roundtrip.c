@@ -138,15 +138,6 @@ static int value_eq(sl_type ty, const sl_value *a, const sl_value *b)
     }
 }
 
-static uint64_t hdr_u(const char *hdr, const char *tag, const char *after)
-{
-    const char *p = after ? strstr(hdr, after) : hdr;
-    char open[64];
-    snprintf(open, sizeof open, "<%s>", tag);
-    p = p ? strstr(p, open) : NULL;
-    return p ? strtoull(p + strlen(open), NULL, 10) : UINT64_MAX;
-}
-
 /* The layout Qlik writes (qvd-format.md §1, §3, §4, §7). */
 static void check_layout(const membuf *m, const sl_qvd_table *t)
 {
@@ -178,7 +169,6 @@ static void check_layout(const membuf *m, const sl_qvd_table *t)
     CHECK(t->record_byte_size >= 1);
     CHECK_EQ_INT(t->length, t->nrecords * t->record_byte_size);
     CHECK_EQ_INT(body + t->offset + t->length, m->n); /* nothing after the index table */
-    (void)hdr_u;
 }
 
 static int roundtrip(size_t ncols, size_t nrows, int null_pct, int pool, const sl_type *force,

@@ -30,6 +30,7 @@ struct sl_host {
     int nerrors;
     int nwarn;
     int quiet;
+    size_t mem_now, mem_peak; /* bytes held through api->malloc/calloc/realloc */
 };
 
 static const sl_option *h_decl(sl_host *h, const char *name)
@@ -133,25 +134,46 @@ static void h_gauge_set(sl_host *h, const char *name, double v)
     (void)name;
     (void)v;
 }
+/* Host allocations carry their size in a 16-byte header so the harness can track the plugin's
+ * peak memory (the per-tenant accounting the real host does). */
 static void *h_malloc(sl_host *h, size_t n)
 {
-    (void)h;
-    return malloc(n);
+    size_t *p = malloc(n + 16);
+    if (!p) {
+        return NULL;
+    }
+    p[0] = n;
+    h->mem_now += n;
+    if (h->mem_now > h->mem_peak) {
+        h->mem_peak = h->mem_now;
+    }
+    return (char *)p + 16;
 }
 static void *h_calloc(sl_host *h, size_t n, size_t s)
 {
-    (void)h;
-    return calloc(n, s);
-}
-static void *h_realloc(sl_host *h, void *p, size_t n)
-{
-    (void)h;
-    return realloc(p, n);
+    void *p = h_malloc(h, n * s);
+    if (p) {
+        memset(p, 0, n * s);
+    }
+    return p;
 }
 static void h_free(sl_host *h, void *p)
 {
-    (void)h;
-    free(p);
+    if (p) {
+        size_t *b = (size_t *)((char *)p - 16);
+        h->mem_now -= b[0];
+        free(b);
+    }
+}
+static void *h_realloc(sl_host *h, void *p, size_t n)
+{
+    void *q = h_malloc(h, n);
+    if (q && p) {
+        size_t old = ((size_t *)((char *)p - 16))[0];
+        memcpy(q, p, old < n ? old : n);
+        h_free(h, p);
+    }
+    return q;
 }
 static int h_stopping(sl_host *h)
 {

@@ -46,6 +46,15 @@ static void multipart_put(void)
     CHECK_EQ_INT(n, size);
     /* 4 parts (5+5+5+2 MiB) and one CompleteMultipartUpload went through the gate */
     CHECK_EQ_INT(h_count_lines("gate.log", "uploadId=") - before, 5);
+    /* streaming: never more than (parallel_parts + 1) part buffers, all returned */
+    CHECK(in.host.mem_peak <= 4 * 5 * MiB);
+    CHECK_EQ_INT(in.host.mem_now, 0);
+    h_close(&in);
+    CHECK(h_open(&in, "part_size", "5242880", "parallel_parts", "1", NULL) == 0);
+    CHECK_EQ_INT(h_put(&in, "multi/big1.qvd", 23 * MiB, 1 * MiB, 6, sha), SL_OK);
+    CHECK(h_check_object("multi/big1.qvd", sha, 23 * MiB));
+    CHECK(in.host.mem_peak <= 2 * 5 * MiB);
+    CHECK_EQ_INT(in.host.mem_now, 0);
     /* exactly part_size: one PUT, no multipart */
     before = h_count_lines("gate.log", "uploadId=");
     CHECK_EQ_INT(h_put(&in, "multi/exact.qvd", 5 * MiB, 65536, 4, sha), SL_OK);
@@ -254,6 +263,78 @@ static void session_token(void)
     h_close(&in);
 }
 
+static void tls_verification(void)
+{
+    /* a self-signed certificate for 127.0.0.1; the sink must refuse it unless ca_file names it */
+    int rc =
+        h_sh("cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.pem "
+             "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             h_dir);
+    if (rc != 0) {
+        fprintf(stderr, "  openssl CLI not available: TLS part skipped\n");
+        return;
+    }
+    char args[2200];
+    snprintf(args, sizeof args, "--tls-cert '%s/tls.pem' --tls-key '%s/tls.key'", h_dir, h_dir);
+    int port = h_script_port("gate", args);
+    CHECK(port > 0);
+    char ep[64], ca[1200], sha[65];
+    snprintf(ep, sizeof ep, "https://127.0.0.1:%d", port);
+    snprintf(ca, sizeof ca, "%s/tls.pem", h_dir);
+    h_inst in;
+    CHECK(h_open(&in, "endpoint", ep, NULL) == 0);
+    CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR); /* verification is on by default */
+    CHECK_EQ_INT(in.host.nerrors, 1);
+    CHECK(strstr(in.host.last_error, "certificate") != NULL ||
+          strstr(in.host.last_error, "SSL") != NULL);
+    h_close(&in);
+    CHECK(h_open(&in, "endpoint", ep, "ca_file", ca, NULL) == 0);
+    CHECK_EQ_INT(in.ops->probe(in.ctx), SL_OK);
+    CHECK_EQ_INT(h_put(&in, "tls/a.qvd", 6 * MiB, 1 * MiB, 60, sha), SL_OK);
+    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK(h_check_object("tls/a.qvd", sha, 6 * MiB));
+    h_close(&in);
+}
+
+/* Sequential requests of one instance reuse one kept-alive connection. */
+static void connection_reuse(void)
+{
+    h_inst in;
+    CHECK(h_open(&in, NULL) == 0);
+    char sha[65], key[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof key, "reuse/%02d.qvd", i);
+        CHECK_EQ_INT(h_put(&in, key, 100, 100, (uint64_t)i, sha), SL_OK);
+    }
+    h_close(&in);
+    /* every line of those 20 PUTs names the same client port */
+    char path[1200], line[4096], first[32] = "";
+    snprintf(path, sizeof path, "%s/gate.log", h_dir);
+    FILE *f = fopen(path, "r");
+    int n = 0, same = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strstr(line, "\"url\":\"/etl-test/reuse/")) {
+            continue;
+        }
+        char *c = strstr(line, "\"conn\":");
+        if (!c) {
+            continue;
+        }
+        char port[32];
+        snprintf(port, sizeof port, "%.*s", (int)strcspn(c + 7, ","), c + 7);
+        if (!first[0]) {
+            snprintf(first, sizeof first, "%s", port);
+        }
+        n++;
+        same += strcmp(port, first) == 0;
+    }
+    if (f) {
+        fclose(f);
+    }
+    CHECK_EQ_INT(n, 20);
+    CHECK_EQ_INT(same, 20);
+}
+
 static void missing_bucket(void)
 {
     h_inst in;
@@ -303,6 +384,8 @@ int main(void)
     SL_RUN(virtual_hosted_and_sse);
     SL_RUN(wrong_secret_is_one_clear_error);
     SL_RUN(session_token);
+    SL_RUN(tls_verification);
+    SL_RUN(connection_reuse);
     SL_RUN(missing_bucket);
     SL_RUN(bad_options_fail_create);
     dlclose(h_dl);

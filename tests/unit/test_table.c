@@ -84,6 +84,29 @@ static void test_upsert_delete(void)
     sl_table_free(t);
 }
 
+/* Key change: DELETE(old key) + INSERT(new row) whose unchanged cells come from the old row. */
+static void test_key_change_unchanged(void)
+{
+    const sl_schema *s = schema2();
+    sl_table *t = sl_table_new("public", "t", s);
+    sl_batch *b = sl_batch_new(s);
+    row(b, SL_OP_SNAPSHOT, 1, "toasted", 1);
+    apply_all(t, b);
+    row(b, SL_OP_DELETE, 1, NULL, 0.0 / 0.0);
+    sl_batch_row_begin(b, SL_OP_INSERT);
+    sl_batch_set_i64(b, 0, 100);
+    sl_batch_set_unchanged(b, 1);
+    sl_batch_set_f64(b, 2, 2);
+    apply_all(t, b);
+    sl_value v[3];
+    CHECK(!find_row(t, 1, v));
+    CHECK(find_row(t, 100, v));
+    CHECK(v[1].flag == SL_CELL_VALUE && v[1].len == 7 && memcmp(v[1].p, "toasted", 7) == 0);
+    CHECK(v[2].f == 2);
+    sl_batch_free(b);
+    sl_table_free(t);
+}
+
 static void test_keyless(void)
 {
     sl_field f[] = {{"a", SL_T_INT64, 0}, {"b", SL_T_STRING, 0}};
@@ -189,6 +212,7 @@ static void test_random_model(void)
 int main(void)
 {
     SL_RUN(test_upsert_delete);
+    SL_RUN(test_key_change_unchanged);
     SL_RUN(test_keyless);
     SL_RUN(test_schema_change);
     SL_RUN(test_random_model);

@@ -113,7 +113,9 @@ enum { SL_CELL_VALUE = 0, SL_CELL_NULL = 1, SL_CELL_UNCHANGED = 2 };
 typedef enum sl_op {
     SL_OP_SNAPSHOT = 0, /* a row of the initial copy */
     SL_OP_INSERT = 1,
-    SL_OP_UPDATE = 2, /* full new row; a key change is sent as DELETE(old) + INSERT(new) */
+    SL_OP_UPDATE = 2, /* full new row; a key change is sent as DELETE(old key) immediately
+                         followed by INSERT(new row), whose UNCHANGED cells take the deleted
+                         row's values */
     SL_OP_DELETE = 3, /* key columns set (others may be NULL) */
     SL_OP_TRUNCATE = 4, /* the table is emptied; cells are ignored */
 } sl_op;

@@ -274,6 +274,13 @@ static sl_status pump(sl_s3 *s, sl_put *p, int all_done)
 /* Hands the full fill buffer to a free slot as the next part. */
 static sl_status submit_part(sl_s3 *s, sl_put *p)
 {
+    if (p->next_part > 10000) { /* S3's limit on parts per upload */
+        s->api->set_error(s->h,
+                          "s3 bucket '%s': '%s' needs more than 10000 parts of %zu bytes; raise "
+                          "part_size",
+                          s->bucket, p->key, s->part_size);
+        return p->failed = SL_ERROR;
+    }
     if (!p->upload_id) {
         sl_status st = create_upload(s, p);
         if (st != SL_OK) {
