@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_conninfo[1100];
+static char g_conninfo[512];
 static const sl_plugin *g_plugin;
 static PGconn *g_db;
 
@@ -532,7 +532,7 @@ static void test_errors(void)
     fprintf(stderr, "  unreachable: %s\n", in.h.err);
     CHECK(strstr(in.h.err, "cannot connect") != NULL && strchr(in.h.err, '\n') == NULL);
     inst_close(&in);
-    char ci[1200];
+    char ci[600];
     snprintf(ci, sizeof ci, "%s user=nosuchuser", g_conninfo);
     const char *kv2[] = {"conninfo", ci, "tables", "x", NULL};
     CHECK_EQ_INT(inst_open(&in, kv2, "err", NULL, 0), -1);
@@ -625,7 +625,7 @@ static void test_tls(void)
         return;
     }
     sql("DROP TABLE IF EXISTS tl; CREATE TABLE tl (id int PRIMARY KEY)");
-    char ci[2200];
+    char ci[900];
     snprintf(ci, sizeof ci, "%s sslrootcert=%s", g_conninfo, root);
     const char *kv[] = {"conninfo", ci, "sslmode", "verify-full", "tables", "tl", NULL};
     inst in = {0};
@@ -852,7 +852,6 @@ static int load_env(void)
         return -1;
     char line[1024];
     int ok = -1;
-    /* g_conninfo is larger than any line, so the copies below cannot truncate. */
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "SL_PG_CONNINFO='", 16) == 0) {
             char *e = strrchr(line, '\'');
