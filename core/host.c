@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void h_log(sl_host *h, sl_log_level level, const char *fmt, ...)
+SL_PRINTF(3, 4) static void h_log(sl_host *h, sl_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -15,7 +15,7 @@ static void h_log(sl_host *h, sl_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-static void h_set_error(sl_host *h, const char *fmt, ...)
+SL_PRINTF(2, 3) static void h_set_error(sl_host *h, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -138,6 +138,44 @@ static void retries_run_out(void)
     stop_proxy();
 }
 
+/* A caller that pauses longer than `timeout` while parts are in flight is not a stalled server:
+ * no retries, no errors. */
+static void slow_writer_is_not_a_stall(void)
+{
+    h_inst in;
+    CHECK(h_open(&in, "part_size", "5242880", "timeout", "1", NULL) == 0);
+    sl_put *p = NULL;
+    CHECK_EQ_INT(in.ops->put_begin(in.ctx, "f/slowwriter.qvd", NULL, &p), SL_OK);
+    const size_t chunk = 1 * MiB;
+    const uint64_t size = 12 * MiB;
+    uint8_t *buf = malloc(chunk);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    sl_status st = SL_OK;
+    for (uint64_t off = 0; off < size && st == SL_OK; off += chunk) {
+        if (off == 6 * MiB) { /* part 1 is in flight now */
+            struct timespec ts = {4, 0};
+            nanosleep(&ts, NULL);
+        }
+        h_fill(buf, chunk, 88, off);
+        EVP_DigestUpdate(md, buf, chunk);
+        st = in.ops->put_write(in.ctx, p, buf, chunk);
+    }
+    CHECK_EQ_INT(st, SL_OK);
+    st = st == SL_OK ? in.ops->put_commit(in.ctx, p) : (in.ops->put_abort(in.ctx, p), st);
+    CHECK_EQ_INT(st, SL_OK);
+    uint8_t d[32];
+    char sha[65];
+    EVP_DigestFinal_ex(md, d, NULL);
+    EVP_MD_CTX_free(md);
+    free(buf);
+    h_hex(d, 32, sha);
+    CHECK_EQ_INT(in.host.nwarn, 0);
+    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK(h_check_object("f/slowwriter.qvd", sha, size));
+    h_close(&in);
+}
+
 static void server_restarts_mid_upload(void)
 {
     h_inst in;
@@ -190,6 +228,7 @@ int main(void)
     SL_RUN(connection_resets);
     SL_RUN(broken_read_resumes);
     SL_RUN(retries_run_out);
+    SL_RUN(slow_writer_is_not_a_stall);
     SL_RUN(server_restarts_mid_upload);
     dlclose(h_dl);
     SL_DONE();

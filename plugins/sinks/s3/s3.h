@@ -40,6 +40,7 @@ typedef struct sl_s3_resp {
     /* stall detection (progress callback): no byte moved for timeout seconds */
     long timeout_s;
     int64_t last_move_ms;
+    int64_t last_call_ms; /* last progress callback: time between drives does not count */
     curl_off_t last_dl, last_ul;
     int stalled;
     /* streaming GET: 2xx bodies go to cb instead of body */

@@ -20,7 +20,7 @@ void sl_s3_resp_reset(sl_s3_resp *r)
     r->etag[0] = '\0';
     r->retry_after = -1;
     r->cb_status = SL_OK;
-    r->last_move_ms = sl_s3_now_ms();
+    r->last_move_ms = r->last_call_ms = sl_s3_now_ms();
     r->last_dl = r->last_ul = 0;
     r->stalled = 0;
 }
@@ -41,6 +41,12 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     (void)ultotal;
     sl_s3_resp *r = ud;
     int64_t now = sl_s3_now_ms();
+    if (now - r->last_call_ms > 3000) { /* curl calls about once a second when idle */
+        /* a multipart transfer is only driven while the caller is inside the sink; a gap
+         * between calls is the caller's time, not a stall */
+        r->last_move_ms = now;
+    }
+    r->last_call_ms = now;
     if (dlnow != r->last_dl || ulnow != r->last_ul) {
         r->last_dl = dlnow;
         r->last_ul = ulnow;
@@ -292,7 +298,7 @@ int sl_s3_prepare(sl_s3 *s, CURL *e, const sl_s3_call *c, sl_s3_resp *r, sl_s3_p
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     r->timeout_s = s->timeout_s;
-    r->last_move_ms = sl_s3_now_ms();
+    r->last_move_ms = r->last_call_ms = sl_s3_now_ms();
     r->err[0] = '\0';
     rc = 0;
 out:

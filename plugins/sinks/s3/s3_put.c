@@ -212,6 +212,30 @@ static void part_done(sl_s3 *s, sl_put *p, s3_slot *sl, CURLcode rc)
     p->failed = sl_s3_fail(s, what, p->key, &sl->resp);
 }
 
+/* Moves the running transfers along without waiting and collects the finished ones. */
+static void drive(sl_s3 *s, sl_put *p)
+{
+    int running = 0;
+    if (curl_multi_perform(s->multi, &running) != CURLM_OK) {
+        s->api->set_error(s->h, "s3: curl_multi_perform failed");
+        p->failed = SL_ERROR;
+        return;
+    }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(s->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) {
+            continue;
+        }
+        for (int i = 0; i < s->parallel; i++) {
+            if (p->slots[i].e == m->easy_handle && p->slots[i].state == SLOT_RUNNING) {
+                part_done(s, p, &p->slots[i], m->data.result);
+                break;
+            }
+        }
+    }
+}
+
 /* Drives the parallel parts. Returns when a slot is free (all_done = 0) or when every part has
  * finished (all_done = 1), or on the first failure. */
 static sl_status pump(sl_s3 *s, sl_put *p, int all_done)
@@ -238,25 +262,7 @@ static sl_status pump(sl_s3 *s, sl_put *p, int all_done)
         if ((!all_done && free_slot) || (all_done && busy == 0)) {
             return SL_OK;
         }
-        int running = 0;
-        if (curl_multi_perform(s->multi, &running) != CURLM_OK) {
-            s->api->set_error(s->h, "s3: curl_multi_perform failed");
-            p->failed = SL_ERROR;
-            break;
-        }
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(s->multi, &left))) {
-            if (m->msg != CURLMSG_DONE) {
-                continue;
-            }
-            for (int i = 0; i < s->parallel; i++) {
-                if (p->slots[i].e == m->easy_handle && p->slots[i].state == SLOT_RUNNING) {
-                    part_done(s, p, &p->slots[i], m->data.result);
-                    break;
-                }
-            }
-        }
+        drive(s, p);
         if (p->failed != SL_OK) {
             break;
         }
@@ -314,10 +320,8 @@ static sl_status submit_part(sl_s3 *s, sl_put *p)
             s->api->set_error(s->h, "s3: cannot start UploadPart (out of memory)");
             return p->failed = SL_ERROR;
         }
-        /* let the new transfer start while the caller fills the next buffer */
-        int running;
-        curl_multi_perform(s->multi, &running);
-        return SL_OK;
+        drive(s, p); /* let the new transfer start while the caller fills the next buffer */
+        return p->failed;
     }
     s->api->set_error(s->h, "s3: internal error: no free upload slot");
     return p->failed = SL_ERROR;
@@ -327,6 +331,10 @@ sl_status sl_s3_put_write(void *ctx, sl_put *p, const void *buf, size_t len)
 {
     sl_s3 *s = ctx;
     const uint8_t *b = buf;
+    if (p->upload_id && p->failed == SL_OK) {
+        /* parts in flight move on every write, not only when the caller waits for a slot */
+        drive(s, p);
+    }
     while (len > 0) {
         if (p->failed != SL_OK) {
             return p->failed;
