@@ -371,6 +371,11 @@ static void test_values(void)
     CHECK(pv(SL_T_TIMESTAMPTZ, "1900-01-01 00:00:00-00:09:21", &c) == 0 &&
           c.i64 == INT64_C(-2208988800000000) + 561000000);
     CHECK(pv(SL_T_TIMESTAMPTZ, "2024-02-29 13:14:15", &c) == -1);
+    CHECK(pv(SL_T_TIMESTAMP, "292277-01-01 00:00:00", &c) == 0 &&
+          c.i64 == INT64_C(9161204112000000000));
+    /* Past int64 Unix microseconds (PostgreSQL goes to 294276): out of range, like infinity. */
+    CHECK(pv(SL_T_TIMESTAMP, "294276-12-31 23:59:59.999999", &c) == SL_PG_CELL_INFINITE);
+    CHECK(pv(SL_T_TIMESTAMPTZ, "999999999-01-01 00:00:00+00", &c) == SL_PG_CELL_INFINITE);
     CHECK(pv(SL_T_BINARY, "\\x00ff41", &c) == 0 && c.len == 3 &&
           memcmp(c.p,
                  "\x00\xff"
@@ -484,6 +489,8 @@ static void test_binary_values(void)
           c.i64 == SL_PG_EPOCH_OFFSET_US);
     char tinf[8] = {(char)0x80, 0, 0, 0, 0, 0, 0, 0};
     CHECK(sl_pg_parse_binary(SL_T_TIMESTAMP, 1114, tinf, 8, &c, &tmp) == SL_PG_CELL_INFINITE);
+    char tbig[8] = {0x7f, (char)0xff, (char)0xff, (char)0xff, 0, 0, 0, 0};
+    CHECK(sl_pg_parse_binary(SL_T_TIMESTAMP, 1114, tbig, 8, &c, &tmp) == SL_PG_CELL_INFINITE);
     char f4[4] = {0x3d, (char)0xcc, (char)0xcc, (char)0xcd}; /* 0.1f */
     CHECK(sl_pg_parse_binary(SL_T_DOUBLE, 700, f4, 4, &c, &tmp) == 0 && c.f64 == 0.1);
     char i2[2] = {(char)0xff, (char)0xff};

@@ -660,8 +660,13 @@ int sl_pg_parse_value(sl_type t, char *s, size_t len, sl_pg_cell *out)
         }
         if (parse_bc(s, len, &i, &y) < 0)
             return -1;
-        int64_t days = sl_pg_days_from_civil(y, (unsigned)mo, (unsigned)d);
-        out->i64 = days * INT64_C(86400000000) + us - off;
+        int64_t days = sl_pg_days_from_civil(y, (unsigned)mo, (unsigned)d), v;
+        /* PostgreSQL timestamps reach 294276 AD, past what Unix microseconds hold in int64
+         * (292277 AD): those few are out of range, like infinity. */
+        if (__builtin_mul_overflow(days, INT64_C(86400000000), &v) ||
+            __builtin_add_overflow(v, us - off, &v))
+            return SL_PG_CELL_INFINITE;
+        out->i64 = v;
         return SL_PG_CELL_VALUE;
     }
     case SL_T_BINARY: {
@@ -920,9 +925,9 @@ int sl_pg_parse_binary(sl_type t, uint32_t oid, char *p, size_t len, sl_pg_cell 
         if (len != 8)
             return -1;
         int64_t v = (int64_t)be(p, 8);
-        if (v == INT64_MAX || v == INT64_MIN)
-            return SL_PG_CELL_INFINITE;
-        out->i64 = v + SL_PG_EPOCH_OFFSET_US;
+        if (v == INT64_MAX || v == INT64_MIN ||
+            __builtin_add_overflow(v, SL_PG_EPOCH_OFFSET_US, &out->i64))
+            return SL_PG_CELL_INFINITE; /* infinity, or past 292277 AD (see the text path) */
         return SL_PG_CELL_VALUE;
     }
     case 1700:

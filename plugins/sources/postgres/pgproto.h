@@ -129,7 +129,8 @@ sl_type sl_pg_type_map(uint32_t oid);
 
 typedef enum sl_pg_cell_kind {
     SL_PG_CELL_VALUE = 0,
-    SL_PG_CELL_INFINITE = 1, /* date/timestamp +-infinity: the caller stores NULL and warns */
+    SL_PG_CELL_INFINITE = 1, /* date/timestamp +-infinity (or a timestamp past what int64 Unix
+                                microseconds hold): the caller stores NULL and warns */
 } sl_pg_cell_kind;
 
 typedef struct sl_pg_cell {

@@ -367,8 +367,8 @@ static int store_cell(pgsrc *s, pg_rel *rel, sl_batch *b, uint32_t col, int rc,
     if (rc == SL_PG_CELL_INFINITE) {
         if (!rel->warned_inf) {
             api->log(s->h, SL_LOG_WARN,
-                     "postgres: %s.%s.%s holds an infinite date or timestamp: stored as NULL "
-                     "(further ones in this table not reported)",
+                     "postgres: %s.%s.%s holds an infinite (or out of range) date or timestamp:"
+                     " stored as NULL (further ones in this table not reported)",
                      rel->ns, rel->name, rel->cols[col].name);
             rel->warned_inf = 1;
         }

@@ -107,18 +107,20 @@ int sl_pg_start_replication(pgsrc *s)
     return 0;
 }
 
-static void sx_drop(pg_sxact *x)
+/* Streamed transactions can be large: their memory goes through the host's allocator, so it
+ * is counted for the tenant. */
+static void sx_drop(pgsrc *s, pg_sxact *x)
 {
     for (size_t i = 0; i < x->n; i++)
-        free(x->msgs[i].msg);
-    free(x->msgs);
+        s->api->free(s->h, x->msgs[i].msg);
+    s->api->free(s->h, x->msgs);
     memset(x, 0, sizeof *x);
 }
 
 void sl_pg_stream_free(pgsrc *s)
 {
     for (size_t i = 0; i < s->nsx; i++)
-        sx_drop(&s->sx[i]);
+        sx_drop(s, &s->sx[i]);
     free(s->sx);
     s->sx = NULL;
     s->nsx = s->capsx = 0;
@@ -148,7 +150,7 @@ static pg_sxact *sx_find(pgsrc *s, uint32_t xid, int create)
 
 static void sx_remove(pgsrc *s, pg_sxact *x)
 {
-    sx_drop(x);
+    sx_drop(s, x);
     *x = s->sx[--s->nsx];
 }
 
@@ -161,17 +163,17 @@ static sl_status sx_store(pgsrc *s, const uint8_t *data, size_t len)
         return SL_ERROR;
     }
     pg_sxact *x = sx_find(s, s->stream_xid, 1);
-    uint8_t *copy = malloc(len - 4);
+    uint8_t *copy = s->api->malloc(s->h, len - 4);
     if (x && copy && x->n == x->cap) {
         size_t n = x->cap ? x->cap * 2 : 64;
-        pg_smsg *v = realloc(x->msgs, n * sizeof *v);
+        pg_smsg *v = s->api->realloc(s->h, x->msgs, n * sizeof *v);
         if (v) {
             x->msgs = v;
             x->cap = n;
         }
     }
     if (!x || !copy || x->n == x->cap) {
-        free(copy);
+        s->api->free(s->h, copy);
         s->api->set_error(s->h, "postgres: out of memory");
         return SL_ERROR;
     }
@@ -453,7 +455,7 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
         size_t o = 0;
         for (size_t i = 0; i < x->n; i++) {
             if (x->msgs[i].subxid == m.subxid)
-                free(x->msgs[i].msg);
+                s->api->free(s->h, x->msgs[i].msg);
             else
                 x->msgs[o++] = x->msgs[i];
         }
