@@ -104,6 +104,7 @@ sl_run_table *sl_run_table_for(sl_run *r, const sl_schema *s)
     rt->t = sl_table_new(s->ns, s->name, s);
     if (!rt->t)
         return NULL;
+    rt->t->dirty = 1; /* an empty table still gets its (empty) QVD */
     r->ntables++;
     if (s->nkeys == 0)
         sl_log(SL_LOG_WARN, r->d->tenant, NULL,
@@ -178,6 +179,8 @@ sl_status sl_run_on_emit(sl_run *r, sl_batch *b)
         return SL_ERROR;
     }
     r->txn_open = 1;
+    if (b->nrows)
+        r->txn_rows = 1;
     sl_batch *cur = b;
     for (size_t i = 0; i < r->ntransforms && cur; i++) {
         sl_host *th = &r->transforms[i];
@@ -223,7 +226,9 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
     if (r->commits_since_flush == 0)
         r->first_unflushed_us = r->pos_commit_us;
     r->commits_since_flush++;
-    if (r->npending == r->cappending) {
+    int had_rows = r->txn_rows;
+    r->txn_rows = 0;
+    if (had_rows && r->npending == r->cappending) {
         size_t ncap = r->cappending ? r->cappending * 2 : 1024;
         int64_t *np = realloc(r->pending_commits, ncap * sizeof *np);
         if (np) {
@@ -231,7 +236,7 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
             r->cappending = ncap;
         }
     }
-    if (r->npending < r->cappending)
+    if (had_rows && r->npending < r->cappending)
         r->pending_commits[r->npending++] = r->pos_commit_us;
     /* Stamp the change rows of this transaction. */
     for (size_t i = 0; i < r->ntables; i++) {

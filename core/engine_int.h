@@ -64,6 +64,7 @@ struct sl_run {
     sl_run_table *tables;
     size_t ntables;
     int txn_open;
+    int txn_rows; /* the open transaction emitted rows (empty commits only move the position) */
     /* Positions: the last committed (in memory) and the last durable (in the sink). */
     uint8_t *pos;
     size_t pos_len;

@@ -375,7 +375,10 @@ int sl_flush_due(const sl_run *r)
     if (r->txn_open || r->commits_since_flush == 0)
         return 0;
     int64_t since = sl_mono_us() - r->last_flush_mono;
-    if (r->changes_since_flush > 0)
+    int dirty = r->changes_since_flush > 0;
+    for (size_t i = 0; i < r->ntables && !dirty; i++)
+        dirty = r->tables[i].t->dirty; /* e.g. a new, empty table */
+    if (dirty)
         return since >= (int64_t)(r->flush_interval * 1e6) ||
                (int64_t)r->changes_since_flush >= r->flush_max_changes;
     /* Position moved without data (other tables' commits): keep the ack moving, less often. */

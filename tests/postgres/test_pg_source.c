@@ -439,7 +439,7 @@ static void test_resume(void)
     sql("DROP TABLE IF EXISTS rs");
     sql("CREATE TABLE rs (id int PRIMARY KEY, v text)");
     sql("INSERT INTO rs VALUES (0, 'zero')");
-    const char *kv[] = {"conninfo", g_conninfo, "tables", "rs", "heartbeat_interval", "1", NULL};
+    const char *kv[] = {"conninfo", g_conninfo, "tables", "rs", "heartbeat_interval", "3600", NULL};
     inst in = {0};
     CHECK_EQ_INT(inst_open(&in, kv, "resume", NULL, 0), 0);
     CHECK_EQ_INT(drive(&in, 1, 10), SL_OK); /* the snapshot */

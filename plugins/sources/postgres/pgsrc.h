@@ -85,6 +85,8 @@ typedef struct pgsrc {
     uint64_t recv_lsn;  /* highest WAL position seen */
     uint64_t durable_lsn;
     uint64_t sent_flush;
+    uint64_t committed_lsn;      /* last position handed to api->commit */
+    int64_t last_idle_commit_us; /* see on_copydata: quiet tables still advance the slot */
     int status_due;
     int64_t last_status_us;
     int ping_outstanding;

@@ -100,6 +100,9 @@ int sl_pg_start_replication(pgsrc *s)
     s->in_stream = 0;
     s->recv_lsn = s->start_lsn;
     s->last_status_us = sl_pg_now_us();
+    s->last_idle_commit_us = s->last_status_us;
+    if (s->committed_lsn < s->start_lsn)
+        s->committed_lsn = s->start_lsn;
     s->ping_outstanding = 0;
     s->status_due = s->durable_lsn > 0;
     if (s->once && s->start_lsn >= s->target_lsn)
@@ -330,6 +333,8 @@ static sl_status on_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
     sl_status st = api->commit(s->h, pos, strlen(pos), s->txn_time_us);
     if (st != SL_OK)
         return st;
+    s->committed_lsn = m->lsn2;
+    s->last_idle_commit_us = sl_pg_now_us(); /* idle commits only after a quiet heartbeat */
     (*commits)++;
     if (m->lsn2 > s->recv_lsn)
         s->recv_lsn = m->lsn2;
@@ -524,6 +529,21 @@ static sl_status on_copydata(pgsrc *s, char *buf, int n, int *commits)
         s->ping_outstanding = 0;
         if (cm.end > s->recv_lsn && !s->in_txn)
             s->recv_lsn = cm.end;
+        /* While the selected tables are quiet, WAL still moves (other tables, other databases).
+         * Between transactions, everything before the keepalive's walEnd has been decoded, so an
+         * empty commit at walEnd lets the engine make that position durable and the slot release
+         * its WAL. Transactions still open (streamed or not) commit later, past walEnd, and are
+         * re-decoded from the slot's restart point after a restart. At most once a heartbeat. */
+        int64_t now = sl_pg_now_us();
+        if (!s->in_txn && !s->in_stream && s->nsx == 0 && cm.end > s->committed_lsn &&
+            cm.end > s->skip_upto && now - s->last_idle_commit_us >= s->heartbeat_us) {
+            char pos[64];
+            sl_pg_format_pos(cm.end, pos, sizeof pos);
+            s->last_idle_commit_us = now;
+            s->committed_lsn = cm.end;
+            if (s->api->commit(s->h, pos, strlen(pos), 0) != SL_OK)
+                return SL_ERROR;
+        }
         if (cm.reply_requested && send_status(s, 0) < 0)
             return SL_RETRY;
         if (s->once && !s->in_txn && cm.end >= s->target_lsn)
