@@ -144,6 +144,7 @@ static int apply_batch(sl_run *r, sl_batch *b)
             }
             continue;
         }
+        rt->txn_touched = 1;
         if (sl_table_apply(rt->t, b, i, msg, sizeof msg) != 0) {
             sl_run_fail(r, "%s", msg);
             return -1;
@@ -215,11 +216,27 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
         if (rt->skip_until && rt->skip_len == len && memcmp(rt->skip_until, pos, len) == 0) {
-            free(rt->skip_until);
+            free(rt->change_pos);
+            rt->change_pos = rt->skip_until;
+            rt->change_pos_len = rt->skip_len;
             rt->skip_until = NULL;
             sl_log(SL_LOG_INFO, r->d->tenant, NULL,
                    "table %s: replay reached the position its file was written at", rt->t->name);
         }
+    }
+    for (size_t i = 0; i < r->ntables; i++) {
+        sl_run_table *rt = &r->tables[i];
+        if (!rt->txn_touched || !len)
+            continue;
+        rt->txn_touched = 0;
+        uint8_t *cp = realloc(rt->change_pos, len);
+        if (!cp) {
+            sl_run_fail(r, "out of memory storing a table position");
+            return SL_ERROR;
+        }
+        memcpy(cp, pos, len);
+        rt->change_pos = cp;
+        rt->change_pos_len = len;
     }
     int64_t now = sl_now_us();
     r->pos_commit_us = commit_us ? commit_us : now;
@@ -296,6 +313,7 @@ static void run_free(sl_run *r)
         free(r->tables[i].key);
         sl_batch_free(r->tables[i].ch.rows);
         free(r->tables[i].skip_until);
+        free(r->tables[i].change_pos);
     }
     free(r->tables);
     free(r->pos);

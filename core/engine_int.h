@@ -49,6 +49,12 @@ typedef struct sl_run_table {
     uint8_t *skip_until;
     size_t skip_len;
     int snapshot_seen; /* this attempt has received SNAPSHOT rows for the table */
+    /* Position of the last commit that changed this table: the table's file holds every change
+     * up to it. A replay after a crash reproduces exactly this commit (a real transaction, unlike
+     * a keepalive's empty commit), so recovery can skip up to it by equality. */
+    uint8_t *change_pos;
+    size_t change_pos_len;
+    int txn_touched;
     int64_t last_flush_us;
     int64_t last_latency_us;
 } sl_run_table;

@@ -397,20 +397,13 @@ int sl_flush(sl_run *r, int force)
     if (r->pos_len == 0 && r->ntables == 0)
         return 0; /* the source never committed anything */
     uint64_t seq = r->flush_seq + 1;
+    sl_buf comment = {0};
     char **chkeys = calloc(r->ntables ? r->ntables : 1, sizeof *chkeys);
     size_t *chrows = calloc(r->ntables ? r->ntables : 1, sizeof *chrows);
     int rc = -1;
     if (!chkeys || !chrows) {
         sl_run_fail(r, "out of memory");
         goto out;
-    }
-    char comment[1024];
-    {
-        sl_buf pb = {0};
-        hex(&pb, r->pos, r->pos_len);
-        snprintf(comment, sizeof comment, "sluice flush=%llu position=%s",
-                 (unsigned long long)seq, pb.p ? pb.p : "");
-        sl_buf_free(&pb);
     }
     const char *ext = r->csv ? ".csv" : ".qvd";
     const char *ctype = r->csv ? "text/csv" : "application/octet-stream";
@@ -434,10 +427,24 @@ int sl_flush(sl_run *r, int force)
         }
         if (!rt->t->dirty)
             continue;
+        /* The table's comment: the flush, its position, and the position of the last commit
+         * that changed this table (what recovery skips a replay up to). */
+        comment.len = 0;
+        sl_buf_printf(&comment, "sluice flush=%llu position=", (unsigned long long)seq);
+        hex(&comment, r->pos, r->pos_len);
+        sl_buf_printf(&comment, " table_position=");
+        if (rt->change_pos)
+            hex(&comment, rt->change_pos, rt->change_pos_len);
+        else
+            hex(&comment, r->pos, r->pos_len);
+        if (comment.oom) {
+            sl_run_fail(r, "out of memory");
+            goto out;
+        }
         rows_src rs = {.schema = rt->t->schema,
                        .t = rt->t,
                        .table_name = rt->t->name,
-                       .comment = comment};
+                       .comment = comment.p};
         uint64_t bytes = 0, hash = 0;
         if (put_object(r, rt->key, ctype, r->csv ? produce_csv : produce_qvd, &rs, &bytes, &hash) !=
             0)
@@ -459,7 +466,7 @@ int sl_flush(sl_run *r, int force)
             rows_src cs = {.schema = rt->ch.schema,
                            .b = rt->ch.rows,
                            .table_name = rt->t->name,
-                           .comment = comment};
+                           .comment = comment.p};
             if (put_object(r, chkeys[i], ctype, r->csv ? produce_csv : produce_qvd, &cs, NULL,
                            NULL) != 0)
                 goto out;
@@ -516,6 +523,7 @@ int sl_flush(sl_run *r, int force)
         r->source.entry->desc.source->durable(r->source.ctx, r->pos, r->pos_len);
     rc = 0;
 out:
+    sl_buf_free(&comment);
     if (chkeys)
         for (size_t i = 0; i < r->ntables; i++)
             free(chkeys[i]);
@@ -652,8 +660,16 @@ static int recover_table(sl_run *r, const sl_json *jt)
         /* From now on the file in the sink is this one. */
         rt->file_hash = h;
         rt->file_bytes = q->buflen;
-        const char *pos = q->comment ? strstr(q->comment, "position=") : NULL;
-        if (!pos || unhex(pos + 9, &rt->skip_until, &rt->skip_len) != 0 || rt->skip_len == 0) {
+        /* Files from before table_position existed name only the flush's position. */
+        const char *tp = q->comment ? strstr(q->comment, "table_position=") : NULL;
+        const char *pos = tp ? tp + 15 : q->comment ? strstr(q->comment, "position=") : NULL;
+        if (pos && !tp)
+            pos += 9;
+        char *end = pos ? strchr(pos, ' ') : NULL;
+        char *ptext = pos ? strndup(pos, end ? (size_t)(end - pos) : strlen(pos)) : NULL;
+        int bad = !ptext || unhex(ptext, &rt->skip_until, &rt->skip_len) != 0 || rt->skip_len == 0;
+        free(ptext);
+        if (bad) {
             sl_qvd_table_free(q);
             free(rt->skip_until);
             rt->skip_until = NULL;
