@@ -14,10 +14,10 @@ int sl_type_is_f64(sl_type t)
 }
 
 static const char *const type_names[] = {
-    [SL_T_INT64] = "int64",         [SL_T_DOUBLE] = "double", [SL_T_DECIMAL] = "decimal",
-    [SL_T_STRING] = "string",       [SL_T_BOOL] = "bool",     [SL_T_DATE] = "date",
-    [SL_T_TIME] = "time",           [SL_T_TIMESTAMP] = "timestamp",
-    [SL_T_TIMESTAMPTZ] = "timestamptz", [SL_T_BINARY] = "binary",
+    [SL_T_INT64] = "int64",   [SL_T_DOUBLE] = "double",       [SL_T_DECIMAL] = "decimal",
+    [SL_T_STRING] = "string", [SL_T_BOOL] = "bool",           [SL_T_DATE] = "date",
+    [SL_T_TIME] = "time",     [SL_T_TIMESTAMP] = "timestamp", [SL_T_TIMESTAMPTZ] = "timestamptz",
+    [SL_T_BINARY] = "binary",
 };
 
 const char *sl_type_name(sl_type t)

@@ -39,7 +39,8 @@ static const char usage[] =
     "  --log-level error|warn|info|debug\n"
     "  -h, --help                   this help\n"
     "\n"
-    "Signals: SIGHUP reloads job files (only changed jobs restart), SIGTERM/SIGINT stop gracefully.\n"
+    "Signals: SIGHUP reloads job files (only changed jobs restart), SIGTERM/SIGINT stop "
+    "gracefully.\n"
     "Docs: docs/cli.md, docs/job-scripts.md, docs/plugin-api.md.\n";
 
 typedef struct gopts {

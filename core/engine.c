@@ -108,8 +108,8 @@ sl_run_table *sl_run_table_for(sl_run *r, const sl_schema *s)
     r->ntables++;
     if (s->nkeys == 0)
         sl_log(SL_LOG_WARN, r->d->tenant, NULL,
-               "table %s%s%s has no primary key: rows are identified by their full contents",
-               s->ns, *s->ns ? "." : "", s->name);
+               "table %s%s%s has no primary key: rows are identified by their full contents", s->ns,
+               *s->ns ? "." : "", s->name);
     return rt;
 }
 
@@ -382,7 +382,8 @@ static void publish_metrics(sl_run *r)
     for (size_t k = 0; k < 2; k++)
         for (size_t i = 0; i < hosts[k]->nmetrics; i++)
             sl_buf_printf(&b, "sluice_plugin_%s{tenant=\"%s\",plugin=\"%s\"} %.17g\n",
-                          hosts[k]->metrics[i].name, t, hosts[k]->label, hosts[k]->metrics[i].value);
+                          hosts[k]->metrics[i].name, t, hosts[k]->label,
+                          hosts[k]->metrics[i].value);
     if (b.oom) {
         sl_buf_free(&b);
         return;
@@ -569,7 +570,8 @@ static void *job_thread(void *arg)
             break;
         }
         /* Jitter of up to 25% keeps many failing tenants from retrying in lockstep. */
-        int64_t wait = backoff + (int64_t)(((uint64_t)started * 2654435761u) % (uint64_t)(backoff / 4 + 1));
+        int64_t wait =
+            backoff + (int64_t)(((uint64_t)started * 2654435761u) % (uint64_t)(backoff / 4 + 1));
         sl_log(SL_LOG_ERROR, tenant, NULL, "job failed: %s; restarting in %.1fs", err,
                (double)wait / 1e6);
         pthread_mutex_lock(&job->mu);

@@ -20,7 +20,7 @@ typedef struct sl_job {
     pthread_mutex_t mu; /* guards cv (interruptible sleeps) and metrics */
     pthread_cond_t cv;
     /* Metrics, under mu. */
-    char *metrics;      /* Prometheus text for this job, rebuilt by the job thread */
+    char *metrics; /* Prometheus text for this job, rebuilt by the job thread */
     uint64_t restarts;
     uint64_t attempt_id;
 } sl_job;

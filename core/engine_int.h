@@ -30,10 +30,10 @@ struct sl_host {
 
 /* One change kept for a change file. */
 typedef struct sl_change_log {
-    sl_batch *rows;           /* table columns + _op, _commit_time, _position */
-    const sl_schema *schema;  /* the extended schema */
-    const sl_schema *base;    /* the table schema it was built for */
-    size_t committed;         /* rows covered by a commit */
+    sl_batch *rows;          /* table columns + _op, _commit_time, _position */
+    const sl_schema *schema; /* the extended schema */
+    const sl_schema *base;   /* the table schema it was built for */
+    size_t committed;        /* rows covered by a commit */
 } sl_change_log;
 
 typedef struct sl_run_table {
@@ -74,8 +74,8 @@ struct sl_run {
     /* Positions: the last committed (in memory) and the last durable (in the sink). */
     uint8_t *pos;
     size_t pos_len;
-    int64_t pos_commit_us;     /* source commit time of pos */
-    int64_t first_unflushed_us;/* wall time of the oldest commit not yet flushed */
+    int64_t pos_commit_us;      /* source commit time of pos */
+    int64_t first_unflushed_us; /* wall time of the oldest commit not yet flushed */
     uint64_t commits_since_flush;
     uint64_t changes_since_flush;
     uint8_t *durable;
@@ -113,7 +113,7 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
 /* flush.c */
 int sl_flush(sl_run *r, int force); /* 0 ok (or nothing to do), -1 failed (r->err) */
 int sl_flush_due(const sl_run *r);
-int sl_recover(sl_run *r);          /* 0 ok, -1 failed; fills tables and r->pos */
+int sl_recover(sl_run *r); /* 0 ok, -1 failed; fills tables and r->pos */
 sl_run_table *sl_run_table_for(sl_run *r, const sl_schema *s);
 
 #endif

@@ -441,10 +441,8 @@ int sl_flush(sl_run *r, int force)
             sl_run_fail(r, "out of memory");
             goto out;
         }
-        rows_src rs = {.schema = rt->t->schema,
-                       .t = rt->t,
-                       .table_name = rt->t->name,
-                       .comment = comment.p};
+        rows_src rs = {
+            .schema = rt->t->schema, .t = rt->t, .table_name = rt->t->name, .comment = comment.p};
         uint64_t bytes = 0, hash = 0;
         if (put_object(r, rt->key, ctype, r->csv ? produce_csv : produce_qvd, &rs, &bytes, &hash) !=
             0)
@@ -511,9 +509,8 @@ int sl_flush(sl_run *r, int force)
     if (r->commits_since_flush) {
         int64_t lat = now - r->first_unflushed_us;
         sl_log(SL_LOG_DEBUG, r->d->tenant, NULL,
-               "flush %llu durable: %llu changes, commit-to-durable %.3fs",
-               (unsigned long long)seq, (unsigned long long)r->changes_since_flush,
-               (double)lat / 1e6);
+               "flush %llu durable: %llu changes, commit-to-durable %.3fs", (unsigned long long)seq,
+               (unsigned long long)r->changes_since_flush, (double)lat / 1e6);
     }
     r->flushes++;
     r->commits_since_flush = 0;
@@ -823,8 +820,8 @@ int sl_recover(sl_run *r)
     for (size_t i = 0; i < r->ntables; i++)
         rows += sl_table_count(r->tables[i].t);
     sl_log(SL_LOG_INFO, r->d->tenant, NULL,
-           "recovered flush %llu from the sink: %zu tables, %zu rows", (unsigned long long)r->flush_seq,
-           r->ntables, rows);
+           "recovered flush %llu from the sink: %zu tables, %zu rows",
+           (unsigned long long)r->flush_seq, r->ntables, rows);
     rc = 0;
 out:
     sl_json_free(m);

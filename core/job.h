@@ -10,13 +10,13 @@
 typedef struct sl_optval {
     char *name;
     sl_opt_type type;
-    unsigned flags;   /* SL_OPT_SECRET ... copied from the declaration */
-    int line;         /* where it was set in the job file (0 for defaults) */
-    int is_default;   /* 1 if not in the file but taken from the declaration's default */
-    char *s;          /* STRING, and the text of every other type */
-    int64_t i;        /* INT, BOOL (0/1) */
-    double d;         /* DOUBLE (also INT as double) */
-    char **list;      /* LIST */
+    unsigned flags; /* SL_OPT_SECRET ... copied from the declaration */
+    int line;       /* where it was set in the job file (0 for defaults) */
+    int is_default; /* 1 if not in the file but taken from the declaration's default */
+    char *s;        /* STRING, and the text of every other type */
+    int64_t i;      /* INT, BOOL (0/1) */
+    double d;       /* DOUBLE (also INT as double) */
+    char **list;    /* LIST */
     size_t nlist;
 } sl_optval;
 

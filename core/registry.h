@@ -6,9 +6,9 @@
 #include <sluice/plugin.h>
 
 typedef struct sl_plugin_entry {
-    char *path;            /* the .so file */
-    sl_plugin desc;        /* copy of the descriptor, zero-filled past the plugin's own size */
-    void *dl;              /* dlopen handle */
+    char *path;     /* the .so file */
+    sl_plugin desc; /* copy of the descriptor, zero-filled past the plugin's own size */
+    void *dl;       /* dlopen handle */
 } sl_plugin_entry;
 
 typedef struct sl_registry {

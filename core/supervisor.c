@@ -55,8 +55,8 @@ int sl_expand_paths(char *const *args, size_t nargs, char ***out, size_t *nout)
                 if (de->d_name[0] == '.' || !ends_with(de->d_name, ".lua"))
                     continue;
                 char path[4096];
-                snprintf(path, sizeof path, "%s%s%s", args[i],
-                         ends_with(args[i], "/") ? "" : "/", de->d_name);
+                snprintf(path, sizeof path, "%s%s%s", args[i], ends_with(args[i], "/") ? "" : "/",
+                         de->d_name);
                 if (push_path(&v, &n, path) != 0)
                     break;
             }

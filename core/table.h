@@ -1,6 +1,7 @@
 /* Table state: the current rows of one source table keyed by its primary key (or by the whole row
  * when the table has no key), built from the snapshot and updated by changes. This is the "active"
- * part of active QVDs. Each row is one compact blob, so memory stays near the table's encoded size. */
+ * part of active QVDs. Each row is one compact blob, so memory stays near the table's encoded size.
+ */
 #ifndef SL_TABLE_H
 #define SL_TABLE_H
 
@@ -18,10 +19,11 @@ typedef struct sl_table {
     uint32_t *slots; /* open addressing: row index + 1, 0 = empty */
     uint64_t *slot_hash;
     size_t nslots;
-    size_t bytes;            /* memory held by row blobs */
-    uint8_t *last_deleted;   /* the row a key change's DELETE removed, for its INSERT's unchanged cells */
-    uint64_t changes_total;  /* changes applied since start */
-    uint64_t pending;        /* changes since the last flush */
+    size_t bytes; /* memory held by row blobs */
+    uint8_t
+        *last_deleted; /* the row a key change's DELETE removed, for its INSERT's unchanged cells */
+    uint64_t changes_total; /* changes applied since start */
+    uint64_t pending;       /* changes since the last flush */
     int dirty;
 } sl_table;
 

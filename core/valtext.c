@@ -108,8 +108,8 @@ void sl_value_text(sl_buf *out, sl_type t, const sl_value *v, int tz_minutes)
             if (tz_minutes == 0)
                 sl_buf_add(out, "Z", 1);
             else
-                sl_buf_printf(out, "%c%02d:%02d", tz_minutes < 0 ? '-' : '+',
-                              abs(tz_minutes) / 60, abs(tz_minutes) % 60);
+                sl_buf_printf(out, "%c%02d:%02d", tz_minutes < 0 ? '-' : '+', abs(tz_minutes) / 60,
+                              abs(tz_minutes) % 60);
         }
         break;
     }

@@ -10,6 +10,7 @@ cd "$here"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/install-deps.sh
+scripts/format.sh --check
 
 echo "== build (RelWithDebInfo, all plugins required)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_TESTS=ON -DSL_STRICT_PLUGINS=ON >/dev/null

@@ -1,8 +1,7 @@
 /* An out-of-tree transform built only against the installed header:
- *   cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags sluice) upper.c -o sl-transform-upper.so
- * It upper-cases (ASCII) the string columns named in `columns`. */
+ *   cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags sluice) upper.c -o
+ * sl-transform-upper.so It upper-cases (ASCII) the string columns named in `columns`. */
 #include <sluice/plugin.h>
-
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,6 +1,5 @@
 /* A transform plugin built several ways to exercise the loader's checks (tests/abi). */
 #include <sluice/plugin.h>
-
 #include <stdlib.h>
 
 #ifndef FIXTURE_ABI_MAJOR

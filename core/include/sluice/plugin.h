@@ -32,8 +32,8 @@ extern "C" {
 #define SL_PLUGIN_ABI_MINOR 0
 
 #if defined(__GNUC__)
-#define SL_EXPORT         __attribute__((visibility("default")))
-#define SL_PRINTF(f, a)   __attribute__((format(printf, f, a)))
+#define SL_EXPORT       __attribute__((visibility("default")))
+#define SL_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define SL_EXPORT
 #define SL_PRINTF(f, a)
@@ -113,10 +113,10 @@ enum { SL_CELL_VALUE = 0, SL_CELL_NULL = 1, SL_CELL_UNCHANGED = 2 };
 typedef enum sl_op {
     SL_OP_SNAPSHOT = 0, /* a row of the initial copy */
     SL_OP_INSERT = 1,
-    SL_OP_UPDATE = 2, /* full new row; a key change is sent as DELETE(old key) immediately
-                         followed by INSERT(new row), whose UNCHANGED cells take the deleted
-                         row's values */
-    SL_OP_DELETE = 3, /* key columns set (others may be NULL) */
+    SL_OP_UPDATE = 2,   /* full new row; a key change is sent as DELETE(old key) immediately
+                           followed by INSERT(new row), whose UNCHANGED cells take the deleted
+                           row's values */
+    SL_OP_DELETE = 3,   /* key columns set (others may be NULL) */
     SL_OP_TRUNCATE = 4, /* the table is emptied; cells are ignored */
 } sl_op;
 
@@ -165,7 +165,7 @@ typedef struct sl_host_api {
     const char *(*tenant)(sl_host *h);
 
     /* Options, validated and defaulted against the plugin's declaration. */
-    int (*opt_isset)(sl_host *h, const char *name); /* given in the job or has a default */
+    int (*opt_isset)(sl_host *h, const char *name);          /* given in the job or has a default */
     const char *(*opt_string)(sl_host *h, const char *name); /* NULL if unset */
     int64_t (*opt_int)(sl_host *h, const char *name, int64_t dflt);
     double (*opt_double)(sl_host *h, const char *name, double dflt);
@@ -234,13 +234,15 @@ typedef struct sl_source_ops {
     /* Do some work: emit batches and commits through the host API. Return SL_OK when work was
      * done, SL_AGAIN when idle (the host may wait up to timeout_ms), SL_EOF when finished. */
     sl_status (*poll)(void *ctx, int timeout_ms);
-    /* Everything up to pos is durable in the sink: the source may release it (e.g. confirm an LSN). */
+    /* Everything up to pos is durable in the sink: the source may release it (e.g. confirm an LSN).
+     */
     void (*durable)(void *ctx, const void *pos, size_t pos_len);
 } sl_source_ops;
 
 typedef struct sl_transform_ops {
     /* Map one batch to zero or one batch. *out = NULL drops the batch; *out = in passes it on
-     * unchanged; otherwise *out is a batch the transform got from api->batch_new and keeps owning. */
+     * unchanged; otherwise *out is a batch the transform got from api->batch_new and keeps owning.
+     */
     sl_status (*transform)(void *ctx, sl_batch *in, sl_batch **out);
 } sl_transform_ops;
 

@@ -1,11 +1,10 @@
 /* Sink "file": objects are files under a local directory. A put writes a temporary file in the
  * target directory, fsyncs it, renames it over the key and fsyncs the directory, so a reader sees
  * the old complete file or the new one, and a crash never leaves a torn file under a key. */
-#include <sluice/plugin.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sluice/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,6 @@
  * that was killed and resumed from its last durable position — produce the same final tables.
  * Position: the text "gen:<n>", n = number of change transactions applied (0 = snapshot only). */
 #include <sluice/plugin.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +46,17 @@ static const sl_option options[] = {
     {"batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch"},
     {"seed", SL_OPT_INT, 0, "1", "seed of the deterministic values"},
     {"null_every", SL_OPT_INT, 0, "7", "every Nth value of a non-key column is NULL (0 = never)"},
-    {"fail", SL_OPT_STRING, 0, NULL, "test hook: \"open\" fails every open; \"poll\" fails after fail_after polls"},
+    {"fail", SL_OPT_STRING, 0, NULL,
+     "test hook: \"open\" fails every open; \"poll\" fails after fail_after polls"},
     {"fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"},
     {NULL, 0, 0, NULL, NULL},
 };
 
 static int parse_type(const char *s, sl_type *t)
 {
-    static const char *const names[] = {NULL,   "int64", "double", "decimal", "string", "bool",
-                                        "date", "time",  "timestamp", "timestamptz", "binary"};
+    static const char *const names[] = {NULL,        "int64",       "double", "decimal",
+                                        "string",    "bool",        "date",   "time",
+                                        "timestamp", "timestamptz", "binary"};
     for (int i = 1; i <= 10; i++)
         if (strcmp(names[i], s) == 0) {
             *t = (sl_type)i;

@@ -2,9 +2,8 @@
  *   columns = {"id", "name", "email as contact"}   -- output columns, in this order
  *   tables  = {"orders", "public.customers"}       -- optional: only these tables (others pass)
  * A column that a table lacks is skipped for that table; key columns keep their key position. */
-#include <sluice/plugin.h>
-
 #include <fnmatch.h>
+#include <sluice/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
