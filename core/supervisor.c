@@ -80,15 +80,21 @@ void sl_free_paths(char **paths, size_t n)
     free(paths);
 }
 
+/* The signals the supervisor reads from its signalfd. */
+static void control_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGUSR1);
+}
+
 void sl_signals_block(void)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
+    control_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -276,12 +282,7 @@ int sl_supervise(const sl_registry *reg, char *const *args, size_t nargs, const 
 {
     sup sp = {.reg = reg, .o = o};
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
+    control_signals(&set);
     int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0) {
         sl_log(SL_LOG_ERROR, NULL, NULL, "signalfd: %s", strerror(errno));
