@@ -12,6 +12,8 @@
  *    much of the struct the plugin knows); a plugin checks api->size before calling a function
  *    appended after its own minor (SL_API_HAS).
  *  - Nothing is ever removed, reordered or re-typed within one major.
+ *  - The per-kind tables (sl_source_ops, sl_transform_ops, sl_sink_ops) and sl_open_args carry
+ *    no size, so they are frozen for the major: later functions are appended to sl_plugin.
  *
  * Ownership: arguments are borrowed for the duration of a call; whoever keeps data copies it.
  * Batches and schemas belong to the host. A plugin context is made by create() and freed by
