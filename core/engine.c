@@ -204,12 +204,13 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
         return SL_ERROR;
     r->txn_open = 0;
     if (len && pos) {
-        uint8_t *np = realloc(r->pos, len);
+        uint8_t *np = realloc(r->pos, len + 1);
         if (!np) {
             sl_run_fail(r, "out of memory storing the source position");
             return SL_ERROR;
         }
         memcpy(np, pos, len);
+        np[len] = 0; /* see unhex in flush.c */
         r->pos = np;
         r->pos_len = len;
     }

@@ -543,7 +543,9 @@ static int unhex(const char *s, uint8_t **out, size_t *outlen)
     size_t n = strlen(s);
     if (n % 2)
         return -1;
-    uint8_t *p = malloc(n / 2 + 1);
+    /* One byte more, zeroed: positions are bytes, but a plugin printing one as text must not
+     * run off the end. */
+    uint8_t *p = calloc(1, n / 2 + 1);
     if (!p)
         return -1;
     for (size_t i = 0; i < n / 2; i++) {

@@ -818,10 +818,10 @@ static int pg_open(void *ctx, const sl_open_args *args)
     if (have_resume && st != 1 && !snapshot) {
         if (!s->resnap) {
             s->api->set_error(s->h,
-                              "postgres: replication slot %s is %s: changes since %s cannot be "
+                              "postgres: replication slot %s is %s: changes since %.*s cannot be "
                               "streamed; set resnapshot_on_slot_loss = true for a fresh snapshot",
                               s->slot, st == 2 ? "lost (its WAL was removed)" : "missing",
-                              (const char *)args->resume_pos);
+                              (int)args->resume_len, (const char *)args->resume_pos);
             goto fail;
         }
         s->api->log(s->h, SL_LOG_WARN, "postgres: replication slot %s is %s: taking a new snapshot",
