@@ -181,9 +181,11 @@ static void add_slot(sup *sp, const char *path, sl_jobdesc *d)
     sp->n++;
 }
 
-/* Load, diff, apply. Old versions keep running when their new file does not load. */
-static void reload(sup *sp, char *const *args, size_t nargs, int initial)
+/* Load, diff, apply. Old versions keep running when their new file does not load. Returns the
+ * number of files that failed to load. */
+static size_t reload(sup *sp, char *const *args, size_t nargs, int initial)
 {
+    size_t failed = 0;
     char **paths = NULL;
     size_t np = 0;
     sl_expand_paths(args, nargs, &paths, &np);
@@ -205,6 +207,7 @@ static void reload(sup *sp, char *const *args, size_t nargs, int initial)
         sl_diag diag = {0};
         sl_jobdesc *d = sl_job_load(paths[k], sp->reg, &diag);
         if (!d) {
+            failed++;
             log_diag(&diag);
             if (old && old->job)
                 sl_log(SL_LOG_ERROR, old->job->desc->tenant, NULL,
@@ -245,6 +248,7 @@ static void reload(sup *sp, char *const *args, size_t nargs, int initial)
     sl_free_paths(paths, np);
     if (!initial)
         sp->reloads++;
+    return failed;
 }
 
 static void write_metrics(sup *sp)
@@ -288,16 +292,21 @@ int sl_supervise(const sl_registry *reg, char *const *args, size_t nargs, const 
         sl_log(SL_LOG_ERROR, NULL, NULL, "signalfd: %s", strerror(errno));
         return 1;
     }
-    reload(&sp, args, nargs, 1);
+    size_t failed = reload(&sp, args, nargs, 1);
     size_t running = 0;
     for (size_t i = 0; i < sp.n; i++)
         running += sp.s[i].job != NULL;
-    if (running == 0) {
-        sl_log(SL_LOG_ERROR, NULL, NULL, "no job could be started");
+    if (running == 0 && (failed > 0 || o->once)) {
+        /* Nothing to run: an error when files failed; with --once, done (e.g. an empty shard). */
+        if (failed)
+            sl_log(SL_LOG_ERROR, NULL, NULL, "no job could be started");
+        else
+            sl_log(SL_LOG_INFO, NULL, NULL, "no job to run%s", o->shard_n ? " in this shard" : "");
         close(sfd);
         free(sp.s);
-        return 1;
+        return failed ? 1 : 0;
     }
+    /* Without --once an empty job set (an empty directory, an empty shard) waits for SIGHUP. */
     sl_log(SL_LOG_INFO, NULL, NULL, "sluice %s running %zu job(s)%s", SL_VERSION, running,
            o->once ? " once" : "");
     int stopping = 0, rc = 0;
