@@ -16,7 +16,7 @@ new_db() {
 # s3_qvd_csv KEY -> CSV of the object's rows on stdout (empty output when absent)
 s3_qvd_csv() {
     local f=$T/dl.$$.$RANDOM.qvd
-    node "$NODE_DIR/s3get.js" --env "$S3ENV" "$1" "$f" 2>/dev/null || return 1
+    timeout 30 node "$NODE_DIR/s3get.js" --env "$S3ENV" "$1" "$f" 2>/dev/null || return 1
     "$SLUICE" qvd cat "$f" --format csv
     rm -f "$f"
 }

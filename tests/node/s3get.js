@@ -28,7 +28,10 @@ async function main() {
     process.exit(2);
   }
   try {
-    const r = await client.send(new GetObjectCommand({ Bucket: env.S3_BUCKET, Key: key }));
+    // A bounded wait: s3rver writes objects in place, so a GET racing an overwrite can stall
+    // on a body shorter than its Content-Length (real S3 replaces atomically). Callers retry.
+    const abortSignal = AbortSignal.timeout(20000);
+    const r = await client.send(new GetObjectCommand({ Bucket: env.S3_BUCKET, Key: key }), { abortSignal });
     const chunks = [];
     for await (const c of r.Body) chunks.push(c);
     fs.writeFileSync(out, Buffer.concat(chunks));
