@@ -837,7 +837,8 @@ static void load_spec(sl_loader *ld, int idx, sl_kind kind, int fallback_line, s
             }
         }
     }
-    qsort(spec->opts, spec->nopts, sizeof *spec->opts, cmp_optval);
+    if (spec->nopts)
+        qsort(spec->opts, spec->nopts, sizeof *spec->opts, cmp_optval);
     if (kind == SL_KIND_SINK) {
         check_core_sink(ld, spec, label);
     }

@@ -61,7 +61,8 @@ int sl_expand_paths(char *const *args, size_t nargs, char ***out, size_t *nout)
                     break;
             }
             closedir(d);
-            qsort(v + first, n - first, sizeof *v, cmp_str);
+            if (n > first) /* qsort wants a valid pointer even for zero items */
+                qsort(v + first, n - first, sizeof *v, cmp_str);
         } else {
             /* Missing files are kept: loading them reports the error with the name. */
             if (push_path(&v, &n, args[i]) != 0)
