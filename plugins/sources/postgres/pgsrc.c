@@ -50,6 +50,26 @@ static void pg_errmsg(pgsrc *s, PGconn *c, const char *what)
     s->api->set_error(s->h, "postgres: %s: %s", what, line);
 }
 
+/* A catalog query with one text parameter: its rows, or NULL with the error set ("what"). */
+static PGresult *catalog_query(pgsrc *s, const char *sql, const char *param, const char *what)
+{
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        return r;
+    pg_errmsg(s, s->conn, what);
+    PQclear(r);
+    return NULL;
+}
+
+/* The same with an OID parameter. */
+static PGresult *catalog_query_oid(pgsrc *s, const char *sql, uint32_t oid, const char *what)
+{
+    char oidtxt[16];
+    snprintf(oidtxt, sizeof oidtxt, "%u", oid);
+    return catalog_query(s, sql, oidtxt, what);
+}
+
 /* ---- relations ---- */
 
 pg_rel *sl_pg_rel_find(pgsrc *s, uint32_t relid)
@@ -143,22 +163,16 @@ static int base_type(pgsrc *s, uint32_t oid, uint32_t *base)
             *base = s->types[i].base;
             return 0;
         }
-    char oidtxt[16];
-    snprintf(oidtxt, sizeof oidtxt, "%u", oid);
-    const char *params[1] = {oidtxt};
-    PGresult *r =
-        PQexecParams(s->conn,
-                     "WITH RECURSIVE t(oid, base, typtype) AS ("
-                     " SELECT oid, typbasetype, typtype FROM pg_catalog.pg_type WHERE oid = $1::oid"
-                     " UNION ALL SELECT p.oid, p.typbasetype, p.typtype FROM pg_catalog.pg_type p"
-                     " JOIN t ON p.oid = t.base WHERE t.typtype = 'd')"
-                     " SELECT oid FROM t WHERE typtype <> 'd'",
-                     1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_errmsg(s, s->conn, "type lookup");
-        PQclear(r);
+    PGresult *r = catalog_query_oid(
+        s,
+        "WITH RECURSIVE t(oid, base, typtype) AS ("
+        " SELECT oid, typbasetype, typtype FROM pg_catalog.pg_type WHERE oid = $1::oid"
+        " UNION ALL SELECT p.oid, p.typbasetype, p.typtype FROM pg_catalog.pg_type p"
+        " JOIN t ON p.oid = t.base WHERE t.typtype = 'd')"
+        " SELECT oid FROM t WHERE typtype <> 'd'",
+        oid, "type lookup");
+    if (!r)
         return -1;
-    }
     *base = PQntuples(r) ? (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10) : oid;
     PQclear(r);
     if (s->ntypes == s->captypes) {
@@ -177,11 +191,8 @@ static int base_type(pgsrc *s, uint32_t oid, uint32_t *base)
  * otherwise the primary key (also for FULL, whose Relation message flags every column). */
 static int load_keys(pgsrc *s, pg_rel *rel, pg_col *cols, uint32_t ncols)
 {
-    char oidtxt[16];
-    snprintf(oidtxt, sizeof oidtxt, "%u", rel->relid);
-    const char *params[1] = {oidtxt};
-    PGresult *r = PQexecParams(
-        s->conn,
+    PGresult *r = catalog_query_oid(
+        s,
         "SELECT a.attname FROM pg_catalog.pg_class c"
         " JOIN pg_catalog.pg_index i ON i.indrelid = c.oid"
         " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
@@ -192,12 +203,9 @@ static int load_keys(pgsrc *s, pg_rel *rel, pg_col *cols, uint32_t ncols)
         "  ELSE i2.indisprimary END DESC LIMIT 1)"
         " AND (c.relreplident <> 'd' OR i.indisprimary)"
         " ORDER BY k.ord",
-        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_errmsg(s, s->conn, "primary key lookup");
-        PQclear(r);
+        rel->relid, "primary key lookup");
+    if (!r)
         return -1;
-    }
     for (int i = 0; i < PQntuples(r); i++)
         for (uint32_t c = 0; c < ncols; c++)
             if (strcmp(cols[c].name, PQgetvalue(r, i, 0)) == 0)
@@ -234,18 +242,13 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
                 goto oom;
         }
     } else {
-        char oidtxt[16];
-        snprintf(oidtxt, sizeof oidtxt, "%u", rel->relid);
-        const char *params[1] = {oidtxt};
-        r = PQexecParams(s->conn,
-                         "SELECT attname, atttypid FROM pg_catalog.pg_attribute WHERE attrelid ="
-                         " $1::oid AND attnum > 0 AND NOT attisdropped AND attgenerated = ''"
-                         " ORDER BY attnum",
-                         1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            pg_errmsg(s, s->conn, "column lookup");
+        r = catalog_query_oid(s,
+                              "SELECT attname, atttypid FROM pg_catalog.pg_attribute WHERE attrelid"
+                              " = $1::oid AND attnum > 0 AND NOT attisdropped AND attgenerated = ''"
+                              " ORDER BY attnum",
+                              rel->relid, "column lookup");
+        if (!r)
             goto fail;
-        }
         ncols = (uint32_t)PQntuples(r);
         cols = calloc(ncols ? ncols : 1, sizeof *cols);
         if (!cols)
@@ -577,20 +580,15 @@ static char *qualified(pgsrc *s, const pg_rel *rel)
  * missing selected tables when we may). */
 static int ensure_publication(pgsrc *s)
 {
-    const char *params[1] = {s->pub};
-    PGresult *r = PQexecParams(s->conn,
-                               "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables"
-                               " WHERE pubname = $1",
-                               1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_errmsg(s, s->conn, "reading publication");
-        PQclear(r);
+    PGresult *r = catalog_query(s,
+                                "SELECT schemaname, tablename FROM"
+                                " pg_catalog.pg_publication_tables WHERE pubname = $1",
+                                s->pub, "reading publication");
+    if (!r)
         return -1;
-    }
-    PGresult *e =
-        PQexecParams(s->conn, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", 1, NULL,
-                     params, NULL, NULL, 0);
-    int exists = PQresultStatus(e) == PGRES_TUPLES_OK && PQntuples(e) > 0;
+    PGresult *e = catalog_query(s, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+                                s->pub, "reading publication");
+    int exists = e && PQntuples(e) > 0;
     PQclear(e);
     char *pubid = PQescapeIdentifier(s->conn, s->pub, strlen(s->pub));
     int rc = 0;
@@ -685,17 +683,13 @@ out:
 /* Slot state: 0 missing, 1 usable, 2 lost (WAL removed). -1 on error. */
 static int slot_state(pgsrc *s)
 {
-    const char *params[1] = {s->slot};
-    PGresult *r = PQexecParams(s->conn,
-                               "SELECT plugin, database = current_database(),"
-                               " coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots"
-                               " WHERE slot_name = $1",
-                               1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_errmsg(s, s->conn, "reading pg_replication_slots");
-        PQclear(r);
+    PGresult *r = catalog_query(s,
+                                "SELECT plugin, database = current_database(),"
+                                " coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots"
+                                " WHERE slot_name = $1",
+                                s->slot, "reading pg_replication_slots");
+    if (!r)
         return -1;
-    }
     int st = 0;
     if (PQntuples(r) > 0) {
         if (strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0 || strcmp(PQgetvalue(r, 0, 1), "t")) {
