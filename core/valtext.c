@@ -1,34 +1,11 @@
 #include "valtext.h"
 
+#include "qvd/qvd.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Days <-> civil date in the proleptic Gregorian calendar (H. Hinnant's algorithms). */
-void sl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = (int64_t)yoe + era * 400;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yy + (*m <= 2);
-}
-
-int64_t sl_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
 
 static int64_t floordiv(int64_t a, int64_t b)
 {
@@ -36,21 +13,26 @@ static int64_t floordiv(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static void put_time(sl_buf *out, int64_t us_of_day)
-{
-    int64_t s = us_of_day / 1000000, frac = us_of_day % 1000000;
-    sl_buf_printf(out, "%02lld:%02lld:%02lld", (long long)(s / 3600), (long long)(s / 60 % 60),
-                  (long long)(s % 60));
-    if (frac)
-        sl_buf_printf(out, ".%06lld", (long long)frac);
-}
-
+/* The QVD codec's texts, so CSV output and QVD duals show dates and times identically. Out of
+ * range values (beyond year +-9999999) fall back to the raw number. */
 static void put_date(sl_buf *out, int64_t days)
 {
-    int64_t y;
-    unsigned m, d;
-    sl_civil_from_days(days, &y, &m, &d);
-    sl_buf_printf(out, "%04lld-%02u-%02u", (long long)y, m, d);
+    char tmp[40];
+    int n = sl_qvd_fmt_date(days, tmp, sizeof tmp);
+    if (n < 0)
+        sl_buf_printf(out, "%lld", (long long)days);
+    else
+        sl_buf_add(out, tmp, (size_t)n);
+}
+
+static void put_time(sl_buf *out, int64_t us_of_day)
+{
+    char tmp[40];
+    int n = sl_qvd_fmt_time(us_of_day, tmp, sizeof tmp);
+    if (n < 0)
+        sl_buf_printf(out, "%lld", (long long)us_of_day);
+    else
+        sl_buf_add(out, tmp, (size_t)n);
 }
 
 void sl_value_text(sl_buf *out, sl_type t, const sl_value *v, int tz_minutes)

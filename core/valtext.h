@@ -8,8 +8,6 @@
 
 #include <stdint.h>
 
-void sl_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
-int64_t sl_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* Appends the text of v (NULL appends nothing). tz_minutes shifts TIMESTAMPTZ. */
 void sl_value_text(sl_buf *out, sl_type t, const sl_value *v, int tz_minutes);
 

@@ -110,6 +110,15 @@ size_t sl_qvd_writer_mem(const sl_qvd_writer *w);
 /* Convenience: finish into a file (written to path directly). 0 or -1. */
 int sl_qvd_writer_finish_file(sl_qvd_writer *w, const char *path);
 
+/* Calendar and the canonical date/time texts the writer puts into duals; the core's CSV output
+ * and logs use the same ones. Days since 1970-01-01 <-> proleptic Gregorian y/m/d; the text
+ * functions return the length written, or -1 (buffer too small, date out of range). */
+void sl_qvd_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+int64_t sl_qvd_days_from_civil(int64_t y, unsigned m, unsigned d);
+int sl_qvd_fmt_date(int64_t days, char *buf, size_t len);    /* YYYY-MM-DD */
+int sl_qvd_fmt_time(int64_t us, char *buf, size_t len);      /* hh:mm:ss[.ffffff] */
+int sl_qvd_fmt_timestamp(int64_t us, char *buf, size_t len); /* date + ' ' + time */
+
 /* CLI: sluice qvd info|cat ... (argv[0] is "qvd") */
 int sl_cli_qvd(int argc, char **argv);
 

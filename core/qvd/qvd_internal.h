@@ -14,14 +14,8 @@
 /* Shortest text that strtod reads back as exactly d ("%.17g" at most). Returns its length. */
 int sl_qvd_fmt_double(double d, char *buf, size_t len);
 
-/* Calendar: days since 1970-01-01 <-> proleptic Gregorian year/month/day. */
-void sl_qvd_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
-int64_t sl_qvd_days_from_civil(int64_t y, unsigned m, unsigned d);
-
-/* Texts the writer puts into duals and the exact parsers for them. Return length or -1. */
-int sl_qvd_fmt_date(int64_t days, char *buf, size_t len);    /* YYYY-MM-DD */
-int sl_qvd_fmt_time(int64_t us, char *buf, size_t len);      /* hh:mm:ss[.ffffff] */
-int sl_qvd_fmt_timestamp(int64_t us, char *buf, size_t len); /* date + ' ' + time */
+/* The calendar and the date/time texts are declared in qvd.h (the core uses them too). */
+/* The exact parsers for the writer's texts. Return 0 or -1. */
 int sl_qvd_parse_date(const char *s, size_t n, int64_t *days);
 int sl_qvd_parse_time(const char *s, size_t n, int64_t *us);
 /* "YYYY-MM-DD hh:mm:ss[.ffffff][ +hh:mm|-hh:mm]"; *offmin gets the suffix (0 without one). */

@@ -1,3 +1,4 @@
+#include "qvd/qvd.h"
 #include "sl_test.h"
 #include "valtext.h"
 
@@ -21,8 +22,8 @@ static void test_dates(void)
     for (int64_t d = -800000; d < 800000; d += 997) {
         int64_t y;
         unsigned m, dd;
-        sl_civil_from_days(d, &y, &m, &dd);
-        CHECK_EQ_INT(sl_days_from_civil(y, m, dd), d);
+        sl_qvd_civil_from_days(d, &y, &m, &dd);
+        CHECK_EQ_INT(sl_qvd_days_from_civil(y, m, dd), d);
     }
 }
 
