@@ -157,61 +157,101 @@ typedef struct rows_src {
     const char *comment;
 } rows_src;
 
-static int produce_csv(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errlen)
+/* Calls fn once per output row (a keyless table's duplicates once each), table rows in key order.
+ * fn returns 0, or -1 to stop (it reports its own cause). 0, or -1 (out of memory, or fn). */
+typedef int (*row_fn)(void *ud, const sl_value *vals);
+
+static int each_row(const rows_src *rs, row_fn fn, void *ud, int *oom)
 {
-    rows_src *rs = arg;
     const sl_schema *s = rs->schema;
-    sl_buf line = {0};
-    sl_buf cell = {0};
-    int rc = -1;
-    for (uint32_t c = 0; c < s->ncols; c++) {
-        if (c)
-            sl_buf_add(&line, ",", 1);
-        csv_field(&line, s->cols[c].name, strlen(s->cols[c].name));
-    }
-    sl_buf_add(&line, "\r\n", 2);
     sl_value *vals = calloc(s->ncols ? s->ncols : 1, sizeof *vals);
     size_t *order = rs->t ? sl_table_sorted(rs->t) : NULL;
     size_t n = rs->t ? rs->t->nrows : rs->b->nrows;
-    if (!vals || (rs->t && !order)) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
+    int rc = -1;
+    *oom = !vals || (rs->t && !order);
+    for (size_t i = 0; i < n && !*oom; i++) {
         uint32_t count = 1;
         if (rs->t)
             count = sl_table_row(rs->t, order[i], vals);
         else
             for (uint32_t c = 0; c < s->ncols; c++)
                 sl_batch_get(rs->b, i, c, &vals[c]);
-        for (uint32_t k = 0; k < count; k++) {
-            for (uint32_t c = 0; c < s->ncols; c++) {
-                if (c)
-                    sl_buf_add(&line, ",", 1);
-                cell.len = 0;
-                sl_value_text(&cell, s->cols[c].type, &vals[c], r->tz_minutes);
-                if (cell.len)
-                    csv_field(&line, cell.p, cell.len);
-            }
-            sl_buf_add(&line, "\r\n", 2);
-        }
-        if (line.len >= 1 << 20) {
-            if (line.oom || put_out(pc, line.p, line.len) != 0)
+        for (uint32_t k = 0; k < count; k++)
+            if (fn(ud, vals) != 0)
                 goto out;
-            line.len = 0;
-        }
     }
-    if (line.oom || (line.len && put_out(pc, line.p, line.len) != 0))
-        goto out;
-    rc = 0;
+    rc = *oom ? -1 : 0;
 out:
-    if (line.oom || cell.oom)
-        snprintf(err, errlen, "out of memory");
     free(order);
     free(vals);
-    sl_buf_free(&line);
-    sl_buf_free(&cell);
     return rc;
+}
+
+typedef struct csv_out {
+    sl_run *r;
+    const sl_schema *s;
+    put_ctx *pc;
+    sl_buf line, cell;
+} csv_out;
+
+static int csv_row(void *ud, const sl_value *vals)
+{
+    csv_out *o = ud;
+    for (uint32_t c = 0; c < o->s->ncols; c++) {
+        if (c)
+            sl_buf_add(&o->line, ",", 1);
+        o->cell.len = 0;
+        sl_value_text(&o->cell, o->s->cols[c].type, &vals[c], o->r->tz_minutes);
+        if (o->cell.len)
+            csv_field(&o->line, o->cell.p, o->cell.len);
+    }
+    sl_buf_add(&o->line, "\r\n", 2);
+    if (o->line.oom || o->cell.oom)
+        return -1;
+    if (o->line.len >= 1 << 20) {
+        if (put_out(o->pc, o->line.p, o->line.len) != 0)
+            return -1;
+        o->line.len = 0;
+    }
+    return 0;
+}
+
+static int produce_csv(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errlen)
+{
+    rows_src *rs = arg;
+    csv_out o = {.r = r, .s = rs->schema, .pc = pc};
+    for (uint32_t c = 0; c < o.s->ncols; c++) {
+        if (c)
+            sl_buf_add(&o.line, ",", 1);
+        csv_field(&o.line, o.s->cols[c].name, strlen(o.s->cols[c].name));
+    }
+    sl_buf_add(&o.line, "\r\n", 2);
+    int oom = 0;
+    int rc = each_row(rs, csv_row, &o, &oom);
+    if (rc == 0 && !o.line.oom && o.line.len && put_out(pc, o.line.p, o.line.len) != 0)
+        rc = -1;
+    if (oom || o.line.oom || o.cell.oom) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    sl_buf_free(&o.line);
+    sl_buf_free(&o.cell);
+    return rc;
+}
+
+typedef struct qvd_out {
+    sl_qvd_writer *w;
+    char *err;
+    size_t errlen;
+} qvd_out;
+
+static int qvd_row(void *ud, const sl_value *vals)
+{
+    qvd_out *o = ud;
+    if (sl_qvd_writer_add_row(o->w, vals) == 0)
+        return 0;
+    snprintf(o->err, o->errlen, "%s", sl_qvd_writer_error(o->w));
+    return -1;
 }
 
 static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errlen)
@@ -219,13 +259,9 @@ static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errl
     rows_src *rs = arg;
     const sl_schema *s = rs->schema;
     sl_qvd_column_spec *cols = calloc(s->ncols ? s->ncols : 1, sizeof *cols);
-    sl_value *vals = calloc(s->ncols ? s->ncols : 1, sizeof *vals);
-    size_t *order = rs->t ? sl_table_sorted(rs->t) : NULL;
-    sl_qvd_writer *w = NULL;
-    int rc = -1;
-    if (!cols || !vals || (rs->t && !order)) {
+    if (!cols) {
         snprintf(err, errlen, "out of memory");
-        goto out;
+        return -1;
     }
     for (uint32_t c = 0; c < s->ncols; c++) {
         cols[c].name = s->cols[c].name;
@@ -234,49 +270,30 @@ static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errl
     }
     char creator[256];
     snprintf(creator, sizeof creator, "sluice://%s/%s", r->d->tenant, r->source.label);
-    sl_qvd_write_opts o = {.table_name = rs->table_name,
-                           .creator_doc = creator,
-                           .comment = rs->comment,
-                           .create_time_us = sl_now_us(),
-                           .tz_offset_minutes = r->tz_minutes};
-    w = sl_qvd_writer_new(&o, s->ncols, cols);
-    if (!w) {
-        snprintf(err, errlen, "cannot create the QVD writer");
-        goto out;
-    }
-    size_t n = rs->t ? rs->t->nrows : rs->b->nrows;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t count = 1;
-        if (rs->t)
-            count = sl_table_row(rs->t, order[i], vals);
-        else
-            for (uint32_t c = 0; c < s->ncols; c++)
-                sl_batch_get(rs->b, i, c, &vals[c]);
-        for (uint32_t k = 0; k < count; k++) {
-            if (sl_qvd_writer_add_row(w, vals) != 0) {
-                snprintf(err, errlen, "%s", sl_qvd_writer_error(w));
-                goto out;
-            }
-        }
-    }
-    if (sl_qvd_writer_finish(w, put_out, pc) != 0) {
-        snprintf(err, errlen, "%s", sl_qvd_writer_error(w));
-        goto out;
-    }
-    rc = 0;
-out:
-    sl_qvd_writer_free(w);
-    free(order);
-    free(vals);
+    sl_qvd_write_opts opts = {.table_name = rs->table_name,
+                              .creator_doc = creator,
+                              .comment = rs->comment,
+                              .create_time_us = sl_now_us(),
+                              .tz_offset_minutes = r->tz_minutes};
+    qvd_out o = {.w = sl_qvd_writer_new(&opts, s->ncols, cols), .err = err, .errlen = errlen};
     free(cols);
+    if (!o.w) {
+        snprintf(err, errlen, "cannot create the QVD writer");
+        return -1;
+    }
+    int oom = 0;
+    int rc = each_row(rs, qvd_row, &o, &oom);
+    if (oom)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0 && sl_qvd_writer_finish(o.w, put_out, pc) != 0) {
+        snprintf(err, errlen, "%s", sl_qvd_writer_error(o.w));
+        rc = -1;
+    }
+    sl_qvd_writer_free(o.w);
     return rc;
 }
 
 /* ---- manifest ---- */
-
-typedef struct manifest_arg {
-    sl_buf json;
-} manifest_arg;
 
 static int produce_buf(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errlen)
 {
