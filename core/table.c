@@ -109,7 +109,10 @@ uint32_t sl_table_row(const sl_table *t, size_t i, sl_value *vals)
 }
 
 /* Key bytes of a blob: the key cells, in key order (key position 1..n), as stored. */
-static uint64_t blob_key_hash(const sl_schema *s, const uint8_t *blob)
+/* Hash of a row's key cells in key order (all cells for a keyless table), read from a stored
+ * blob or, when blob is NULL, from row r of a batch (unchanged cells count as NULL there). The
+ * two must agree: the index holds blob hashes and is probed with batch hashes. */
+static uint64_t key_hash(const sl_schema *s, const uint8_t *blob, const sl_batch *b, size_t r)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (uint32_t k = 1; k <= (s->nkeys ? s->nkeys : 1); k++) {
@@ -117,7 +120,12 @@ static uint64_t blob_key_hash(const sl_schema *s, const uint8_t *blob)
             if (s->nkeys ? (uint32_t)s->cols[c].key != k : k != 1)
                 continue;
             sl_value v;
-            decode_cell(s->cols[c].type, cell_at(s, blob, c), &v);
+            if (blob)
+                decode_cell(s->cols[c].type, cell_at(s, blob, c), &v);
+            else
+                sl_batch_get(b, r, c, &v);
+            if (v.flag == SL_CELL_UNCHANGED)
+                v.flag = SL_CELL_NULL;
             h = fnv(&v.flag, 1, h);
             if (v.flag == SL_CELL_VALUE) {
                 if (sl_type_is_var(s->cols[c].type))
@@ -130,6 +138,11 @@ static uint64_t blob_key_hash(const sl_schema *s, const uint8_t *blob)
         }
     }
     return h;
+}
+
+static uint64_t blob_key_hash(const sl_schema *s, const uint8_t *blob)
+{
+    return key_hash(s, blob, NULL, 0);
 }
 
 static int val_eq(sl_type t, const sl_value *a, const sl_value *b)
@@ -183,30 +196,9 @@ static int rehash(sl_table *t, size_t nslots)
     return 0;
 }
 
-/* The same hash as blob_key_hash, computed from a batch row without building a blob. */
 static uint64_t batch_key_hash(const sl_schema *s, const sl_batch *b, size_t r)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (uint32_t k = 1; k <= (s->nkeys ? s->nkeys : 1); k++) {
-        for (uint32_t c = 0; c < s->ncols; c++) {
-            if (s->nkeys ? (uint32_t)s->cols[c].key != k : k != 1)
-                continue;
-            sl_value v;
-            sl_batch_get(b, r, c, &v);
-            if (v.flag == SL_CELL_UNCHANGED)
-                v.flag = SL_CELL_NULL;
-            h = fnv(&v.flag, 1, h);
-            if (v.flag == SL_CELL_VALUE) {
-                if (sl_type_is_var(s->cols[c].type))
-                    h = fnv(v.p, v.len, h);
-                else if (sl_type_is_f64(s->cols[c].type))
-                    h = fnv(&v.f, 8, h);
-                else
-                    h = fnv(&v.i, 8, h);
-            }
-        }
-    }
-    return h;
+    return key_hash(s, NULL, b, r);
 }
 
 static int batch_blob_key_eq(const sl_schema *s, const sl_batch *b, size_t r, const uint8_t *blob)
