@@ -43,6 +43,20 @@ void sl_value_text(sl_buf *out, sl_type t, const sl_value *v, int tz_minutes)
     case SL_T_INT64:
         sl_buf_printf(out, "%lld", (long long)v->i);
         break;
+    case SL_T_UINT64:
+        sl_buf_printf(out, "%llu", (unsigned long long)(uint64_t)v->i);
+        break;
+    case SL_T_TIMESTAMPOFF: {
+        /* The source's own wall time and offset, as SQL Server prints a datetimeoffset. */
+        int64_t us = v->i + (int64_t)v->aux * 1000000;
+        int64_t days = floordiv(us, 86400000000LL);
+        put_date(out, days);
+        sl_buf_add(out, " ", 1);
+        put_time(out, us - days * 86400000000LL);
+        int off = v->aux / 60;
+        sl_buf_printf(out, "%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
+        break;
+    }
     case SL_T_DOUBLE: {
         if (isnan(v->f)) {
             sl_buf_printf(out, "NaN");

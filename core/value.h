@@ -6,9 +6,10 @@
 #include <sluice/plugin.h>
 
 typedef struct sl_value {
-    uint8_t flag;  /* SL_CELL_VALUE / SL_CELL_NULL (SL_CELL_UNCHANGED never reaches encoders) */
-    int64_t i;     /* INT64, BOOL, DATE, TIME, TIMESTAMP, TIMESTAMPTZ */
-    double f;      /* DOUBLE */
+    uint8_t flag; /* SL_CELL_VALUE / SL_CELL_NULL (SL_CELL_UNCHANGED never reaches encoders) */
+    int64_t i;    /* INT64, UINT64 (bits), BOOL, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, TIMESTAMPOFF */
+    int32_t aux;  /* TIMESTAMPOFF: offset east of UTC in seconds */
+    double f;     /* DOUBLE */
     const char *p; /* DECIMAL, STRING, BINARY */
     size_t len;
 } sl_value;

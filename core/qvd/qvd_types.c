@@ -339,6 +339,9 @@ int sl_qvd_symbol_to_value(const sl_qvd_symbol *sym, sl_type t, sl_value *out, c
     }
     const int text = sym_has_text(sym);
     switch (t) {
+    case SL_T_UINT64:
+    case SL_T_TIMESTAMPOFF:
+        return -1; /* not written yet */
     case SL_T_INT64:
         /* Beyond int32 the writer stores a dual double whose text is exact. */
         if (text && parse_i64(sym->s, sym->slen, &v) == 0) {

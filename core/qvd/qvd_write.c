@@ -262,6 +262,10 @@ static size_t encode(sl_qvd_writer *w, const wfield *f, const sl_value *v)
     char buf[96];
     int n;
     switch (f->type) {
+    case SL_T_UINT64:
+    case SL_T_TIMESTAMPOFF:
+        werr(w, "column %s: type %d is not written yet", f->name, (int)f->type);
+        return 0;
     case SL_T_INT64:
         if (v->i >= INT32_MIN && v->i <= INT32_MAX)
             return enc_num(w, 1, (int32_t)v->i, 0, NULL, 0);
@@ -845,6 +849,9 @@ static void tags_for(const wfield *f, sbuf *b)
             break;
         case SL_T_TIME:
             t[n++] = "$numeric";
+            break;
+        case SL_T_UINT64:
+        case SL_T_TIMESTAMPOFF:
             break;
         case SL_T_STRING:
         case SL_T_BINARY:

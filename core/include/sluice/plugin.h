@@ -98,14 +98,17 @@ typedef struct sl_option {
 typedef enum sl_type {
     SL_T_INT64 = 1,
     SL_T_DOUBLE = 2,
-    SL_T_DECIMAL = 3,     /* exact decimal as text ("-12.340") */
-    SL_T_STRING = 4,      /* UTF-8 text (also uuid, json, enum, arrays as text) */
-    SL_T_BOOL = 5,        /* i64 0/1 */
-    SL_T_DATE = 6,        /* i64 days since 1970-01-01 */
-    SL_T_TIME = 7,        /* i64 microseconds since midnight */
-    SL_T_TIMESTAMP = 8,   /* i64 microseconds since 1970-01-01 00:00, no zone (wall clock) */
-    SL_T_TIMESTAMPTZ = 9, /* i64 microseconds since the Unix epoch, UTC */
-    SL_T_BINARY = 10,     /* bytes */
+    SL_T_DECIMAL = 3,       /* exact decimal as text ("-12.340") */
+    SL_T_STRING = 4,        /* UTF-8 text (also uuid, json, enum, arrays as text) */
+    SL_T_BOOL = 5,          /* i64 0/1 */
+    SL_T_DATE = 6,          /* i64 days since 1970-01-01 */
+    SL_T_TIME = 7,          /* i64 microseconds since midnight */
+    SL_T_TIMESTAMP = 8,     /* i64 microseconds since 1970-01-01 00:00, no zone (wall clock) */
+    SL_T_TIMESTAMPTZ = 9,   /* i64 microseconds since the Unix epoch, UTC */
+    SL_T_BINARY = 10,       /* bytes */
+    SL_T_UINT64 = 11,       /* i64 holding the bits of an unsigned 64-bit integer */
+    SL_T_TIMESTAMPOFF = 12, /* i64 microseconds since the Unix epoch (UTC instant) plus the
+                               source's offset east of UTC in seconds (sl_column.aux) */
 } sl_type;
 
 /* Per-cell state. UNCHANGED means "same as the row's previous value" (PostgreSQL unchanged TOAST):
