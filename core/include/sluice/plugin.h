@@ -221,6 +221,9 @@ typedef struct sl_host_api {
     sl_status (*commit)(sl_host *h, const void *pos, size_t pos_len, int64_t commit_time_us);
     /* 1 when the host is stopping (sources poll this inside long loops, e.g. a snapshot copy). */
     int (*stopping)(sl_host *h);
+    /* "FILE:LINE" where the option was set in the job file, or NULL (a default, or unknown):
+     * for errors about an option's value found only at run time. Valid for the instance's life. */
+    const char *(*opt_where)(sl_host *h, const char *name);
 } sl_host_api;
 
 #define SL_API_HAS(api, member)                                                                    \
@@ -242,6 +245,10 @@ typedef struct sl_source_ops {
     /* Everything up to pos is durable in the sink: the source may release it (e.g. confirm an LSN).
      */
     void (*durable)(void *ctx, const void *pos, size_t pos_len);
+    /* Optional (sluice check --connect): connect and check credentials, privileges, server
+     * settings and that the selected tables exist, changing nothing. SL_OK, or SL_ERROR after
+     * set_error with the first problem; warnings go through log. Called instead of open(). */
+    sl_status (*probe)(void *ctx);
 } sl_source_ops;
 
 typedef struct sl_transform_ops {
