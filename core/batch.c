@@ -1,5 +1,6 @@
 #include "batch.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,19 +18,19 @@ static const char *const type_names[] = {
     [SL_T_INT64] = "int64",   [SL_T_DOUBLE] = "double",       [SL_T_DECIMAL] = "decimal",
     [SL_T_STRING] = "string", [SL_T_BOOL] = "bool",           [SL_T_DATE] = "date",
     [SL_T_TIME] = "time",     [SL_T_TIMESTAMP] = "timestamp", [SL_T_TIMESTAMPTZ] = "timestamptz",
-    [SL_T_BINARY] = "binary",
+    [SL_T_BINARY] = "binary", [SL_T_UINT64] = "uint64",       [SL_T_TIMESTAMPOFF] = "timestampoff",
 };
 
 const char *sl_type_name(sl_type t)
 {
-    if ((int)t >= SL_T_INT64 && (int)t <= SL_T_BINARY)
+    if ((int)t >= SL_T_INT64 && (int)t <= SL_T_TIMESTAMPOFF)
         return type_names[t];
     return "?";
 }
 
 int sl_type_from_name(const char *s, sl_type *out)
 {
-    for (int t = SL_T_INT64; t <= SL_T_BINARY; t++) {
+    for (int t = SL_T_INT64; t <= SL_T_TIMESTAMPOFF; t++) {
         if (strcmp(type_names[t], s) == 0) {
             *out = (sl_type)t;
             return 0;
@@ -62,6 +63,7 @@ void sl_batch_free(sl_batch *b)
         free(b->cols[c].f64);
         free(b->cols[c].off);
         free(b->cols[c].data);
+        free(b->cols[c].aux);
     }
     free(b->cols);
     free(b->ops);
@@ -110,6 +112,12 @@ static int grow(sl_batch *b)
             if (!i)
                 return -1;
             col->i64 = i;
+            if (t == SL_T_TIMESTAMPOFF) {
+                int32_t *a = realloc(col->aux, ncap * sizeof *a);
+                if (!a)
+                    return -1;
+                col->aux = a;
+            }
         }
     }
     b->cap = ncap;
@@ -133,6 +141,8 @@ int64_t sl_batch_row_begin(sl_batch *b, sl_op op)
             col->f64[r] = 0;
         else
             col->i64[r] = 0;
+        if (col->aux)
+            col->aux[r] = 0;
     }
     return (int64_t)r;
 }
@@ -146,6 +156,15 @@ void sl_batch_set_i64(sl_batch *b, uint32_t col, int64_t v)
     if (!CUR_ROW_OK(b, col) || !b->cols[col].i64)
         return;
     b->cols[col].i64[b->nrows - 1] = v;
+    b->cols[col].flags[b->nrows - 1] = SL_CELL_VALUE;
+}
+
+void sl_batch_set_tsoff(sl_batch *b, uint32_t col, int64_t utc_us, int32_t offset_s)
+{
+    if (!CUR_ROW_OK(b, col) || !b->cols[col].aux)
+        return;
+    b->cols[col].i64[b->nrows - 1] = utc_us;
+    b->cols[col].aux[b->nrows - 1] = offset_s;
     b->cols[col].flags[b->nrows - 1] = SL_CELL_VALUE;
 }
 
@@ -200,16 +219,22 @@ void sl_batch_set_unchanged(sl_batch *b, uint32_t col)
 
 void sl_batch_column(const sl_batch *b, uint32_t col, sl_column *out)
 {
-    memset(out, 0, sizeof *out);
-    if (col >= b->schema->ncols)
-        return;
-    const sl_col *c = &b->cols[col];
-    out->type = b->schema->cols[col].type;
-    out->flags = c->flags;
-    out->i64 = c->i64;
-    out->f64 = c->f64;
-    out->off = c->off;
-    out->data = c->data;
+    /* Fill no more than the caller's struct holds: a plugin of an older minor has a shorter one. */
+    sl_column v;
+    memset(&v, 0, sizeof v);
+    size_t want = out->size && out->size < sizeof v ? out->size : sizeof v;
+    v.size = (uint32_t)want;
+    if (col < b->schema->ncols) {
+        const sl_col *c = &b->cols[col];
+        v.type = b->schema->cols[col].type;
+        v.flags = c->flags;
+        v.i64 = c->i64;
+        v.f64 = c->f64;
+        v.off = c->off;
+        v.data = c->data;
+        v.aux = c->aux;
+    }
+    memcpy(out, &v, want);
 }
 
 void sl_batch_get(const sl_batch *b, size_t row, uint32_t col, sl_value *out)
@@ -226,6 +251,8 @@ void sl_batch_get(const sl_batch *b, size_t row, uint32_t col, sl_value *out)
         out->f = c->f64[row];
     } else {
         out->i = c->i64[row];
+        if (c->aux)
+            out->aux = c->aux[row];
     }
 }
 
@@ -244,6 +271,8 @@ int sl_batch_set_value(sl_batch *b, uint32_t col, const sl_value *v)
         return sl_batch_set_bytes(b, col, v->p, v->len);
     if (sl_type_is_f64(t))
         sl_batch_set_f64(b, col, v->f);
+    else if (t == SL_T_TIMESTAMPOFF)
+        sl_batch_set_tsoff(b, col, v->i, v->aux);
     else
         sl_batch_set_i64(b, col, v->i);
     return 0;
@@ -261,14 +290,32 @@ struct sl_schema_node {
 const sl_schema *sl_schema_store_add(sl_schema_store *st, const char *ns, const char *name,
                                      uint32_t ncols, const sl_field *cols)
 {
-    if (!name || !*name)
+    return sl_schema_store_add_sized(st, ns, name, ncols, cols, sizeof(sl_field));
+}
+
+/* Field i of an array written with another struct size; members past it read as zero. */
+static sl_field field_at(const sl_field *cols, size_t stride, uint32_t i)
+{
+    sl_field f;
+    memset(&f, 0, sizeof f);
+    f.scale = -1;
+    memcpy(&f, (const char *)cols + (size_t)i * stride, stride < sizeof f ? stride : sizeof f);
+    if (stride < offsetof(sl_field, scale) + sizeof f.scale)
+        f.scale = -1;
+    return f;
+}
+
+const sl_schema *sl_schema_store_add_sized(sl_schema_store *st, const char *ns, const char *name,
+                                           uint32_t ncols, const sl_field *cols, size_t stride)
+{
+    if (!name || !*name || stride < offsetof(sl_field, key) + sizeof(int))
         return NULL;
     size_t need = strlen(ns ? ns : "") + 1 + strlen(name) + 1;
     for (uint32_t i = 0; i < ncols; i++) {
-        if (!cols[i].name || !*cols[i].name || cols[i].type < SL_T_INT64 ||
-            cols[i].type > SL_T_BINARY)
+        sl_field f = field_at(cols, stride, i);
+        if (!f.name || !*f.name || f.type < SL_T_INT64 || f.type > SL_T_TIMESTAMPOFF)
             return NULL;
-        need += strlen(cols[i].name) + 1;
+        need += strlen(f.name) + 1 + (f.source_type ? strlen(f.source_type) + 1 : 0);
     }
     struct sl_schema_node *n = calloc(1, sizeof *n);
     if (!n)
@@ -293,9 +340,15 @@ const sl_schema *sl_schema_store_add(sl_schema_store *st, const char *ns, const 
     SL_PUT(n->s.name, name);
     uint32_t nkeys = 0;
     for (uint32_t i = 0; i < ncols; i++) {
-        SL_PUT(n->fields[i].name, cols[i].name);
-        n->fields[i].type = cols[i].type;
-        n->fields[i].key = cols[i].key > 0 ? cols[i].key : 0;
+        sl_field f = field_at(cols, stride, i);
+        SL_PUT(n->fields[i].name, f.name);
+        if (f.source_type)
+            SL_PUT(n->fields[i].source_type, f.source_type);
+        n->fields[i].type = f.type;
+        n->fields[i].key = f.key > 0 ? f.key : 0;
+        n->fields[i].flags = f.flags;
+        n->fields[i].precision = f.precision;
+        n->fields[i].scale = f.scale;
         if (n->fields[i].key)
             nkeys++;
     }
@@ -303,6 +356,7 @@ const sl_schema *sl_schema_store_add(sl_schema_store *st, const char *ns, const 
     n->s.ncols = ncols;
     n->s.cols = n->fields;
     n->s.nkeys = nkeys;
+    n->s.field_size = sizeof(sl_field);
     n->next = st->head;
     st->head = n;
     return &n->s;

@@ -13,6 +13,7 @@ typedef struct sl_col {
     uint64_t *off; /* rows+1 entries for variable-size types */
     char *data;
     size_t dlen, dcap;
+    int32_t *aux; /* TIMESTAMPOFF offsets */
 } sl_col;
 
 struct sl_batch {
@@ -36,6 +37,7 @@ void sl_batch_set_i64(sl_batch *b, uint32_t col, int64_t v);
 void sl_batch_set_f64(sl_batch *b, uint32_t col, double v);
 int sl_batch_set_bytes(sl_batch *b, uint32_t col, const void *p, size_t len);
 void sl_batch_set_null(sl_batch *b, uint32_t col);
+void sl_batch_set_tsoff(sl_batch *b, uint32_t col, int64_t utc_us, int32_t offset_s);
 void sl_batch_set_unchanged(sl_batch *b, uint32_t col);
 void sl_batch_column(const sl_batch *b, uint32_t col, sl_column *out);
 void sl_batch_get(const sl_batch *b, size_t row, uint32_t col, sl_value *out);
@@ -49,6 +51,9 @@ typedef struct sl_schema_store {
 
 const sl_schema *sl_schema_store_add(sl_schema_store *st, const char *ns, const char *name,
                                      uint32_t ncols, const sl_field *cols);
+/* The same for an array of fields stride bytes apart (a plugin's own sizeof(sl_field)). */
+const sl_schema *sl_schema_store_add_sized(sl_schema_store *st, const char *ns, const char *name,
+                                           uint32_t ncols, const sl_field *cols, size_t stride);
 void sl_schema_store_free(sl_schema_store *st);
 int sl_schema_equal(const sl_schema *a, const sl_schema *b);
 int sl_schema_find_col(const sl_schema *s, const char *name);

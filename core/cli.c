@@ -80,6 +80,10 @@ static const char *opt_type_name(sl_opt_type t)
         return "boolean";
     case SL_OPT_LIST:
         return "list";
+    case SL_OPT_MAP:
+        return "map";
+    case SL_OPT_TABLE:
+        return "table";
     }
     return "?";
 }
@@ -148,7 +152,7 @@ static int probe_sink(const sl_jobdesc *d)
     h->spec = &d->sink;
     snprintf(h->label, sizeof h->label, "sink/%s", d->sink.entry->desc.name);
     int ok = 0;
-    if (d->sink.entry->desc.create(h, &sl_host_api_v1, &h->ctx) != 0) {
+    if (d->sink.entry->desc.create(h, &sl_host_api_v2, &h->ctx) != 0) {
         fprintf(stderr, "%s: tenant %s: sink \"%s\": %s\n", d->file, d->tenant,
                 d->sink.entry->desc.name, h->err[0] ? h->err : "create failed");
         return -1;
@@ -326,7 +330,8 @@ int sl_cli_main(int argc, char **argv)
                 return 2;
             }
         } else if (strcmp(argv[i], "--version") == 0) {
-            printf("sluice %s (plugin ABI %d)\n", SL_VERSION, SL_PLUGIN_ABI_MAJOR);
+            printf("sluice %s (plugin ABI %d.%d)\n", SL_VERSION, SL_PLUGIN_ABI_MAJOR,
+                   SL_PLUGIN_ABI_MINOR);
             return 0;
         } else {
             fprintf(stderr, "sluice: unknown option %s\n%s", argv[i], usage);
@@ -342,7 +347,8 @@ int sl_cli_main(int argc, char **argv)
     int rest = argc - i - 1;
     char **rargv = argv + i + 1;
     if (strcmp(cmd, "version") == 0) {
-        printf("sluice %s (plugin ABI %d)\n", SL_VERSION, SL_PLUGIN_ABI_MAJOR);
+        printf("sluice %s (plugin ABI %d.%d)\n", SL_VERSION, SL_PLUGIN_ABI_MAJOR,
+               SL_PLUGIN_ABI_MINOR);
         return 0;
     }
     if (strcmp(cmd, "help") == 0) {

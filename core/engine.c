@@ -58,9 +58,9 @@ static int append_change(sl_run *r, sl_run_table *rt, const sl_batch *b, size_t 
             return -1;
         for (uint32_t c = 0; c < base->ncols; c++)
             f[c] = base->cols[c];
-        f[base->ncols] = (sl_field){"_op", SL_T_STRING, 0};
-        f[base->ncols + 1] = (sl_field){"_commit_time", SL_T_TIMESTAMPTZ, 0};
-        f[base->ncols + 2] = (sl_field){"_commit_seq", SL_T_INT64, 0};
+        f[base->ncols] = (sl_field)SL_FIELD_INIT("_op", SL_T_STRING, 0);
+        f[base->ncols + 1] = (sl_field)SL_FIELD_INIT("_commit_time", SL_T_TIMESTAMPTZ, 0);
+        f[base->ncols + 2] = (sl_field)SL_FIELD_INIT("_commit_seq", SL_T_INT64, 0);
         ch->schema = sl_schema_store_add(&r->schemas, base->ns, base->name, base->ncols + 3, f);
         free(f);
         if (!ch->schema)
@@ -113,7 +113,53 @@ sl_run_table *sl_run_table_for(sl_run *r, const sl_schema *s)
     return rt;
 }
 
-static int apply_batch(sl_run *r, sl_batch *b)
+const char *sl_run_known_table(sl_run *r, size_t i, const char **ns, const void **pos,
+                               size_t *pos_len)
+{
+    for (size_t k = 0; k < r->ntables; k++) {
+        sl_run_table *rt = &r->tables[k];
+        if (!rt->recovered || i--)
+            continue;
+        if (ns)
+            *ns = rt->t->ns;
+        /* A file ahead of the manifest holds every change up to skip_until; otherwise the table
+         * is exactly at the job's resume position. */
+        if (pos)
+            *pos = rt->skip_until;
+        if (pos_len)
+            *pos_len = rt->skip_until ? rt->skip_len : 0;
+        return rt->t->name;
+    }
+    return NULL;
+}
+
+static void run_table_free(sl_run_table *rt)
+{
+    sl_table_free(rt->t);
+    free(rt->key);
+    sl_batch_free(rt->ch.rows);
+    free(rt->skip_until);
+    free(rt->change_pos);
+}
+
+void sl_run_table_drop(sl_run *r, const char *ns, const char *name)
+{
+    for (size_t k = 0; k < r->ntables; k++) {
+        sl_run_table *rt = &r->tables[k];
+        if (strcmp(rt->t->ns, ns) != 0 || strcmp(rt->t->name, name) != 0)
+            continue;
+        sl_log(SL_LOG_INFO, r->d->tenant, NULL,
+               "table %s%s%s is no longer selected: it leaves the manifest (its last file stays)",
+               ns, *ns ? "." : "", name);
+        run_table_free(rt);
+        memmove(rt, rt + 1, (r->ntables - k - 1) * sizeof *rt);
+        r->ntables--;
+        r->manifest_dirty = 1;
+        return;
+    }
+}
+
+static int apply_batch(sl_run *r, const sl_batch *b)
 {
     sl_run_table *rt = sl_run_table_for(r, b->schema);
     if (!rt) {
@@ -182,10 +228,10 @@ sl_status sl_run_on_emit(sl_run *r, sl_batch *b)
     r->txn_open = 1;
     if (b->nrows)
         r->txn_rows = 1;
-    sl_batch *cur = b;
+    const sl_batch *cur = b;
     for (size_t i = 0; i < r->ntransforms && cur; i++) {
         sl_host *th = &r->transforms[i];
-        sl_batch *out = NULL;
+        const sl_batch *out = NULL;
         sl_status st = th->entry->desc.transform->transform(th->ctx, cur, &out);
         if (st != SL_OK) {
             sl_run_fail(r, "transform %s: %s", th->label, host_err(th, "failed"));
@@ -284,7 +330,7 @@ static int host_create(sl_run *r, sl_host *h, const sl_plugin_spec *spec)
     h->spec = spec;
     snprintf(h->label, sizeof h->label, "%s/%s", sl_kind_name(spec->entry->desc.kind),
              spec->entry->desc.name);
-    if (spec->entry->desc.create(h, &sl_host_api_v1, &h->ctx) != 0) {
+    if (spec->entry->desc.create(h, &sl_host_api_v2, &h->ctx) != 0) {
         sl_run_fail(r, "%s: %s", h->label, host_err(h, "create failed"));
         return -1;
     }
@@ -309,13 +355,8 @@ static void run_free(sl_run *r)
         host_destroy(&r->transforms[i]);
     host_destroy(&r->sink);
     free(r->transforms);
-    for (size_t i = 0; i < r->ntables; i++) {
-        sl_table_free(r->tables[i].t);
-        free(r->tables[i].key);
-        sl_batch_free(r->tables[i].ch.rows);
-        free(r->tables[i].skip_until);
-        free(r->tables[i].change_pos);
-    }
+    for (size_t i = 0; i < r->ntables; i++)
+        run_table_free(&r->tables[i]);
     free(r->tables);
     free(r->pos);
     free(r->durable);

@@ -15,7 +15,9 @@ struct sl_host {
     sl_run *run;
     const sl_plugin_entry *entry;
     const sl_plugin_spec *spec;
-    char label[96]; /* "<kind>/<name>" */
+    char label[96];  /* "<kind>/<name>" */
+    char where[512]; /* opt_where's answer */
+    char *state;     /* state_get/state_set: kept in the manifest */
     char err[512];
     void *ctx;
     int created, opened;
@@ -49,6 +51,7 @@ typedef struct sl_run_table {
     uint8_t *skip_until;
     size_t skip_len;
     int snapshot_seen; /* this attempt has received SNAPSHOT rows for the table */
+    int recovered;     /* its state came from the sink (the source sees it as known_table) */
     /* Position of the last commit that changed this table: the table's file holds every change
      * up to it. A replay after a crash reproduces exactly this commit (a real transaction, unlike
      * a keepalive's empty commit), so recovery can skip up to it by equality. */
@@ -69,6 +72,7 @@ struct sl_run {
     size_t ntransforms;
     sl_run_table *tables;
     size_t ntables;
+    int manifest_dirty; /* a table left the job: the next flush writes the manifest */
     int txn_open;
     int txn_rows; /* the open transaction emitted rows (empty commits only move the position) */
     /* Positions: the last committed (in memory) and the last durable (in the sink). */
@@ -104,7 +108,7 @@ struct sl_run {
     uint64_t flushes;
 };
 
-extern const sl_host_api sl_host_api_v1;
+extern const sl_host_api sl_host_api_v2;
 
 void sl_run_fail(sl_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 sl_status sl_run_on_emit(sl_run *r, sl_batch *b);
@@ -115,5 +119,9 @@ int sl_flush(sl_run *r, int force); /* 0 ok (or nothing to do), -1 failed (r->er
 int sl_flush_due(const sl_run *r);
 int sl_recover(sl_run *r); /* 0 ok, -1 failed; fills tables and r->pos */
 sl_run_table *sl_run_table_for(sl_run *r, const sl_schema *s);
+/* Host API for sources: tables with durable state, and dropping one the source no longer serves. */
+const char *sl_run_known_table(sl_run *r, size_t i, const char **ns, const void **pos,
+                               size_t *pos_len);
+void sl_run_table_drop(sl_run *r, const char *ns, const char *name);
 
 #endif

@@ -93,7 +93,8 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
         put_ctx pc = {.r = r, .hash = 0xcbf29ce484222325ULL};
         char perr[256] = "";
         r->sink.err[0] = 0;
-        sl_status st = sink_ops(r)->put_begin(r->sink.ctx, key, ctype, &pc.put);
+        sl_put_opts po = {.size = sizeof po, .content_type = ctype};
+        sl_status st = sink_ops(r)->put_begin(r->sink.ctx, key, &po, &pc.put);
         if (st == SL_OK) {
             if (prod(r, arg, &pc, perr, sizeof perr) != 0) {
                 sink_ops(r)->put_abort(r->sink.ctx, pc.put);
@@ -103,7 +104,8 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
                 }
                 st = pc.st;
             } else {
-                st = sink_ops(r)->put_commit(r->sink.ctx, pc.put);
+                char version[SL_VERSION_MAX];
+                st = sink_ops(r)->put_commit(r->sink.ctx, pc.put, version);
             }
         }
         if (st == SL_OK) {
@@ -392,7 +394,7 @@ int sl_flush_due(const sl_run *r)
     if (r->txn_open || r->commits_since_flush == 0)
         return 0;
     int64_t since = sl_mono_us() - r->last_flush_mono;
-    int dirty = r->changes_since_flush > 0;
+    int dirty = r->changes_since_flush > 0 || r->manifest_dirty;
     for (size_t i = 0; i < r->ntables && !dirty; i++)
         dirty = r->tables[i].t->dirty; /* e.g. a new, empty table */
     if (dirty)
@@ -530,6 +532,7 @@ int sl_flush(sl_run *r, int force)
                (unsigned long long)r->changes_since_flush, (double)lat / 1e6);
     }
     r->flushes++;
+    r->manifest_dirty = 0;
     r->commits_since_flush = 0;
     r->changes_since_flush = 0;
     r->last_flush_mono = r->last_manifest_mono = sl_mono_us();
@@ -583,7 +586,8 @@ static int get_object(sl_run *r, const char *key, sl_buf *b, int *found)
     for (int attempt = 1;; attempt++) {
         b->len = 0;
         r->sink.err[0] = 0;
-        sl_status st = sink_ops(r)->get(r->sink.ctx, key, get_cb, b);
+        char version[SL_VERSION_MAX];
+        sl_status st = sink_ops(r)->get(r->sink.ctx, key, get_cb, b, version);
         if (st == SL_OK) {
             *found = 1;
             return 0;
@@ -640,6 +644,7 @@ static int recover_table(sl_run *r, const sl_json *jt)
         sl_run_fail(r, "out of memory");
         return -1;
     }
+    rt->recovered = 1;
     rt->file_flush = (uint64_t)sl_json_num(jt, "flush", 0);
     rt->file_bytes = (uint64_t)sl_json_num(jt, "bytes", 0);
     const char *fh = sl_json_str(jt, "fnv64");

@@ -77,6 +77,79 @@ static const char *h_opt_list_item(sl_host *h, const char *name, size_t i)
     return o && i < o->nlist ? o->list[i] : NULL;
 }
 
+static const char *h_opt_where(sl_host *h, const char *name)
+{
+    const sl_optval *o = opt(h, name);
+    if (!o || o->line <= 0 || !h->run->d->file)
+        return NULL;
+    /* One buffer per instance: the text stays valid for the instance's life as promised, as long
+     * as the plugin asks about one option at a time (it only formats one error at a time). */
+    snprintf(h->where, sizeof h->where, "%s:%d", h->run->d->file, o->line);
+    return h->where;
+}
+
+/* ---- generic option nodes ---- */
+
+static const sl_optnode *h_opt_node(sl_host *h, const char *name)
+{
+    const sl_optval *o = opt(h, name);
+    return o ? o->node : NULL;
+}
+
+static sl_opt_type h_node_type(const sl_optnode *n)
+{
+    return n ? n->type : SL_OPT_STRING;
+}
+
+static size_t h_node_len(const sl_optnode *n)
+{
+    return n && (n->type == SL_OPT_LIST || n->type == SL_OPT_MAP) ? n->n : 0;
+}
+
+static const sl_optnode *h_node_item(const sl_optnode *n, size_t i)
+{
+    return n && (n->type == SL_OPT_LIST || n->type == SL_OPT_MAP) && i < n->n ? &n->items[i] : NULL;
+}
+
+static const char *h_node_key(const sl_optnode *n, size_t i)
+{
+    return n && n->type == SL_OPT_MAP && i < n->n ? n->keys[i] : NULL;
+}
+
+static const sl_optnode *h_node_get(const sl_optnode *n, const char *key)
+{
+    if (!n || n->type != SL_OPT_MAP || !key)
+        return NULL;
+    for (size_t i = 0; i < n->n; i++)
+        if (strcmp(n->keys[i], key) == 0)
+            return &n->items[i];
+    return NULL;
+}
+
+static const char *h_node_string(const sl_optnode *n)
+{
+    return n && n->type != SL_OPT_LIST && n->type != SL_OPT_MAP ? n->s : NULL;
+}
+
+static int64_t h_node_int(const sl_optnode *n, int64_t dflt)
+{
+    return n && (n->type == SL_OPT_INT || n->type == SL_OPT_BOOL) ? n->i
+           : n && n->type == SL_OPT_DOUBLE                        ? (int64_t)n->d
+                                                                  : dflt;
+}
+
+static double h_node_double(const sl_optnode *n, double dflt)
+{
+    return n && (n->type == SL_OPT_INT || n->type == SL_OPT_DOUBLE || n->type == SL_OPT_BOOL)
+               ? n->d
+               : dflt;
+}
+
+static int h_node_line(const sl_optnode *n)
+{
+    return n ? n->line : 0;
+}
+
 static struct sl_plugin_metric *metric(sl_host *h, const char *name, int gauge)
 {
     for (size_t i = 0; i < h->nmetrics; i++)
@@ -137,9 +210,10 @@ static void h_free(sl_host *h, void *p)
 }
 
 static const sl_schema *h_schema_new(sl_host *h, const char *ns, const char *name, uint32_t ncols,
-                                     const sl_field *cols)
+                                     const sl_field *cols, size_t field_size)
 {
-    const sl_schema *s = sl_schema_store_add(&h->run->schemas, ns, name, ncols, cols);
+    const sl_schema *s =
+        sl_schema_store_add_sized(&h->run->schemas, ns, name, ncols, cols, field_size);
     if (!s)
         h_set_error(h, "invalid schema for table %s (empty name or unknown column type)",
                     name ? name : "(null)");
@@ -192,7 +266,36 @@ static int h_stopping(sl_host *h)
     return atomic_load(&h->run->job->stop) != 0;
 }
 
-const sl_host_api sl_host_api_v1 = {
+static const char *h_known_table(sl_host *h, size_t i, const char **ns, const void **pos,
+                                 size_t *pos_len)
+{
+    if (h != &h->run->source)
+        return NULL;
+    return sl_run_known_table(h->run, i, ns, pos, pos_len);
+}
+
+static void h_table_drop(sl_host *h, const char *ns, const char *name)
+{
+    if (h == &h->run->source && ns && name)
+        sl_run_table_drop(h->run, ns, name);
+}
+
+static const char *h_state_get(sl_host *h)
+{
+    return h->state;
+}
+
+static int h_state_set(sl_host *h, const char *value)
+{
+    char *v = value ? strdup(value) : NULL;
+    if (value && !v)
+        return -1;
+    free(h->state);
+    h->state = v;
+    return 0;
+}
+
+const sl_host_api sl_host_api_v2 = {
     .abi_minor = SL_PLUGIN_ABI_MINOR,
     .size = sizeof(sl_host_api),
     .log = h_log,
@@ -205,6 +308,17 @@ const sl_host_api sl_host_api_v1 = {
     .opt_bool = h_opt_bool,
     .opt_list_len = h_opt_list_len,
     .opt_list_item = h_opt_list_item,
+    .opt_where = h_opt_where,
+    .opt_node = h_opt_node,
+    .node_type = h_node_type,
+    .node_len = h_node_len,
+    .node_item = h_node_item,
+    .node_key = h_node_key,
+    .node_get = h_node_get,
+    .node_string = h_node_string,
+    .node_int = h_node_int,
+    .node_double = h_node_double,
+    .node_line = h_node_line,
     .counter_add = h_counter_add,
     .gauge_set = h_gauge_set,
     .malloc = h_malloc,
@@ -221,6 +335,7 @@ const sl_host_api sl_host_api_v1 = {
     .set_bytes = sl_batch_set_bytes,
     .set_null = sl_batch_set_null,
     .set_unchanged = sl_batch_set_unchanged,
+    .set_tsoff = sl_batch_set_tsoff,
     .batch_schema = h_batch_schema,
     .batch_rows = h_batch_rows,
     .batch_op = h_batch_op,
@@ -228,4 +343,8 @@ const sl_host_api sl_host_api_v1 = {
     .emit = h_emit,
     .commit = h_commit,
     .stopping = h_stopping,
+    .known_table = h_known_table,
+    .table_drop = h_table_drop,
+    .state_get = h_state_get,
+    .state_set = h_state_set,
 };

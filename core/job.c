@@ -17,15 +17,17 @@
 #define SL_JOB_MAX_DIAGS 50            /* per file; after that one summary line */
 
 const sl_option sl_core_sink_options[] = {
-    {"flush_interval", SL_OPT_DOUBLE, 0, "1", "seconds between flushes of changed tables"},
-    {"flush_max_changes", SL_OPT_INT, 0, "10000",
-     "flush a table early once it has this many unflushed changes"},
-    {"changes", SL_OPT_BOOL, 0, "false", "also write the change records, not only the tables"},
-    {"format", SL_OPT_STRING, 0, "qvd", "file format: qvd or csv"},
-    {"timezone", SL_OPT_STRING, 0, NULL,
-     "UTC offset used to display timestamptz values, e.g. \"+02:00\" (default UTC)"},
-    {"memory_limit_mb", SL_OPT_INT, 0, "0", "memory limit for this tenant in MiB, 0 = none"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("flush_interval", SL_OPT_DOUBLE, 0, "1", "seconds between flushes of changed tables"),
+    SL_OPTION("flush_max_changes", SL_OPT_INT, 0, "10000",
+              "flush a table early once it has this many unflushed changes"),
+    SL_OPTION("changes", SL_OPT_BOOL, 0, "false",
+              "also write the change records, not only the tables"),
+    SL_OPTION("format", SL_OPT_STRING, 0, "qvd", "file format: qvd or csv"),
+    SL_OPTION("timezone", SL_OPT_STRING, 0, NULL,
+              "UTC offset used to display timestamptz values, e.g. \"+02:00\" (default UTC)"),
+    SL_OPTION("memory_limit_mb", SL_OPT_INT, 0, "0",
+              "memory limit for this tenant in MiB, 0 = none"),
+    SL_OPTIONS_END,
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -143,6 +145,8 @@ static const char *kind_label(sl_kind k)
         return "transform";
     case SL_KIND_SINK:
         return "sink";
+    case SL_KIND_NOTIFIER:
+        return "notifier";
     }
     return "plugin";
 }
@@ -248,8 +252,28 @@ static char *join_list(char **list, size_t n)
     return s;
 }
 
+static void node_clear(sl_optnode *n)
+{
+    if (!n)
+        return;
+    free(n->s);
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->keys)
+            free(n->keys[i]);
+        if (n->items)
+            node_clear(&n->items[i]);
+    }
+    free(n->keys);
+    free(n->items);
+    memset(n, 0, sizeof *n);
+}
+
 static void optval_clear(sl_optval *v)
 {
+    if (v->node) {
+        node_clear(v->node);
+        free(v->node);
+    }
     free(v->name);
     free(v->s);
     for (size_t i = 0; i < v->nlist; i++) {
@@ -272,6 +296,10 @@ static const char *type_wanted(sl_opt_type t)
         return "a boolean";
     case SL_OPT_LIST:
         return "a string or an array of strings";
+    case SL_OPT_MAP:
+        return "a table of name = value";
+    case SL_OPT_TABLE:
+        return "a table";
     }
     return "a value";
 }
@@ -293,6 +321,204 @@ static int is_array(lua_State *L, int idx, size_t *n)
     }
     *n = len;
     return ok && count == len;
+}
+
+/* Copies a message into a caller's buffer, cut at its size. */
+static void copy_line(char *dst, size_t dstlen, const char *src)
+{
+    size_t l = strlen(src);
+    if (!dstlen)
+        return;
+    if (l >= dstlen)
+        l = dstlen - 1;
+    memmove(dst, src, l);
+    dst[l] = 0;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Canonical text of a node (for `sluice check`, the job hash and opt_string): scalars as
+ * themselves, lists as [a, b], maps as {k = v, ...} in key order. */
+static void node_text(const sl_optnode *n, char **out, size_t *len, size_t *cap, int *oom_)
+{
+#define SL_ADD(p_, l_)                                                                             \
+    do {                                                                                           \
+        size_t ll_ = (l_);                                                                         \
+        if (*len + ll_ + 1 > *cap) {                                                               \
+            size_t nc_ = (*cap ? *cap * 2 : 64) + ll_;                                             \
+            char *np_ = realloc(*out, nc_);                                                        \
+            if (!np_) {                                                                            \
+                *oom_ = 1;                                                                         \
+                return;                                                                            \
+            }                                                                                      \
+            *out = np_;                                                                            \
+            *cap = nc_;                                                                            \
+        }                                                                                          \
+        memcpy(*out + *len, (p_), ll_);                                                            \
+        *len += ll_;                                                                               \
+        (*out)[*len] = 0;                                                                          \
+    } while (0)
+    if (n->type == SL_OPT_LIST || n->type == SL_OPT_MAP) {
+        SL_ADD(n->type == SL_OPT_LIST ? "[" : "{", 1);
+        for (size_t i = 0; i < n->n; i++) {
+            if (i)
+                SL_ADD(", ", 2);
+            if (n->type == SL_OPT_MAP) {
+                SL_ADD(n->keys[i], strlen(n->keys[i]));
+                SL_ADD(" = ", 3);
+            }
+            node_text(&n->items[i], out, len, cap, oom_);
+            if (*oom_)
+                return;
+        }
+        SL_ADD(n->type == SL_OPT_LIST ? "]" : "}", 1);
+    } else if (n->s) {
+        SL_ADD(n->s, strlen(n->s));
+    }
+#undef SL_ADD
+}
+
+/* Builds a node from the Lua value at idx (any nesting of scalars, arrays and string-keyed
+ * tables). 0, -1 with why, -2 out of memory. */
+static int node_from_lua(lua_State *L, int idx, int line, int depth, sl_optnode *n, char *why,
+                         size_t whylen)
+{
+    idx = lua_absindex(L, idx);
+    n->line = line;
+    int t = lua_type(L, idx);
+    size_t len = 0;
+    if (depth > 8) {
+        snprintf(why, whylen, "is nested too deeply (more than 8 levels)");
+        return -1;
+    }
+    switch (t) {
+    case LUA_TSTRING: {
+        const char *p = lua_tolstring(L, idx, &len);
+        if (memchr(p, '\0', len)) {
+            snprintf(why, whylen, "must not contain a NUL byte");
+            return -1;
+        }
+        n->type = SL_OPT_STRING;
+        n->s = strndup(p, len);
+        return n->s ? 0 : -2;
+    }
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            n->type = SL_OPT_INT;
+            n->i = lua_tointeger(L, idx);
+            n->d = (double)n->i;
+            n->s = fmt_int(n->i);
+        } else {
+            n->type = SL_OPT_DOUBLE;
+            n->d = lua_tonumber(L, idx);
+            n->i = (int64_t)n->d;
+            n->s = fmt_double(n->d);
+        }
+        return n->s ? 0 : -2;
+    case LUA_TBOOLEAN:
+        n->type = SL_OPT_BOOL;
+        n->i = lua_toboolean(L, idx);
+        n->d = (double)n->i;
+        n->s = strdup(n->i ? "true" : "false");
+        return n->s ? 0 : -2;
+    case LUA_TTABLE:
+        break;
+    default:
+        snprintf(why, whylen, "cannot hold a %s", lua_typename(L, t));
+        return -1;
+    }
+    const char *ctor = NULL;
+    int tl = sl_sandbox_table_line(L, idx, &ctor);
+    if (tl)
+        n->line = tl;
+    size_t count = 0;
+    if (is_array(L, idx, &count)) {
+        n->type = SL_OPT_LIST;
+        n->items = calloc(count ? count : 1, sizeof *n->items);
+        if (!n->items)
+            return -2;
+        for (size_t i = 0; i < count; i++) {
+            lua_rawgeti(L, idx, (lua_Integer)i + 1);
+            n->n = i + 1;
+            int r = node_from_lua(L, -1, n->line, depth + 1, &n->items[i], why, whylen);
+            lua_pop(L, 1);
+            if (r != 0)
+                return r;
+        }
+        return 0;
+    }
+    n->type = SL_OPT_MAP;
+    count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            snprintf(why, whylen, "mixes array items and name = value entries");
+            return -1;
+        }
+        count++;
+    }
+    n->keys = calloc(count ? count : 1, sizeof *n->keys);
+    n->items = calloc(count ? count : 1, sizeof *n->items);
+    if (!n->keys || !n->items)
+        return -2;
+    size_t k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) && k < count) {
+        lua_pop(L, 1);
+        n->keys[k] = strdup(lua_tostring(L, -1));
+        if (!n->keys[k]) {
+            lua_pop(L, 1);
+            return -2;
+        }
+        k++;
+    }
+    n->n = k;
+    qsort(n->keys, n->n, sizeof *n->keys, cmp_cstr);
+    for (size_t i = 0; i < n->n; i++) {
+        lua_getfield(L, idx, n->keys[i]);
+        lua_pushstring(L, n->keys[i]);
+        lua_rawget(L, idx);
+        int r = node_from_lua(L, -1, n->line, depth + 1, &n->items[i], why, whylen);
+        lua_pop(L, 2);
+        if (r != 0) {
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "entry \"%.40s\" %.200s", n->keys[i], why);
+            copy_line(why, whylen, tmp);
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* Every option also as a tree, so plugins may read any option with opt_node. */
+static int optval_node(lua_State *L, int idx, int line, sl_optval *v, char *why, size_t whylen)
+{
+    v->node = calloc(1, sizeof *v->node);
+    if (!v->node)
+        return -2;
+    int r = node_from_lua(L, idx, line, 0, v->node, why, whylen);
+    if (r != 0)
+        return r;
+    if (v->type == SL_OPT_MAP || v->type == SL_OPT_TABLE || !v->s) {
+        char *out = NULL;
+        size_t len = 0, cap = 0;
+        int o = 0;
+        node_text(v->node, &out, &len, &cap, &o);
+        if (o) {
+            free(out);
+            return -2;
+        }
+        free(v->s);
+        v->s = out ? out : strdup("");
+        if (!v->s)
+            return -2;
+    }
+    return 0;
 }
 
 /* Converts the Lua value at idx to an optval of type o->type. 0, or -1 with why filled (a
@@ -399,9 +625,82 @@ static int convert(lua_State *L, int idx, const sl_option *o, sl_optval *v, char
         }
         v->s = join_list(v->list, v->nlist);
         return v->s ? 0 : -2;
+    case SL_OPT_MAP:
+    case SL_OPT_TABLE:
+        if (t != LUA_TTABLE)
+            break;
+        return 0; /* the node tree (optval_node) is the value */
     }
     snprintf(why, whylen, "must be %s, got %s", type_wanted(o->type), lua_typename(L, t));
     return -1;
+}
+
+/* A default's tree: a scalar, or a list of strings. */
+static int default_node(sl_optval *v)
+{
+    sl_optnode *n = calloc(1, sizeof *n);
+    if (!n)
+        return -1;
+    v->node = n;
+    if (v->list || v->type == SL_OPT_LIST) {
+        n->type = SL_OPT_LIST;
+        n->items = calloc(v->nlist ? v->nlist : 1, sizeof *n->items);
+        if (!n->items)
+            return -1;
+        for (size_t i = 0; i < v->nlist; i++) {
+            n->items[i].type = SL_OPT_STRING;
+            n->items[i].s = strdup(v->list[i]);
+            n->n = i + 1;
+            if (!n->items[i].s)
+                return -1;
+        }
+        return 0;
+    }
+    n->type = v->type == SL_OPT_MAP || v->type == SL_OPT_TABLE ? SL_OPT_STRING : v->type;
+    n->i = v->i;
+    n->d = v->d;
+    n->s = strdup(v->s ? v->s : "");
+    return n->s ? 0 : -1;
+}
+
+/* Allowed values and ranges the plugin declared. 0, or -1 with why. */
+static int check_value(const sl_option *o, const sl_optval *v, char *why, size_t whylen)
+{
+    if ((o->flags & SL_OPT_RANGE) && (o->type == SL_OPT_INT || o->type == SL_OPT_DOUBLE) &&
+        (v->d < o->min || v->d > o->max)) {
+        char *lo = fmt_double(o->min), *hi = fmt_double(o->max);
+        snprintf(why, whylen, "must be between %s and %s, got %s", lo ? lo : "?", hi ? hi : "?",
+                 v->s ? v->s : "?");
+        free(lo);
+        free(hi);
+        return -1;
+    }
+    if (!o->choices || (o->type != SL_OPT_STRING && o->type != SL_OPT_LIST))
+        return 0;
+    size_t nc = 0;
+    while (o->choices[nc])
+        nc++;
+    size_t nvals = o->type == SL_OPT_LIST ? v->nlist : 1;
+    for (size_t i = 0; i < nvals; i++) {
+        const char *val = o->type == SL_OPT_LIST ? v->list[i] : v->s;
+        int ok = 0;
+        for (size_t c = 0; c < nc && !ok; c++)
+            ok = strcmp(o->choices[c], val) == 0;
+        if (ok)
+            continue;
+        char sug[96], allowed[160] = "";
+        suggestion(sug, sizeof sug, val, (const char *const *)o->choices, nc);
+        for (size_t c = 0; c < nc; c++) {
+            size_t l = strlen(allowed);
+            snprintf(allowed + l, sizeof allowed - l, "%s%s", c ? ", " : "", o->choices[c]);
+        }
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "\"%.40s\" is not one of %s%s", shown(val, strlen(val)).s,
+                 allowed, sug);
+        copy_line(why, whylen, tmp);
+        return -1;
+    }
+    return 0;
 }
 
 /* Fills v from a declaration's default text. 0, -1 (the plugin declared a bad default), -2. */
@@ -411,6 +710,9 @@ static int parse_default(const sl_option *o, sl_optval *v)
     char *end = NULL;
     errno = 0;
     switch (o->type) {
+    case SL_OPT_MAP:
+    case SL_OPT_TABLE:
+        return -1; /* a table option has no text default: the plugin applies its own */
     case SL_OPT_STRING:
         v->s = strdup(s);
         return v->s ? 0 : -2;
@@ -773,7 +1075,12 @@ static void load_spec(sl_loader *ld, int idx, sl_kind kind, int fallback_line, s
         lua_rawget(L, idx);
         sl_optval *v = &spec->opts[spec->nopts];
         char why[160];
+        v->type = o->type;
         int r = convert(L, -1, o, v, why, sizeof why);
+        if (r == 0)
+            r = optval_node(L, -1, kl, v, why, sizeof why);
+        if (r == 0)
+            r = check_value(o, v, why, sizeof why);
         if (r == 0) {
             v->name = strdup(o->name);
         }
@@ -816,6 +1123,8 @@ static void load_spec(sl_loader *ld, int idx, sl_kind kind, int fallback_line, s
                 if (r == 0) {
                     v->name = strdup(o->name);
                 }
+                if (r == 0 && v->name && default_node(v) != 0)
+                    r = -2;
                 if (r == 0 && v->name) {
                     v->type = o->type;
                     v->flags = o->flags;

@@ -7,6 +7,19 @@
 
 #include <stdint.h>
 
+/* A parsed option value as a tree (the ABI's sl_optnode): scalars carry text (s) and numbers;
+ * LIST has n items; MAP has n keys (sorted) and n items. */
+struct sl_optnode {
+    sl_opt_type type; /* STRING, INT, DOUBLE, BOOL, LIST or MAP */
+    int line;
+    char *s;
+    int64_t i;
+    double d;
+    size_t n;
+    char **keys;
+    struct sl_optnode *items;
+};
+
 typedef struct sl_optval {
     char *name;
     sl_opt_type type;
@@ -18,6 +31,7 @@ typedef struct sl_optval {
     double d;       /* DOUBLE (also INT as double) */
     char **list;    /* LIST */
     size_t nlist;
+    sl_optnode *node; /* every option also as a tree (MAP and TABLE options only so) */
 } sl_optval;
 
 typedef struct sl_plugin_spec {

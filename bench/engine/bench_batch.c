@@ -21,8 +21,10 @@ int main(int argc, char **argv)
 {
     long rows = argc > 1 ? atol(argv[1]) : 10000000;
     sl_schema_store st = {0};
-    sl_field f[] = {{"id", SL_T_INT64, 1},    {"qty", SL_T_INT64, 0}, {"price", SL_T_DOUBLE, 0},
-                    {"name", SL_T_STRING, 0}, {"day", SL_T_DATE, 0},  {"at", SL_T_TIMESTAMPTZ, 0}};
+    sl_field f[] = {
+        SL_FIELD_INIT("id", SL_T_INT64, 1),     SL_FIELD_INIT("qty", SL_T_INT64, 0),
+        SL_FIELD_INIT("price", SL_T_DOUBLE, 0), SL_FIELD_INIT("name", SL_T_STRING, 0),
+        SL_FIELD_INIT("day", SL_T_DATE, 0),     SL_FIELD_INIT("at", SL_T_TIMESTAMPTZ, 0)};
     const sl_schema *s = sl_schema_store_add(&st, "", "t", 6, f);
     sl_batch *b = sl_batch_new(s);
     const long per = 8192;

@@ -14,8 +14,8 @@ typedef struct up_ctx {
 } up_ctx;
 
 static const sl_option options[] = {
-    {"columns", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "string columns to upper-case"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("columns", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "string columns to upper-case"),
+    SL_OPTIONS_END,
 };
 
 static int up_create(sl_host *h, const sl_host_api *api, void **ctx)
@@ -46,7 +46,7 @@ static int selected(up_ctx *c, const char *name)
     return 0;
 }
 
-static sl_status up_transform(void *ctx, sl_batch *in, sl_batch **out)
+static sl_status up_transform(void *ctx, const sl_batch *in, const sl_batch **out)
 {
     up_ctx *c = ctx;
     const sl_schema *s = c->api->batch_schema(in);
@@ -63,7 +63,7 @@ static sl_status up_transform(void *ctx, sl_batch *in, sl_batch **out)
         if (c->api->row_begin(c->out, c->api->batch_op(in, r)) < 0)
             return SL_ERROR;
         for (uint32_t k = 0; k < s->ncols; k++) {
-            sl_column col;
+            sl_column col = {.size = sizeof col};
             c->api->batch_column(in, k, &col);
             if (col.flags[r] == SL_CELL_NULL) {
                 c->api->set_null(c->out, k);
@@ -72,8 +72,8 @@ static sl_status up_transform(void *ctx, sl_batch *in, sl_batch **out)
             } else if (col.off) {
                 size_t len = (size_t)(col.off[r + 1] - col.off[r]);
                 const char *p = col.data ? col.data + col.off[r] : "";
-                if (s->cols[k].type == SL_T_STRING && selected(c, s->cols[k].name) &&
-                    len <= sizeof c->buf) {
+                const sl_field *f = SL_SCHEMA_COL(s, k);
+                if (f->type == SL_T_STRING && selected(c, f->name) && len <= sizeof c->buf) {
                     for (size_t i = 0; i < len; i++)
                         c->buf[i] = (p[i] >= 'a' && p[i] <= 'z') ? (char)(p[i] - 32) : p[i];
                     p = c->buf;
@@ -81,6 +81,8 @@ static sl_status up_transform(void *ctx, sl_batch *in, sl_batch **out)
                 c->api->set_bytes(c->out, k, p, len);
             } else if (col.f64) {
                 c->api->set_f64(c->out, k, col.f64[r]);
+            } else if (col.aux) {
+                c->api->set_tsoff(c->out, k, col.i64[r], col.aux[r]);
             } else {
                 c->api->set_i64(c->out, k, col.i64[r]);
             }
@@ -90,7 +92,7 @@ static sl_status up_transform(void *ctx, sl_batch *in, sl_batch **out)
     return SL_OK;
 }
 
-static const sl_transform_ops ops = {.transform = up_transform};
+static const sl_transform_ops ops = {.size = sizeof(sl_transform_ops), .transform = up_transform};
 static const sl_plugin plugin = {
     SL_PLUGIN_INIT(SL_KIND_TRANSFORM, "upper", "0.1.0", "upper-case string columns (example)"),
     .options = options,

@@ -70,7 +70,7 @@ expect "missing file exits 1" [ $? -eq 1 ]
 "$SLUICE" --plugin-dir /nonexistent check good.lua >/dev/null 2>&1
 expect "bad --plugin-dir still finds the build tree's plugins" [ $? -eq 0 ]
 v=$("$SLUICE" version)
-expect "version line" grep -qE '^sluice [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\)$' <<<"$v"
+expect "version line" grep -qE '^sluice [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 2\.[0-9]+\)$' <<<"$v"
 "$SLUICE" --help | grep -q "run \[--once\]"
 expect "--help documents run" [ $? -eq 0 ]
 finish

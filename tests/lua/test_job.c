@@ -16,36 +16,37 @@
 /* ---- fake plugins: only descriptors, the loader never calls into them ---- */
 
 static const sl_option generator_opts[] = {
-    {"tables", SL_OPT_LIST, 0, "gen", "tables to generate"},
-    {"rows", SL_OPT_INT, 0, "1000", "rows per table"},
-    {"rate", SL_OPT_DOUBLE, 0, "0", "rows per second, 0 = unlimited"},
-    {"deletes", SL_OPT_BOOL, 0, "false", "also generate deletes"},
-    {"seed", SL_OPT_INT, 0, NULL, "random seed"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("tables", SL_OPT_LIST, 0, "gen", "tables to generate"),
+    SL_OPTION("rows", SL_OPT_INT, 0, "1000", "rows per table"),
+    SL_OPTION("rate", SL_OPT_DOUBLE, 0, "0", "rows per second, 0 = unlimited"),
+    SL_OPTION("deletes", SL_OPT_BOOL, 0, "false", "also generate deletes"),
+    SL_OPTION("seed", SL_OPT_INT, 0, NULL, "random seed"),
+    SL_OPTIONS_END,
 };
 static const sl_option postgres_opts[] = {
-    {"conninfo", SL_OPT_STRING, SL_OPT_REQUIRED | SL_OPT_SECRET, NULL, "libpq connection string"},
-    {"tables", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "tables to replicate"},
-    {"slot", SL_OPT_STRING, 0, "sluice", "replication slot"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("conninfo", SL_OPT_STRING, SL_OPT_REQUIRED | SL_OPT_SECRET, NULL,
+              "libpq connection string"),
+    SL_OPTION("tables", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "tables to replicate"),
+    SL_OPTION("slot", SL_OPT_STRING, 0, "sluice", "replication slot"),
+    SL_OPTIONS_END,
 };
 static const sl_option select_opts[] = {
-    {"columns", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "columns to keep"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("columns", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "columns to keep"),
+    SL_OPTIONS_END,
 };
 static const sl_option file_opts[] = {
-    {"dir", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "output directory"},
-    {"fsync", SL_OPT_BOOL, 0, "true", "fsync files"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("dir", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "output directory"),
+    SL_OPTION("fsync", SL_OPT_BOOL, 0, "true", "fsync files"),
+    SL_OPTIONS_END,
 };
 static const sl_option s3_opts[] = {
-    {"bucket", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "bucket"},
-    {"region", SL_OPT_STRING, 0, "us-east-1", "region"},
-    {"endpoint", SL_OPT_STRING, 0, NULL, "endpoint URL"},
-    {"access_key_id", SL_OPT_STRING, 0, NULL, "access key"},
-    {"secret_access_key", SL_OPT_STRING, SL_OPT_SECRET, NULL, "secret key"},
-    {"part_size_mb", SL_OPT_INT, 0, "8", "multipart part size"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("bucket", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "bucket"),
+    SL_OPTION("region", SL_OPT_STRING, 0, "us-east-1", "region"),
+    SL_OPTION("endpoint", SL_OPT_STRING, 0, NULL, "endpoint URL"),
+    SL_OPTION("access_key_id", SL_OPT_STRING, 0, NULL, "access key"),
+    SL_OPTION("secret_access_key", SL_OPT_STRING, SL_OPT_SECRET, NULL, "secret key"),
+    SL_OPTION("part_size_mb", SL_OPT_INT, 0, "8", "multipart part size"),
+    SL_OPTIONS_END,
 };
 
 #define FAKE(kind_, name_, opts_)                                                                  \

@@ -163,17 +163,20 @@ static void th_free(sl_host *h, void *p)
 }
 
 static const sl_schema *th_schema_new(sl_host *h, const char *ns, const char *name, uint32_t ncols,
-                                      const sl_field *cols)
+                                      const sl_field *cols, size_t field_size)
 {
     sl_schema *s = calloc(1, sizeof *s);
     sl_field *f = calloc(ncols ? ncols : 1, sizeof *f);
     s->ns = strdup(ns);
     s->name = strdup(name);
     s->ncols = ncols;
+    s->field_size = sizeof(sl_field);
     for (uint32_t i = 0; i < ncols; i++) {
-        f[i] = cols[i];
-        f[i].name = strdup(cols[i].name);
-        s->nkeys += cols[i].key != 0;
+        const sl_field *src = (const sl_field *)(const void *)((const char *)cols + i * field_size);
+        f[i] = *src;
+        f[i].name = strdup(src->name);
+        f[i].source_type = NULL; /* not kept by this host */
+        s->nkeys += src->key != 0;
     }
     s->cols = f;
     h->schemas = realloc(h->schemas, (h->nschemas + 1) * sizeof *h->schemas);
@@ -331,6 +334,32 @@ static int th_stopping(sl_host *h)
     return 0;
 }
 
+static const char *th_opt_where(sl_host *h, const char *name)
+{
+    (void)h;
+    (void)name;
+    return NULL;
+}
+
+/* This host keeps no durable table state: every table is new to the source. */
+static const char *th_known_table(sl_host *h, size_t i, const char **ns, const void **pos,
+                                  size_t *pos_len)
+{
+    (void)h;
+    (void)i;
+    (void)ns;
+    (void)pos;
+    (void)pos_len;
+    return NULL;
+}
+
+static void th_table_drop(sl_host *h, const char *ns, const char *name)
+{
+    (void)h;
+    (void)ns;
+    (void)name;
+}
+
 static const sl_host_api th_api = {
     .abi_minor = SL_PLUGIN_ABI_MINOR,
     .size = sizeof(sl_host_api),
@@ -367,6 +396,9 @@ static const sl_host_api th_api = {
     .emit = th_emit,
     .commit = th_commit,
     .stopping = th_stopping,
+    .opt_where = th_opt_where,
+    .known_table = th_known_table,
+    .table_drop = th_table_drop,
 };
 
 static void th_host_reset(sl_host *h)

@@ -56,7 +56,10 @@ static int inst_open(inst *in, const char *const *kv, const char *tenant, const 
     in->h.quiet = 1;
     if (g_plugin->create(&in->h, &th_api, &in->ctx) != 0)
         return -1;
-    sl_open_args a = {resume, resume ? strlen(resume) : 0, once};
+    sl_open_args a = {.size = sizeof a,
+                      .resume_pos = resume,
+                      .resume_len = resume ? strlen(resume) : 0,
+                      .once = once};
     int rc = g_plugin->open(in->ctx, &a);
     in->open = rc == 0;
     return rc;

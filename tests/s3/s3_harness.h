@@ -335,11 +335,13 @@ static void h_hex(const uint8_t *d, size_t n, char *out)
 
 /* Writes `size` bytes of stream `seed` under key in chunks of `chunk` bytes; returns the status
  * of commit (or of the first failing call, after put_abort) and the SHA-256 hex in sha. */
+static const sl_put_opts h_octet = {sizeof(sl_put_opts), "application/octet-stream", NULL, 0};
+
 static sl_status h_put(h_inst *in, const char *key, uint64_t size, size_t chunk, uint64_t seed,
                        char sha[65])
 {
     sl_put *p = NULL;
-    sl_status st = in->ops->put_begin(in->ctx, key, "application/octet-stream", &p);
+    sl_status st = in->ops->put_begin(in->ctx, key, &h_octet, &p);
     if (st != SL_OK) {
         return st;
     }
@@ -365,7 +367,7 @@ static sl_status h_put(h_inst *in, const char *key, uint64_t size, size_t chunk,
         in->ops->put_abort(in->ctx, p);
         return st;
     }
-    return in->ops->put_commit(in->ctx, p);
+    return in->ops->put_commit(in->ctx, p, NULL);
 }
 
 typedef struct h_sink_buf {
@@ -386,7 +388,7 @@ static sl_status h_get(h_inst *in, const char *key, char sha[65], uint64_t *size
 {
     h_sink_buf b = {EVP_MD_CTX_new(), 0};
     EVP_DigestInit_ex(b.md, EVP_sha256(), NULL);
-    sl_status st = in->ops->get(in->ctx, key, h_read_cb, &b);
+    sl_status st = in->ops->get(in->ctx, key, h_read_cb, &b, NULL);
     uint8_t d[32];
     EVP_DigestFinal_ex(b.md, d, NULL);
     EVP_MD_CTX_free(b.md);

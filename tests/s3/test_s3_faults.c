@@ -162,7 +162,7 @@ static void slow_writer_is_not_a_stall(void)
         st = in.ops->put_write(in.ctx, p, buf, chunk);
     }
     CHECK_EQ_INT(st, SL_OK);
-    st = st == SL_OK ? in.ops->put_commit(in.ctx, p) : (in.ops->put_abort(in.ctx, p), st);
+    st = st == SL_OK ? in.ops->put_commit(in.ctx, p, NULL) : (in.ops->put_abort(in.ctx, p), st);
     CHECK_EQ_INT(st, SL_OK);
     uint8_t d[32];
     char sha[65];
@@ -205,7 +205,7 @@ static void server_restarts_mid_upload(void)
         st = in.ops->put_write(in.ctx, p, buf, n);
     }
     CHECK_EQ_INT(st, SL_OK);
-    st = st == SL_OK ? in.ops->put_commit(in.ctx, p) : (in.ops->put_abort(in.ctx, p), st);
+    st = st == SL_OK ? in.ops->put_commit(in.ctx, p, NULL) : (in.ops->put_abort(in.ctx, p), st);
     CHECK_EQ_INT(st, SL_OK);
     uint8_t d[32];
     char sha[65];

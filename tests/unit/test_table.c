@@ -10,7 +10,8 @@ static sl_schema_store st;
 
 static const sl_schema *schema2(void)
 {
-    sl_field f[] = {{"id", SL_T_INT64, 1}, {"name", SL_T_STRING, 0}, {"amount", SL_T_DOUBLE, 0}};
+    sl_field f[] = {SL_FIELD_INIT("id", SL_T_INT64, 1), SL_FIELD_INIT("name", SL_T_STRING, 0),
+                    SL_FIELD_INIT("amount", SL_T_DOUBLE, 0)};
     return sl_schema_store_add(&st, "public", "t", 3, f);
 }
 
@@ -109,7 +110,7 @@ static void test_key_change_unchanged(void)
 
 static void test_keyless(void)
 {
-    sl_field f[] = {{"a", SL_T_INT64, 0}, {"b", SL_T_STRING, 0}};
+    sl_field f[] = {SL_FIELD_INIT("a", SL_T_INT64, 0), SL_FIELD_INIT("b", SL_T_STRING, 0)};
     const sl_schema *s = sl_schema_store_add(&st, "", "nokey", 2, f);
     CHECK_EQ_INT(s->nkeys, 0);
     sl_table *t = sl_table_new("", "nokey", s);
@@ -142,7 +143,8 @@ static void test_schema_change(void)
     apply_all(t, b);
     sl_batch_free(b);
     /* ADD COLUMN extra, DROP COLUMN amount. */
-    sl_field f[] = {{"id", SL_T_INT64, 1}, {"name", SL_T_STRING, 0}, {"extra", SL_T_BOOL, 0}};
+    sl_field f[] = {SL_FIELD_INIT("id", SL_T_INT64, 1), SL_FIELD_INIT("name", SL_T_STRING, 0),
+                    SL_FIELD_INIT("extra", SL_T_BOOL, 0)};
     const sl_schema *s2 = sl_schema_store_add(&st, "public", "t", 3, f);
     b = sl_batch_new(s2);
     sl_batch_row_begin(b, SL_OP_INSERT);

@@ -24,9 +24,11 @@ struct sl_put {
 };
 
 static const sl_option options[] = {
-    {"path", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "directory the objects are written into"},
-    {"fsync", SL_OPT_BOOL, 0, "true", "fsync files and directories (turn off only for tests)"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("path", SL_OPT_STRING, SL_OPT_REQUIRED, NULL,
+              "directory the objects are written into"),
+    SL_OPTION("fsync", SL_OPT_BOOL, 0, "true",
+              "fsync files and directories (turn off only for tests)"),
+    SL_OPTIONS_END,
 };
 
 static int fs_create(sl_host *h, const sl_host_api *api, void **out)
@@ -360,12 +362,38 @@ static sl_status fs_probe(void *ctx)
     return SL_OK;
 }
 
+/* ABI 2 entry points; conditional puts are not offered yet (conditional = 0). */
+static sl_status fs_put_begin2(void *ctx, const char *key, const sl_put_opts *o, sl_put **out)
+{
+    fs_ctx *c = ctx;
+    if (o && (o->if_match || o->if_none_match)) {
+        c->api->set_error(c->h, "conditional writes are not supported by this sink");
+        return SL_ERROR;
+    }
+    return fs_put_begin(ctx, key, o ? o->content_type : NULL, out);
+}
+
+static sl_status fs_put_commit2(void *ctx, sl_put *p, char *version)
+{
+    if (version)
+        version[0] = 0;
+    return fs_put_commit(ctx, p);
+}
+
+static sl_status fs_get2(void *ctx, const char *key, sl_read_cb cb, void *ud, char *version)
+{
+    if (version)
+        version[0] = 0;
+    return fs_get(ctx, key, cb, ud);
+}
+
 static const sl_sink_ops ops = {
-    .put_begin = fs_put_begin,
+    .size = sizeof(sl_sink_ops),
+    .put_begin = fs_put_begin2,
     .put_write = fs_put_write,
-    .put_commit = fs_put_commit,
+    .put_commit = fs_put_commit2,
     .put_abort = fs_put_abort,
-    .get = fs_get,
+    .get = fs_get2,
     .list = fs_list,
     .del = fs_del,
     .probe = fs_probe,

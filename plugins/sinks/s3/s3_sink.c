@@ -12,26 +12,27 @@
 #define SL_S3_MAX_PART ((int64_t)5 << 30)
 
 static const sl_option s3_options[] = {
-    {"endpoint", SL_OPT_STRING, 0, NULL,
-     "base URL, e.g. http://127.0.0.1:9000 (default https://s3.<region>.amazonaws.com)"},
-    {"region", SL_OPT_STRING, 0, "us-east-1", "signing region"},
-    {"bucket", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "bucket name"},
-    {"prefix", SL_OPT_STRING, 0, "", "prepended to every key, e.g. \"acme/\""},
-    {"access_key_id", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "access key id"},
-    {"secret_access_key", SL_OPT_STRING, SL_OPT_REQUIRED | SL_OPT_SECRET, NULL, "secret key"},
-    {"session_token", SL_OPT_STRING, SL_OPT_SECRET, NULL, "temporary credentials' token"},
-    {"path_style", SL_OPT_BOOL, 0, "false",
-     "bucket in the path (endpoint/bucket/key) instead of the host name"},
-    {"ca_file", SL_OPT_STRING, 0, NULL, "CA bundle for TLS verification (always on)"},
-    {"sse", SL_OPT_STRING, 0, NULL, "server-side encryption: \"AES256\" or \"aws:kms\""},
-    {"sse_kms_key_id", SL_OPT_STRING, 0, NULL, "KMS key for sse = \"aws:kms\""},
-    {"part_size", SL_OPT_INT, 0, "8388608",
-     "bytes per multipart part (5 MiB..5 GiB); smaller objects take one PUT"},
-    {"parallel_parts", SL_OPT_INT, 0, "4", "parts uploaded at the same time (1..64)"},
-    {"timeout", SL_OPT_INT, 0, "30",
-     "seconds a connection may stall (connect, or no byte moving) before a retry"},
-    {"max_retries", SL_OPT_INT, 0, "5", "retries of one request on transient failures"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("endpoint", SL_OPT_STRING, 0, NULL,
+              "base URL, e.g. http://127.0.0.1:9000 (default https://s3.<region>.amazonaws.com)"),
+    SL_OPTION("region", SL_OPT_STRING, 0, "us-east-1", "signing region"),
+    SL_OPTION("bucket", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "bucket name"),
+    SL_OPTION("prefix", SL_OPT_STRING, 0, "", "prepended to every key, e.g. \"acme/\""),
+    SL_OPTION("access_key_id", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "access key id"),
+    SL_OPTION("secret_access_key", SL_OPT_STRING, SL_OPT_REQUIRED | SL_OPT_SECRET, NULL,
+              "secret key"),
+    SL_OPTION("session_token", SL_OPT_STRING, SL_OPT_SECRET, NULL, "temporary credentials' token"),
+    SL_OPTION("path_style", SL_OPT_BOOL, 0, "false",
+              "bucket in the path (endpoint/bucket/key) instead of the host name"),
+    SL_OPTION("ca_file", SL_OPT_STRING, 0, NULL, "CA bundle for TLS verification (always on)"),
+    SL_OPTION("sse", SL_OPT_STRING, 0, NULL, "server-side encryption: \"AES256\" or \"aws:kms\""),
+    SL_OPTION("sse_kms_key_id", SL_OPT_STRING, 0, NULL, "KMS key for sse = \"aws:kms\""),
+    SL_OPTION("part_size", SL_OPT_INT, 0, "8388608",
+              "bytes per multipart part (5 MiB..5 GiB); smaller objects take one PUT"),
+    SL_OPTION("parallel_parts", SL_OPT_INT, 0, "4", "parts uploaded at the same time (1..64)"),
+    SL_OPTION("timeout", SL_OPT_INT, 0, "30",
+              "seconds a connection may stall (connect, or no byte moving) before a retry"),
+    SL_OPTION("max_retries", SL_OPT_INT, 0, "5", "retries of one request on transient failures"),
+    SL_OPTIONS_END,
 };
 
 /* libcurl's global state is initialised once per process by whichever s3 instance comes first;
@@ -359,12 +360,38 @@ static sl_status s3_probe(void *ctx)
     return list_pages(ctx, "", 1, 1, NULL, NULL);
 }
 
+/* ABI 2 entry points; conditional puts are not offered yet (conditional = 0). */
+static sl_status s3_put_begin2(void *ctx, const char *key, const sl_put_opts *o, sl_put **out)
+{
+    sl_s3 *s = ctx;
+    if (o && (o->if_match || o->if_none_match)) {
+        s->api->set_error(s->h, "conditional writes are not supported by this sink");
+        return SL_ERROR;
+    }
+    return sl_s3_put_begin(ctx, key, o ? o->content_type : NULL, out);
+}
+
+static sl_status s3_put_commit2(void *ctx, sl_put *p, char *version)
+{
+    if (version)
+        version[0] = 0;
+    return sl_s3_put_commit(ctx, p);
+}
+
+static sl_status s3_get2(void *ctx, const char *key, sl_read_cb cb, void *ud, char *version)
+{
+    if (version)
+        version[0] = 0;
+    return s3_get(ctx, key, cb, ud);
+}
+
 static const sl_sink_ops s3_ops = {
-    .put_begin = sl_s3_put_begin,
+    .size = sizeof(sl_sink_ops),
+    .put_begin = s3_put_begin2,
     .put_write = sl_s3_put_write,
-    .put_commit = sl_s3_put_commit,
+    .put_commit = s3_put_commit2,
     .put_abort = sl_s3_put_abort,
-    .get = s3_get,
+    .get = s3_get2,
     .list = s3_list,
     .del = s3_del,
     .probe = s3_probe,

@@ -34,22 +34,25 @@ typedef struct gen_ctx {
 } gen_ctx;
 
 static const sl_option options[] = {
-    {"table", SL_OPT_STRING, 0, "items", "table name (with tables > 1: name_1, name_2, ...)"},
-    {"tables", SL_OPT_INT, 0, "1", "number of tables"},
-    {"rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot"},
-    {"columns", SL_OPT_LIST, 0,
-     "int64,double,decimal,string,bool,date,time,timestamp,timestamptz,binary",
-     "column types after the int64 key column \"id\""},
-    {"changes", SL_OPT_INT, 0, "0", "change transactions after the snapshot (-1 = endless)"},
-    {"changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction"},
-    {"rate", SL_OPT_DOUBLE, 0, "0", "transactions per second (0 = as fast as possible)"},
-    {"batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch"},
-    {"seed", SL_OPT_INT, 0, "1", "seed of the deterministic values"},
-    {"null_every", SL_OPT_INT, 0, "7", "every Nth value of a non-key column is NULL (0 = never)"},
-    {"fail", SL_OPT_STRING, 0, NULL,
-     "test hook: \"open\" fails every open; \"poll\" fails after fail_after polls"},
-    {"fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("table", SL_OPT_STRING, 0, "items",
+              "table name (with tables > 1: name_1, name_2, ...)"),
+    SL_OPTION("tables", SL_OPT_INT, 0, "1", "number of tables"),
+    SL_OPTION("rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot"),
+    SL_OPTION("columns", SL_OPT_LIST, 0,
+              "int64,double,decimal,string,bool,date,time,timestamp,timestamptz,binary",
+              "column types after the int64 key column \"id\""),
+    SL_OPTION("changes", SL_OPT_INT, 0, "0",
+              "change transactions after the snapshot (-1 = endless)"),
+    SL_OPTION("changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction"),
+    SL_OPTION("rate", SL_OPT_DOUBLE, 0, "0", "transactions per second (0 = as fast as possible)"),
+    SL_OPTION("batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch"),
+    SL_OPTION("seed", SL_OPT_INT, 0, "1", "seed of the deterministic values"),
+    SL_OPTION("null_every", SL_OPT_INT, 0, "7",
+              "every Nth value of a non-key column is NULL (0 = never)"),
+    SL_OPTION("fail", SL_OPT_STRING, 0, NULL,
+              "test hook: \"open\" fails every open; \"poll\" fails after fail_after polls"),
+    SL_OPTION("fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"),
+    SL_OPTIONS_END,
 };
 
 static int parse_type(const char *s, sl_type *t)
@@ -170,14 +173,14 @@ static int gen_open(void *ctx, const sl_open_args *a)
             snprintf(name, sizeof name, "%s_%d", c->table, t + 1);
         sl_field f[MAX_COLS + 1];
         char cname[MAX_COLS + 1][32];
-        f[0] = (sl_field){"id", SL_T_INT64, 1};
+        f[0] = (sl_field)SL_FIELD_INIT("id", SL_T_INT64, 1);
         for (int i = 0; i < c->ncols; i++) {
             snprintf(cname[i], sizeof cname[i], "c%d_%s", i + 1,
                      (const char *[]){"", "int64", "double", "decimal", "string", "bool", "date",
                                       "time", "timestamp", "timestamptz", "binary"}[c->types[i]]);
-            f[i + 1] = (sl_field){cname[i], c->types[i], 0};
+            f[i + 1] = (sl_field)SL_FIELD_INIT(cname[i], c->types[i], 0);
         }
-        c->schemas[t] = c->api->schema_new(c->h, "", name, (uint32_t)c->ncols + 1, f);
+        c->schemas[t] = c->api->schema_new(c->h, "", name, (uint32_t)c->ncols + 1, f, sizeof *f);
         if (!c->schemas[t])
             return -1;
         c->batches[t] = c->api->batch_new(c->h, c->schemas[t]);
@@ -354,7 +357,7 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
     return SL_OK;
 }
 
-static const sl_source_ops ops = {.poll = gen_poll};
+static const sl_source_ops ops = {.size = sizeof(sl_source_ops), .poll = gen_poll};
 
 static const sl_plugin plugin = {
     SL_PLUGIN_INIT(SL_KIND_SOURCE, "generator", "1.0.0",

@@ -17,23 +17,25 @@
 #include <time.h>
 
 static const sl_option pg_options[] = {
-    {"conninfo", SL_OPT_STRING, 0, NULL, "libpq connection string (or use host/port/...)"},
-    {"host", SL_OPT_STRING, 0, NULL, "server host"},
-    {"port", SL_OPT_INT, 0, NULL, "server port"},
-    {"dbname", SL_OPT_STRING, 0, NULL, "database"},
-    {"user", SL_OPT_STRING, 0, NULL, "user (needs REPLICATION)"},
-    {"password", SL_OPT_STRING, SL_OPT_SECRET, NULL, "password"},
-    {"sslmode", SL_OPT_STRING, 0, NULL, "disable|allow|prefer|require|verify-ca|verify-full"},
-    {"tables", SL_OPT_LIST, 0, NULL,
-     "tables or patterns (* ?): schema.table or bare names in public; default all of public"},
-    {"publication", SL_OPT_STRING, 0, NULL, "publication (default sluice_<tenant>)"},
-    {"slot", SL_OPT_STRING, 0, NULL, "logical replication slot (default sluice_<tenant>)"},
-    {"snapshot", SL_OPT_STRING, 0, "initial", "initial | never | always"},
-    {"heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"},
-    {"drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"},
-    {"resnapshot_on_slot_loss", SL_OPT_BOOL, 0, "false",
-     "take a fresh snapshot when the slot is missing or lost"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("conninfo", SL_OPT_STRING, 0, NULL, "libpq connection string (or use host/port/...)"),
+    SL_OPTION("host", SL_OPT_STRING, 0, NULL, "server host"),
+    SL_OPTION("port", SL_OPT_INT, 0, NULL, "server port"),
+    SL_OPTION("dbname", SL_OPT_STRING, 0, NULL, "database"),
+    SL_OPTION("user", SL_OPT_STRING, 0, NULL, "user (needs REPLICATION)"),
+    SL_OPTION("password", SL_OPT_STRING, SL_OPT_SECRET, NULL, "password"),
+    SL_OPTION("sslmode", SL_OPT_STRING, 0, NULL,
+              "disable|allow|prefer|require|verify-ca|verify-full"),
+    SL_OPTION(
+        "tables", SL_OPT_LIST, 0, NULL,
+        "tables or patterns (* ?): schema.table or bare names in public; default all of public"),
+    SL_OPTION("publication", SL_OPT_STRING, 0, NULL, "publication (default sluice_<tenant>)"),
+    SL_OPTION("slot", SL_OPT_STRING, 0, NULL, "logical replication slot (default sluice_<tenant>)"),
+    SL_OPTION("snapshot", SL_OPT_STRING, 0, "initial", "initial | never | always"),
+    SL_OPTION("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"),
+    SL_OPTION("drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"),
+    SL_OPTION("resnapshot_on_slot_loss", SL_OPT_BOOL, 0, "false",
+              "take a fresh snapshot when the slot is missing or lost"),
+    SL_OPTIONS_END,
 };
 
 int64_t sl_pg_now_us(void)
@@ -285,7 +287,7 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
         f[i].key = cols[i].key;
         nkeys += cols[i].key != 0;
     }
-    const sl_schema *sc = s->api->schema_new(s->h, rel->ns, rel->name, ncols, f);
+    const sl_schema *sc = s->api->schema_new(s->h, rel->ns, rel->name, ncols, f, sizeof *f);
     free(f);
     if (!sc)
         goto fail;
@@ -1046,9 +1048,39 @@ static void pg_durable(void *ctx, const void *pos, size_t len)
     }
 }
 
+/* Positions order by their LSN (the text may carry more, e.g. the slot's identity). */
+static int pg_pos_compare(const void *a, size_t alen, const void *b, size_t blen)
+{
+    uint64_t x, y;
+    if (sl_pg_parse_pos(a, alen, &x) != 0 || sl_pg_parse_pos(b, blen, &y) != 0)
+        return SL_POS_UNORDERED;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static int pg_pos_format(const void *pos, size_t len, char *out, size_t outlen)
+{
+    uint64_t lsn;
+    if (sl_pg_parse_pos(pos, len, &lsn) != 0)
+        return -1;
+    /* The position is already text for humans. */
+    if (outlen)
+        snprintf(out, outlen, "%.*s", (int)len, (const char *)pos);
+    return (int)len;
+}
+
+static const char *pg_default_ns(void *ctx)
+{
+    (void)ctx;
+    return "public";
+}
+
 static const sl_source_ops pg_source_ops = {
+    .size = sizeof(sl_source_ops),
     .poll = pg_poll,
     .durable = pg_durable,
+    .pos_compare = pg_pos_compare,
+    .pos_format = pg_pos_format,
+    .default_ns = pg_default_ns,
 };
 
 static const sl_plugin pg_plugin = {

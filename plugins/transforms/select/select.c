@@ -24,10 +24,11 @@ typedef struct sel_ctx {
 } sel_ctx;
 
 static const sl_option options[] = {
-    {"columns", SL_OPT_LIST, SL_OPT_REQUIRED, NULL,
-     "output columns in order; \"src as dst\" renames"},
-    {"tables", SL_OPT_LIST, 0, NULL, "apply only to these tables (names or glob patterns)"},
-    {NULL, 0, 0, NULL, NULL},
+    SL_OPTION("columns", SL_OPT_LIST, SL_OPT_REQUIRED, NULL,
+              "output columns in order; \"src as dst\" renames"),
+    SL_OPTION("tables", SL_OPT_LIST, 0, NULL,
+              "apply only to these tables (names or glob patterns)"),
+    SL_OPTIONS_END,
 };
 
 static void sel_destroy(void *ctx)
@@ -142,8 +143,10 @@ static mapping *map_for(sel_ctx *c, const sl_schema *in)
     uint32_t n = 0;
     for (size_t i = 0; i < c->ncols; i++) {
         for (uint32_t k = 0; k < in->ncols; k++) {
-            if (strcmp(in->cols[k].name, c->from[i]) == 0) {
-                f[n] = (sl_field){c->to[i], in->cols[k].type, in->cols[k].key};
+            const sl_field *src = SL_SCHEMA_COL(in, k);
+            if (strcmp(src->name, c->from[i]) == 0) {
+                f[n] = *src; /* type, key, precision, scale, source type */
+                f[n].name = c->to[i];
                 m->src[n++] = k;
                 break;
             }
@@ -155,7 +158,7 @@ static mapping *map_for(sel_ctx *c, const sl_schema *in)
         free(m->src);
         return NULL;
     }
-    m->out = c->api->schema_new(c->h, in->ns, in->name, n, f);
+    m->out = c->api->schema_new(c->h, in->ns, in->name, n, f, sizeof *f);
     free(f);
     if (!m->out || !(m->batch = c->api->batch_new(c->h, m->out))) {
         free(m->src);
@@ -165,7 +168,7 @@ static mapping *map_for(sel_ctx *c, const sl_schema *in)
     return m;
 }
 
-static sl_status sel_transform(void *ctx, sl_batch *in, sl_batch **out)
+static sl_status sel_transform(void *ctx, const sl_batch *in, const sl_batch **out)
 {
     sel_ctx *c = ctx;
     const sl_schema *s = c->api->batch_schema(in);
@@ -181,8 +184,10 @@ static sl_status sel_transform(void *ctx, sl_batch *in, sl_batch **out)
     sl_column *cols = calloc(m->out->ncols, sizeof *cols);
     if (!cols)
         return SL_ERROR;
-    for (uint32_t k = 0; k < m->out->ncols; k++)
+    for (uint32_t k = 0; k < m->out->ncols; k++) {
+        cols[k].size = sizeof cols[k];
         c->api->batch_column(in, m->src[k], &cols[k]);
+    }
     for (size_t r = 0; r < rows; r++) {
         if (c->api->row_begin(m->batch, c->api->batch_op(in, r)) < 0) {
             free(cols);
@@ -199,6 +204,8 @@ static sl_status sel_transform(void *ctx, sl_batch *in, sl_batch **out)
                                   (size_t)(col->off[r + 1] - col->off[r]));
             else if (col->f64)
                 c->api->set_f64(m->batch, k, col->f64[r]);
+            else if (col->aux)
+                c->api->set_tsoff(m->batch, k, col->i64[r], col->aux[r]);
             else
                 c->api->set_i64(m->batch, k, col->i64[r]);
         }
@@ -208,7 +215,7 @@ static sl_status sel_transform(void *ctx, sl_batch *in, sl_batch **out)
     return SL_OK;
 }
 
-static const sl_transform_ops ops = {.transform = sel_transform};
+static const sl_transform_ops ops = {.size = sizeof(sl_transform_ops), .transform = sel_transform};
 
 static const sl_plugin plugin = {
     SL_PLUGIN_INIT(SL_KIND_TRANSFORM, "select", "1.0.0", "keep, reorder and rename columns"),
