@@ -1,13 +1,21 @@
 /* Sink "file": objects are files under a local directory. A put writes a temporary file in the
  * target directory, fsyncs it, renames it over the key and fsyncs the directory, so a reader sees
- * the old complete file or the new one, and a crash never leaves a torn file under a key. */
+ * the old complete file or the new one, and a crash never leaves a torn file under a key.
+ *
+ * Conditional puts (fencing): every commit renames under an exclusive flock on a lock file beside
+ * the key (".{name}.lock"), which also holds the key's generation counter. A version is the
+ * generation plus the file's inode, size and mtime, so a replacement made outside the sink (or
+ * a crash between the rename and the counter update) still changes it. Readers take the lock
+ * shared while they open the file, so the version they report belongs to the bytes they read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sluice/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +29,8 @@ typedef struct fs_ctx {
 struct sl_put {
     int fd;
     char *tmp, *final;
+    char *if_match; /* NULL, or the version the current object must have */
+    int if_none_match;
 };
 
 static const sl_option options[] = {
@@ -76,7 +86,9 @@ static int mkdirs(char *path)
 static int is_stale_tmp(const char *name)
 {
     size_t n = strlen(name);
-    return name[0] == '.' && n > 8 && name[n - 7] == '.' && strcmp(name, "..") != 0;
+    /* mkostemp's suffix is letters and digits, so a lock file (".{name}.lock") never matches */
+    return name[0] == '.' && n > 8 && name[n - 7] == '.' && strcmp(name, "..") != 0 &&
+           strchr(name + n - 6, '.') == NULL;
 }
 
 static void remove_stale(const char *dir, int depth)
@@ -158,9 +170,62 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-static sl_status fs_put_begin(void *ctx, const char *key, const char *ctype, sl_put **out)
+/* ".{name}.lock" beside path (malloc'd). */
+static char *lock_path(const char *path)
 {
-    (void)ctype;
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+    size_t n = strlen(path) + 8;
+    char *l = malloc(n);
+    if (l)
+        snprintf(l, n, "%.*s.%s.lock", (int)dlen, path, path + dlen);
+    return l;
+}
+
+/* Opens and flocks the key's lock file. create = 0: an absent lock file is not an error (-2:
+ * no sink commit ever happened under this key). Returns the fd, -1 on error (errno set). */
+static int lock_key(const char *path, int exclusive, int create)
+{
+    char *l = lock_path(path);
+    if (!l) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open(l, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
+    int saved = errno;
+    free(l);
+    if (fd < 0) {
+        errno = saved;
+        return !create && errno == ENOENT ? -2 : -1;
+    }
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0) {
+        if (errno != EINTR) {
+            saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static uint64_t read_gen(int lfd)
+{
+    char b[32] = "";
+    ssize_t n = lfd >= 0 ? pread(lfd, b, sizeof b - 1, 0) : 0;
+    b[n > 0 ? n : 0] = 0;
+    return strtoull(b, NULL, 10);
+}
+
+static void format_version(char *out, uint64_t gen, const struct stat *sb)
+{
+    snprintf(out, SL_VERSION_MAX, "g%" PRIu64 "-i%" PRIu64 "-s%lld-m%lld.%09ld", gen,
+             (uint64_t)sb->st_ino, (long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
+             (long)sb->st_mtim.tv_nsec);
+}
+
+static sl_status fs_put_begin(void *ctx, const char *key, const sl_put_opts *o, sl_put **out)
+{
     fs_ctx *c = ctx;
     if (!key_ok(key)) {
         c->api->set_error(c->h, "invalid object key \"%s\"", key);
@@ -194,6 +259,15 @@ static sl_status fs_put_begin(void *ctx, const char *key, const char *ctype, sl_
     mode_t um = umask(0);
     umask(um);
     fchmod(p->fd, 0666 & ~um);
+    p->if_none_match = o && o->if_none_match;
+    if (o && o->if_match && !(p->if_match = strdup(o->if_match))) {
+        close(p->fd);
+        unlink(p->tmp);
+        free(p->final);
+        free(p->tmp);
+        free(p);
+        return SL_ERROR;
+    }
     *out = p;
     return SL_OK;
 }
@@ -218,6 +292,7 @@ static sl_status fs_put_write(void *ctx, sl_put *p, const void *buf, size_t len)
 
 static void put_free(sl_put *p)
 {
+    free(p->if_match);
     free(p->tmp);
     free(p->final);
     free(p);
@@ -233,9 +308,26 @@ static void fs_put_abort(void *ctx, sl_put *p)
     put_free(p);
 }
 
-static sl_status fs_put_commit(void *ctx, sl_put *p)
+/* Under the key's exclusive lock: does the current object satisfy the put's condition? */
+static int condition_holds(const sl_put *p, int lfd)
+{
+    struct stat sb;
+    if (stat(p->final, &sb) != 0)
+        return errno == ENOENT ? !p->if_match : 0;
+    if (p->if_none_match)
+        return 0;
+    if (!p->if_match)
+        return 1;
+    char cur[SL_VERSION_MAX];
+    format_version(cur, read_gen(lfd), &sb);
+    return strcmp(cur, p->if_match) == 0;
+}
+
+static sl_status fs_put_commit(void *ctx, sl_put *p, char *version)
 {
     fs_ctx *c = ctx;
+    if (version)
+        version[0] = 0;
     if ((c->do_fsync && fsync(p->fd) != 0) || close(p->fd) != 0) {
         c->api->set_error(c->h, "flushing %s: %s", p->tmp, strerror(errno));
         p->fd = -1;
@@ -243,12 +335,42 @@ static sl_status fs_put_commit(void *ctx, sl_put *p)
         put_free(p);
         return SL_RETRY;
     }
-    if (rename(p->tmp, p->final) != 0) {
-        c->api->set_error(c->h, "renaming %s: %s", p->tmp, strerror(errno));
+    /* Every commit, conditional or not, takes the lock and bumps the generation: otherwise an
+     * unconditional replace could slip between another writer's check and rename. */
+    int lfd = lock_key(p->final, 1, 1);
+    if (lfd < 0) {
+        c->api->set_error(c->h, "locking %s: %s", p->final, strerror(errno));
         unlink(p->tmp);
         put_free(p);
         return SL_ERROR;
     }
+    if (!condition_holds(p, lfd)) {
+        c->api->set_error(c->h, "%s changed since it was read (%s): not replaced", p->final,
+                          p->if_none_match ? "it exists" : "another version");
+        unlink(p->tmp);
+        close(lfd); /* releases the lock */
+        put_free(p);
+        return SL_CONFLICT;
+    }
+    if (rename(p->tmp, p->final) != 0) {
+        c->api->set_error(c->h, "renaming %s: %s", p->tmp, strerror(errno));
+        unlink(p->tmp);
+        close(lfd);
+        put_free(p);
+        return SL_ERROR;
+    }
+    uint64_t gen = read_gen(lfd) + 1;
+    char g[32];
+    int gl = snprintf(g, sizeof g, "%" PRIu64 "\n", gen);
+    /* A torn or lost counter is harmless: the inode in the version changed with the rename. */
+    if (pwrite(lfd, g, (size_t)gl, 0) != gl || ftruncate(lfd, gl) != 0) {
+        c->api->log(c->h, SL_LOG_WARN, "updating the generation of %s: %s", p->final,
+                    strerror(errno));
+    }
+    struct stat sb;
+    if (version && stat(p->final, &sb) == 0)
+        format_version(version, gen, &sb);
+    close(lfd);
     if (c->do_fsync && fsync_dir_of(p->final) != 0) {
         c->api->set_error(c->h, "fsync of the directory of %s: %s", p->final, strerror(errno));
         put_free(p);
@@ -258,19 +380,34 @@ static sl_status fs_put_commit(void *ctx, sl_put *p)
     return SL_OK;
 }
 
-static sl_status fs_get(void *ctx, const char *key, sl_read_cb cb, void *ud)
+static sl_status fs_get(void *ctx, const char *key, sl_read_cb cb, void *ud, char *version)
 {
     fs_ctx *c = ctx;
+    if (version)
+        version[0] = 0;
     if (!key_ok(key))
         return SL_NOTFOUND;
     char *path = join(c, key);
     if (!path)
         return SL_ERROR;
+    /* Shared lock while opening: the generation read belongs to the inode opened. */
+    int lfd = lock_key(path, 0, 0);
+    if (lfd == -1 && errno != ENOENT) {
+        c->api->set_error(c->h, "locking %s: %s", path, strerror(errno));
+        free(path);
+        return SL_ERROR;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int saved = errno;
+    struct stat sb;
+    if (fd >= 0 && version && fstat(fd, &sb) == 0)
+        format_version(version, read_gen(lfd), &sb);
+    if (lfd >= 0)
+        close(lfd);
     if (fd < 0) {
-        sl_status st = errno == ENOENT ? SL_NOTFOUND : SL_ERROR;
+        sl_status st = saved == ENOENT ? SL_NOTFOUND : SL_ERROR;
         if (st == SL_ERROR)
-            c->api->set_error(c->h, "opening %s: %s", path, strerror(errno));
+            c->api->set_error(c->h, "opening %s: %s", path, strerror(saved));
         free(path);
         return st;
     }
@@ -362,41 +499,17 @@ static sl_status fs_probe(void *ctx)
     return SL_OK;
 }
 
-/* ABI 2 entry points; conditional puts are not offered yet (conditional = 0). */
-static sl_status fs_put_begin2(void *ctx, const char *key, const sl_put_opts *o, sl_put **out)
-{
-    fs_ctx *c = ctx;
-    if (o && (o->if_match || o->if_none_match)) {
-        c->api->set_error(c->h, "conditional writes are not supported by this sink");
-        return SL_ERROR;
-    }
-    return fs_put_begin(ctx, key, o ? o->content_type : NULL, out);
-}
-
-static sl_status fs_put_commit2(void *ctx, sl_put *p, char *version)
-{
-    if (version)
-        version[0] = 0;
-    return fs_put_commit(ctx, p);
-}
-
-static sl_status fs_get2(void *ctx, const char *key, sl_read_cb cb, void *ud, char *version)
-{
-    if (version)
-        version[0] = 0;
-    return fs_get(ctx, key, cb, ud);
-}
-
 static const sl_sink_ops ops = {
     .size = sizeof(sl_sink_ops),
-    .put_begin = fs_put_begin2,
+    .put_begin = fs_put_begin,
     .put_write = fs_put_write,
-    .put_commit = fs_put_commit2,
+    .put_commit = fs_put_commit,
     .put_abort = fs_put_abort,
-    .get = fs_get2,
+    .get = fs_get,
     .list = fs_list,
     .del = fs_del,
     .probe = fs_probe,
+    .conditional = 1,
 };
 
 static const sl_plugin plugin = {
