@@ -12,6 +12,7 @@
 //   slow      waits --slow-ms before forwarding (past the client's timeout)
 //   reset     reads the request and then closes the connection without an answer
 //   cut       forwards, but closes the connection after --cut-bytes bytes of the answer's body
+//   lost      forwards (the request takes effect), then closes the connection without an answer
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -88,6 +89,14 @@ http.createServer((req, res) => {
       case 'slow': return setTimeout(() => forward(req, body, res), slowMs);
       case 'reset': return req.socket.destroy();
       case 'cut': return forward(req, body, res, cutBytes);
+      case 'lost': {
+        const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path: req.url, headers: req.headers, agent: false }, (ur) => {
+          ur.resume();
+          ur.on('end', () => req.socket.destroy());
+        });
+        up.on('error', () => req.socket.destroy());
+        return up.end(body);
+      }
       default: return send(500, 'InternalError', 'unknown fault mode', {});
     }
   });

@@ -9,6 +9,11 @@
 //                           [--tls-cert PEM --tls-key PEM]   (serve HTTPS)
 // Virtual-hosted requests (Host: <bucket>.<vhost-suffix>[:port]) are verified as sent and
 // forwarded to s3rver in path style.
+// Conditional writes (s3rver ignores them): If-None-Match: * and If-Match: <etag> on PutObject and
+// CompleteMultipartUpload are evaluated here as AWS does (412 PreconditionFailed; If-Match on a
+// missing object: 404 NoSuchKey), against a HEAD of the object upstream, with every write to one
+// key serialized so that check and write are one step. The gate also insists that these headers
+// are signed (AWS accepts them unsigned; a signer that leaves them out is a bug we want to see).
 'use strict';
 const http = require('http');
 const https = require('https');
@@ -93,7 +98,7 @@ async function verify(req, body, res) {
   for (const need of ['host', 'x-amz-date', 'x-amz-content-sha256'])
     if (!signed.includes(need)) return reject(res, 403, 'AccessDenied', 'Header ' + need + ' must be signed', rawPath);
   for (const h of Object.keys(req.headers))
-    if (h.startsWith('x-amz-') && !signed.includes(h))
+    if ((h.startsWith('x-amz-') || h === 'if-match' || h === 'if-none-match') && !signed.includes(h))
       return reject(res, 403, 'AccessDenied', 'There were headers present in the request which were not signed: ' + h, rawPath);
   if (cred.token !== undefined && req.headers['x-amz-security-token'] !== cred.token)
     return reject(res, 403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.', rawPath);
@@ -134,30 +139,101 @@ async function verify(req, body, res) {
   return null;
 }
 
-function forward(req, body, res) {
+// The request's URL as s3rver wants it (path style).
+function upstreamPath(req) {
   let path = req.url;
   const host = (req.headers.host || '').replace(/:\d+$/, '');
   if (vhostSuffix && host.endsWith('.' + vhostSuffix)) {
     path = '/' + host.slice(0, -(vhostSuffix.length + 1)) + path;
   }
+  return path;
+}
+
+// Writes that replace an object (PutObject, CompleteMultipartUpload, DeleteObject), by the
+// object's upstream path; UploadPart and the rest are not serialized.
+function objectWriteKey(req) {
+  const path = upstreamPath(req);
+  const qi = path.indexOf('?');
+  const p = qi < 0 ? path : path.slice(0, qi);
+  const q = parseQuery(qi < 0 ? '' : path.slice(qi + 1));
+  if (p.split('/').filter(Boolean).length < 2) return null; // bucket operations
+  if (req.method === 'PUT' && !('uploadId' in q) && !('partNumber' in q)) return p;
+  if (req.method === 'POST' && 'uploadId' in q) return p;
+  if (req.method === 'DELETE' && !('uploadId' in q)) return p;
+  return null;
+}
+
+const keyQueues = new Map(); // upstream path -> promise of the last write's end
+function serialized(key, fn) {
+  const prev = keyQueues.get(key) || Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.catch(() => {});
+  keyQueues.set(key, tail);
+  tail.then(() => { if (keyQueues.get(key) === tail) keyQueues.delete(key); });
+  return run;
+}
+
+function headUpstream(path) {
+  return new Promise((resolve) => {
+    const r = http.request({ host: '127.0.0.1', port: upstream, method: 'HEAD', path, headers: { host: '127.0.0.1:' + upstream }, agent: false }, (ur) => {
+      ur.resume();
+      ur.on('end', () => resolve({ status: ur.statusCode, etag: ur.headers.etag }));
+    });
+    r.on('error', () => resolve({ status: 0 }));
+    r.end();
+  });
+}
+
+const bareEtag = (e) => (e || '').trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+
+// null when the preconditions hold (or there are none), else the refusal AWS would send.
+async function preconditions(req, key) {
+  const im = req.headers['if-match'], inm = req.headers['if-none-match'];
+  if (im === undefined && inm === undefined) return null;
+  if (req.method === 'DELETE') return null;
+  if (inm !== undefined && inm.trim() !== '*')
+    return reject(null, 400, 'InvalidRequest', 'If-None-Match accepts only *', key);
+  const head = await headUpstream(key);
+  if (head.status !== 200 && head.status !== 404)
+    return reject(null, 503, 'ServiceUnavailable', 'gate: HEAD upstream answered ' + head.status, key);
+  const exists = head.status === 200;
+  if (inm !== undefined && exists)
+    return reject(null, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', key);
+  if (im !== undefined && !exists)
+    return reject(null, 404, 'NoSuchKey', 'The specified key does not exist.', key);
+  if (im !== undefined && im.trim() !== '*' && bareEtag(im) !== bareEtag(head.etag))
+    return reject(null, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', key);
+  return null;
+}
+
+function forward(req, body, res) {
+  const path = upstreamPath(req);
   const headers = { ...req.headers, host: '127.0.0.1:' + upstream };
   delete headers['expect'];
   // agent: false - a fresh upstream connection per request; reusing an idle one races with
   // s3rver's 5 s keep-alive timeout (EPIPE on large bodies).
-  const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path, headers, agent: false }, (ur) => {
-    // hop-by-hop headers stay on their hop: the upstream connection closes after each request,
-    // the client's stays alive
-    const h = { ...ur.headers };
-    delete h.connection;
-    delete h['keep-alive'];
-    res.writeHead(ur.statusCode, h);
-    ur.pipe(res);
+  // s3rver would ignore them; the gate has evaluated them already
+  delete headers['if-match'];
+  delete headers['if-none-match'];
+  return new Promise((done) => {
+    const up = http.request({ host: '127.0.0.1', port: upstream, method: req.method, path, headers, agent: false }, (ur) => {
+      // hop-by-hop headers stay on their hop: the upstream connection closes after each
+      // request, the client's stays alive
+      const h = { ...ur.headers };
+      delete h.connection;
+      delete h['keep-alive'];
+      res.writeHead(ur.statusCode, h);
+      ur.pipe(res);
+      ur.on('end', done);
+      ur.on('error', done);
+    });
+    up.on('error', (e) => {
+      if (!res.headersSent) send(res, reject(res, 503, 'ServiceUnavailable', 'upstream: ' + e.code, path));
+      else res.destroy();
+      done();
+    });
+    up.end(body);
   });
-  up.on('error', (e) => {
-    if (!res.headersSent) send(res, reject(res, 503, 'ServiceUnavailable', 'upstream: ' + e.code, path));
-    else res.destroy();
-  });
-  up.end(body);
 }
 
 const tlsCert = arg('--tls-cert', null);
@@ -172,9 +248,20 @@ const handler = (req, res) => {
     } catch (e) {
       verdict = reject(res, 500, 'InternalError', 'gate: ' + e.message, req.url);
     }
-    log({ method: req.method, url: req.url, bytes: body.length, conn: req.socket.remotePort,
-          verdict: verdict ? verdict.code : 'ok' });
-    if (verdict) send(res, verdict); else forward(req, body, res);
+    const key = verdict ? null : objectWriteKey(req);
+    if (!key) {
+      log({ method: req.method, url: req.url, bytes: body.length, conn: req.socket.remotePort,
+            verdict: verdict ? verdict.code : 'ok' });
+      if (verdict) send(res, verdict); else forward(req, body, res);
+      return;
+    }
+    serialized(key, async () => {
+      const pre = await preconditions(req, key);
+      log({ method: req.method, url: req.url, bytes: body.length, conn: req.socket.remotePort,
+            verdict: pre ? pre.code : 'ok', if_match: req.headers['if-match'],
+            if_none_match: req.headers['if-none-match'] });
+      if (pre) send(res, pre); else await forward(req, body, res);
+    });
   });
 };
 const server = tlsCert

@@ -337,11 +337,24 @@ static void h_hex(const uint8_t *d, size_t n, char *out)
  * of commit (or of the first failing call, after put_abort) and the SHA-256 hex in sha. */
 static const sl_put_opts h_octet = {sizeof(sl_put_opts), "application/octet-stream", NULL, 0};
 
+/* h_put with a condition (if_match / if_none_match); version receives the new version. */
+static sl_status h_put_cond(h_inst *in, const char *key, uint64_t size, size_t chunk, uint64_t seed,
+                            char sha[65], const char *if_match, int if_none_match, char *version);
+
 static sl_status h_put(h_inst *in, const char *key, uint64_t size, size_t chunk, uint64_t seed,
                        char sha[65])
 {
+    return h_put_cond(in, key, size, chunk, seed, sha, NULL, 0, NULL);
+}
+
+static sl_status h_put_cond(h_inst *in, const char *key, uint64_t size, size_t chunk, uint64_t seed,
+                            char sha[65], const char *if_match, int if_none_match, char *version)
+{
     sl_put *p = NULL;
-    sl_status st = in->ops->put_begin(in->ctx, key, &h_octet, &p);
+    sl_put_opts o = h_octet;
+    o.if_match = if_match;
+    o.if_none_match = if_none_match;
+    sl_status st = in->ops->put_begin(in->ctx, key, &o, &p);
     if (st != SL_OK) {
         return st;
     }
@@ -367,7 +380,7 @@ static sl_status h_put(h_inst *in, const char *key, uint64_t size, size_t chunk,
         in->ops->put_abort(in->ctx, p);
         return st;
     }
-    return in->ops->put_commit(in->ctx, p, NULL);
+    return in->ops->put_commit(in->ctx, p, version);
 }
 
 typedef struct h_sink_buf {
@@ -384,17 +397,23 @@ static sl_status h_read_cb(void *ud, const void *p, size_t len)
 }
 
 /* Reads key back through the plugin; fills sha and size. */
-static sl_status h_get(h_inst *in, const char *key, char sha[65], uint64_t *size)
+static sl_status h_get_version(h_inst *in, const char *key, char sha[65], uint64_t *size,
+                               char *version)
 {
     h_sink_buf b = {EVP_MD_CTX_new(), 0};
     EVP_DigestInit_ex(b.md, EVP_sha256(), NULL);
-    sl_status st = in->ops->get(in->ctx, key, h_read_cb, &b, NULL);
+    sl_status st = in->ops->get(in->ctx, key, h_read_cb, &b, version);
     uint8_t d[32];
     EVP_DigestFinal_ex(b.md, d, NULL);
     EVP_MD_CTX_free(b.md);
     h_hex(d, 32, sha);
     *size = b.n;
     return st;
+}
+
+static sl_status h_get(h_inst *in, const char *key, char sha[65], uint64_t *size)
+{
+    return h_get_version(in, key, sha, size, NULL);
 }
 
 /* Runs the independent checker (tests/node/s3check.js, @aws-sdk/client-s3). Returns its exit

@@ -219,6 +219,30 @@ static void server_restarts_mid_upload(void)
     h_close(&in);
 }
 
+/* A conditional PUT whose answer is lost after it took effect: the retry gets 412 about our own
+ * write. The sink must see (HEAD, ETag of our bytes) that the write landed and report SL_OK, not a
+ * conflict; a real conflict after a lost answer is still a conflict. */
+static void conditional_put_answer_lost(void)
+{
+    CHECK(start_proxy("--fail 2 --mode lost --method PUT --match lost-answer") > 0);
+    h_inst in;
+    CHECK(h_open(&in, "endpoint", proxy_ep, NULL) == 0);
+    char sha[65], v1[SL_VERSION_MAX] = "", v2[SL_VERSION_MAX] = "", vg[SL_VERSION_MAX] = "";
+    uint64_t n;
+    CHECK_EQ_INT(h_put_cond(&in, "f/lost-answer.json", 2000, 2000, 21, sha, NULL, 1, v1), SL_OK);
+    CHECK_EQ_INT(h_get_version(&in, "f/lost-answer.json", sha, &n, vg), SL_OK);
+    CHECK_EQ_STR(v1, vg);
+    CHECK_EQ_INT(h_put_cond(&in, "f/lost-answer.json", 3000, 3000, 22, sha, v1, 0, v2), SL_OK);
+    CHECK_EQ_INT(h_get_version(&in, "f/lost-answer.json", sha, &n, vg), SL_OK);
+    CHECK_EQ_STR(v2, vg);
+    CHECK_EQ_INT(h_count_lines("proxy.log", "\"fault\":\"lost\""), 2);
+    in.host.quiet = 1;
+    CHECK_EQ_INT(h_put_cond(&in, "f/lost-answer.json", 3000, 3000, 23, NULL, v1, 0, NULL),
+                 SL_CONFLICT);
+    h_close(&in);
+    stop_proxy();
+}
+
 int main(void)
 {
     h_setup();
@@ -230,6 +254,7 @@ int main(void)
     SL_RUN(retries_run_out);
     SL_RUN(slow_writer_is_not_a_stall);
     SL_RUN(server_restarts_mid_upload);
+    SL_RUN(conditional_put_answer_lost);
     dlclose(h_dl);
     SL_DONE();
 }

@@ -48,6 +48,7 @@ typedef struct sl_s3_resp {
     void *ud;
     uint64_t delivered;
     sl_status cb_status;
+    int attempts; /* requests sl_s3_do sent: > 1 means an earlier one may have taken effect */
 } sl_s3_resp;
 
 /* A request to make. key is the full object key (prefix included), NULL for the bucket. */
@@ -63,6 +64,7 @@ typedef struct sl_s3_call {
     int sse;              /* send the SSE headers (PutObject, CreateMultipartUpload) */
     const char *range;    /* "bytes=N-" or NULL */
     const char *if_match; /* ETag or NULL */
+    int if_none_match;    /* send "If-None-Match: *" (create only) */
 } sl_s3_call;
 
 /* Per-handle request state that must live while the transfer runs. */
@@ -108,13 +110,17 @@ char *sl_s3_xml_get(const char *p, const char *end, const char *tag, const char 
 int sl_s3_xml_elem(const char *p, const char *end, const char *tag, const char **in_start,
                    const char **in_end);
 
+/* Copies an ETag into a version buffer of n bytes; one that does not fit (never seen from S3)
+ * becomes "" rather than a truncated version that could never match. */
+void sl_s3_copy_etag(char *out, size_t n, const char *etag);
+
 /* Full key = prefix + key (malloc'd). */
 char *sl_s3_full_key(sl_s3 *s, const char *key);
 
 /* Sink operations implemented in s3_put.c. */
-sl_status sl_s3_put_begin(void *ctx, const char *key, const char *content_type, sl_put **out);
+sl_status sl_s3_put_begin(void *ctx, const char *key, const sl_put_opts *opts, sl_put **out);
 sl_status sl_s3_put_write(void *ctx, sl_put *p, const void *buf, size_t len);
-sl_status sl_s3_put_commit(void *ctx, sl_put *p);
+sl_status sl_s3_put_commit(void *ctx, sl_put *p, char *version);
 void sl_s3_put_abort(void *ctx, sl_put *p);
 
 #endif

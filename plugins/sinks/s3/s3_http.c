@@ -156,6 +156,16 @@ void sl_s3_setup_handle(sl_s3 *s, CURL *e)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "sluice-s3/0.1");
 }
 
+void sl_s3_copy_etag(char *out, size_t n, const char *etag)
+{
+    size_t l = etag ? strlen(etag) : 0;
+    if (l >= n) {
+        l = 0;
+    }
+    memcpy(out, etag ? etag : "", l);
+    out[l] = '\0';
+}
+
 char *sl_s3_full_key(sl_s3 *s, const char *key)
 {
     sl_s3_str k = {0};
@@ -235,6 +245,9 @@ int sl_s3_prepare(sl_s3 *s, CURL *e, const sl_s3_call *c, sl_s3_resp *r, sl_s3_p
     }
     if (c->if_match) {
         h[nh++] = (sl_s3_kv){"if-match", c->if_match};
+    }
+    if (c->if_none_match) {
+        h[nh++] = (sl_s3_kv){"if-none-match", "*"};
     }
     sl_sigv4_req sr = {
         .method = c->method,
@@ -442,6 +455,7 @@ sl_status sl_s3_do(sl_s3 *s, const sl_s3_call *c, sl_s3_resp *r)
             cc.if_match = etag[0] ? etag : NULL;
         }
         sl_s3_resp_reset(r);
+        r->attempts = attempt + 1;
         sl_s3_prep prep = {0};
         if (sl_s3_prepare(s, s->easy, &cc, r, &prep) != 0) {
             sl_s3_prep_free(&prep);

@@ -4,6 +4,8 @@
  * under (parallel_parts + 1) * part_size. Any failure aborts the upload. */
 #include "s3.h"
 
+#include <ctype.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +36,18 @@ struct sl_put {
     int netags;
     s3_slot *slots;
     sl_status failed; /* SL_OK, or the status every later call returns */
+    char *if_match;   /* conditional put: the ETag the object must have, or NULL */
+    int if_none_match;
 };
 
-sl_status sl_s3_put_begin(void *ctx, const char *key, const char *content_type, sl_put **out)
+sl_status sl_s3_put_begin(void *ctx, const char *key, const sl_put_opts *opts, sl_put **out)
 {
     sl_s3 *s = ctx;
+    const char *content_type = opts ? opts->content_type : NULL;
     sl_put *p = calloc(1, sizeof *p);
     if (p) {
+        p->if_none_match = opts && opts->if_none_match;
+        p->if_match = opts && opts->if_match ? strdup(opts->if_match) : NULL;
         p->key = sl_s3_full_key(s, key);
         p->content_type =
             strdup(content_type && *content_type ? content_type : "application/octet-stream");
@@ -48,8 +55,10 @@ sl_status sl_s3_put_begin(void *ctx, const char *key, const char *content_type, 
         p->slots = calloc((size_t)s->parallel, sizeof *p->slots);
         p->next_part = 1;
     }
-    if (!p || !p->key || !p->content_type || !p->buf || !p->slots) {
+    if (!p || !p->key || !p->content_type || !p->buf || !p->slots ||
+        (opts && opts->if_match && !p->if_match)) {
         if (p) {
+            free(p->if_match);
             free(p->key);
             free(p->content_type);
             if (p->buf) {
@@ -90,6 +99,7 @@ static void put_free(sl_s3 *s, sl_put *p)
         s->api->free(s->h, p->buf);
     }
     free(p->upload_id);
+    free(p->if_match);
     free(p->content_type);
     free(p->key);
     free(p);
@@ -389,7 +399,95 @@ static void abort_upload(sl_s3 *s, sl_put *p)
     sl_s3_resp_free(&r);
 }
 
-static sl_status single_put(sl_s3 *s, sl_put *p)
+/* The ETag S3 gives the object this put writes (without SSE-KMS/SSE-C): the MD5 of the body
+ * for a single PUT, or the MD5 of the parts' MD5s plus "-N" for a multipart upload. */
+static void expected_etag(const sl_put *p, char out[80])
+{
+    uint8_t md5[16];
+    char hex[33];
+    if (!p->upload_id) {
+        EVP_Digest(p->buf, p->len, md5, NULL, EVP_md5(), NULL);
+        sl_s3_hex(md5, 16, hex);
+        snprintf(out, 80, "\"%s\"", hex);
+        return;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!md) {
+        out[0] = 0;
+        return;
+    }
+    EVP_DigestInit_ex(md, EVP_md5(), NULL);
+    for (int i = 0; i < p->netags; i++) {
+        const char *e = p->etags[i] ? p->etags[i] : "";
+        e += *e == '"';
+        uint8_t bin[16] = {0};
+        for (int k = 0;
+             k < 16 && isxdigit((unsigned char)e[2 * k]) && isxdigit((unsigned char)e[2 * k + 1]);
+             k++) {
+            unsigned v;
+            sscanf(e + 2 * k, "%2x", &v);
+            bin[k] = (uint8_t)v;
+        }
+        EVP_DigestUpdate(md, bin, 16);
+    }
+    EVP_DigestFinal_ex(md, md5, NULL);
+    EVP_MD_CTX_free(md);
+    sl_s3_hex(md5, 16, hex);
+    snprintf(out, 80, "\"%s-%d\"", hex, p->netags);
+}
+
+/* A conditional request's precondition failed (412, or 404 NoSuchKey for If-Match on a missing
+ * object). When the request had to be sent again, the first copy may have landed and the 412 be
+ * about our own write: the object then carries exactly the ETag of our bytes, which a HEAD tells.
+ * Returns SL_OK with etag filled in that case, else SL_CONFLICT (error set). */
+static sl_status precondition_failed(sl_s3 *s, sl_put *p, const sl_s3_resp *r, const char *what,
+                                     char *etag, size_t etaglen)
+{
+    if (r->attempts > 1) {
+        char want[80];
+        expected_etag(p, want);
+        sl_s3_call c = {.method = "HEAD", .key = p->key};
+        sl_s3_resp h = {0};
+        if (want[0] && sl_s3_do(s, &c, &h) == SL_OK && h.status == 200 &&
+            strcmp(h.etag, want) == 0) {
+            sl_s3_copy_etag(etag, etaglen, h.etag);
+            sl_s3_resp_free(&h);
+            return SL_OK;
+        }
+        sl_s3_resp_free(&h);
+    }
+    sl_s3_str d = {0};
+    sl_s3_describe(r, &d);
+    s->api->set_error(s->h, "s3 bucket '%s': %s '%s': %s: another writer changed the object%s%s",
+                      s->bucket, what, p->key, d.p ? d.p : "precondition failed",
+                      p->if_match ? " since version " : "", p->if_match ? p->if_match : "");
+    sl_s3_str_free(&d);
+    return SL_CONFLICT;
+}
+
+/* The answer to a conditional PutObject / CompleteMultipartUpload: 412 (or, for If-Match, 404
+ * NoSuchKey) is a conflict; 409 ConditionalRequestConflict (a concurrent conditional write to
+ * the key) is worth another try of the whole object. -1 when the answer is none of these. */
+static int conditional_answer(sl_s3 *s, sl_put *p, const sl_s3_resp *r, const char *what,
+                              char *etag, size_t etaglen, sl_status *st)
+{
+    if (!p->if_match && !p->if_none_match)
+        return -1;
+    int missing = r->status == 404 && p->if_match &&
+                  (!r->body.p || strstr(r->body.p, "<Code>NoSuchKey</Code>"));
+    if (r->status == 412 || missing) {
+        *st = precondition_failed(s, p, r, what, etag, etaglen);
+        return 0;
+    }
+    if (r->status == 409) {
+        sl_s3_fail(s, what, p->key, r);
+        *st = SL_RETRY;
+        return 0;
+    }
+    return -1;
+}
+
+static sl_status single_put(sl_s3 *s, sl_put *p, char *etag, size_t etaglen)
 {
     sl_s3_call c = {.method = "PUT",
                     .key = p->key,
@@ -397,17 +495,21 @@ static sl_status single_put(sl_s3 *s, sl_put *p)
                     .body_len = p->len,
                     .content_type = p->content_type,
                     .content_md5 = 1,
-                    .sse = 1};
+                    .sse = 1,
+                    .if_match = p->if_match,
+                    .if_none_match = p->if_none_match};
     sl_s3_resp r = {0};
     sl_status st = sl_s3_do(s, &c, &r);
-    if (st == SL_OK && r.status != 200) {
+    if (st == SL_OK && r.status == 200) {
+        sl_s3_copy_etag(etag, etaglen, r.etag);
+    } else if (st == SL_OK && conditional_answer(s, p, &r, "PUT", etag, etaglen, &st) != 0) {
         st = sl_s3_fail(s, "PUT", p->key, &r);
     }
     sl_s3_resp_free(&r);
     return st;
 }
 
-static sl_status complete_upload(sl_s3 *s, sl_put *p)
+static sl_status complete_upload(sl_s3 *s, sl_put *p, char *etag, size_t etaglen)
 {
     sl_s3_str x = {0};
     sl_s3_str_cat(&x,
@@ -433,11 +535,18 @@ static sl_status complete_upload(sl_s3 *s, sl_put *p)
                     .nquery = 1,
                     .body = (const uint8_t *)x.p,
                     .body_len = x.len,
-                    .content_type = "application/xml"};
+                    .content_type = "application/xml",
+                    .if_match = p->if_match,
+                    .if_none_match = p->if_none_match};
     sl_s3_resp r = {0};
     sl_status st = sl_s3_do(s, &c, &r);
     /* A 200 can still carry an <Error> document (S3 reports late failures that way). */
-    if (st == SL_OK && (r.status != 200 || !r.body.p || strstr(r.body.p, "<Error>"))) {
+    if (st == SL_OK && r.status == 200 && r.body.p && !strstr(r.body.p, "<Error>")) {
+        char *e = sl_s3_xml_get(r.body.p, r.body.p + r.body.len, "ETag", NULL);
+        sl_s3_copy_etag(etag, etaglen, e ? e : r.etag);
+        free(e);
+    } else if (st == SL_OK &&
+               conditional_answer(s, p, &r, "CompleteMultipartUpload", etag, etaglen, &st) != 0) {
         st = sl_s3_fail(s, "CompleteMultipartUpload", p->key, &r);
     }
     sl_s3_resp_free(&r);
@@ -445,12 +554,13 @@ static sl_status complete_upload(sl_s3 *s, sl_put *p)
     return st;
 }
 
-sl_status sl_s3_put_commit(void *ctx, sl_put *p)
+sl_status sl_s3_put_commit(void *ctx, sl_put *p, char *version)
 {
     sl_s3 *s = ctx;
     sl_status st = p->failed;
+    char etag[SL_VERSION_MAX] = "";
     if (st == SL_OK && !p->upload_id) {
-        st = single_put(s, p);
+        st = single_put(s, p, etag, sizeof etag);
     } else if (st == SL_OK) {
         if (p->len > 0) {
             st = submit_part(s, p);
@@ -459,13 +569,16 @@ sl_status sl_s3_put_commit(void *ctx, sl_put *p)
             st = pump(s, p, 1);
         }
         if (st == SL_OK) {
-            st = complete_upload(s, p);
+            st = complete_upload(s, p, etag, sizeof etag);
         }
         if (st != SL_OK) {
             abort_upload(s, p);
         }
     }
     put_free(s, p);
+    if (version) {
+        sl_s3_copy_etag(version, SL_VERSION_MAX, st == SL_OK ? etag : "");
+    }
     return st;
 }
 

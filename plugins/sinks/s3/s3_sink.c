@@ -220,9 +220,12 @@ static void s3_destroy(void *ctx)
     s3_free(ctx);
 }
 
-static sl_status s3_get(void *ctx, const char *key, sl_read_cb cb, void *ud)
+static sl_status s3_get(void *ctx, const char *key, sl_read_cb cb, void *ud, char *version)
 {
     sl_s3 *s = ctx;
+    if (version) {
+        version[0] = 0;
+    }
     char *full = sl_s3_full_key(s, key);
     if (!full) {
         s->api->set_error(s->h, "s3: out of memory");
@@ -240,6 +243,9 @@ static sl_status s3_get(void *ctx, const char *key, sl_read_cb cb, void *ud)
             st = SL_RETRY;
         } else if (r.status != 200 && r.status != 206) {
             st = sl_s3_fail(s, "GET", full, &r);
+        } else if (version) {
+            /* a resumed read was pinned to the first answer's ETag with If-Match */
+            sl_s3_copy_etag(version, SL_VERSION_MAX, r.etag);
         }
     }
     sl_s3_resp_free(&r);
@@ -360,41 +366,17 @@ static sl_status s3_probe(void *ctx)
     return list_pages(ctx, "", 1, 1, NULL, NULL);
 }
 
-/* ABI 2 entry points; conditional puts are not offered yet (conditional = 0). */
-static sl_status s3_put_begin2(void *ctx, const char *key, const sl_put_opts *o, sl_put **out)
-{
-    sl_s3 *s = ctx;
-    if (o && (o->if_match || o->if_none_match)) {
-        s->api->set_error(s->h, "conditional writes are not supported by this sink");
-        return SL_ERROR;
-    }
-    return sl_s3_put_begin(ctx, key, o ? o->content_type : NULL, out);
-}
-
-static sl_status s3_put_commit2(void *ctx, sl_put *p, char *version)
-{
-    if (version)
-        version[0] = 0;
-    return sl_s3_put_commit(ctx, p);
-}
-
-static sl_status s3_get2(void *ctx, const char *key, sl_read_cb cb, void *ud, char *version)
-{
-    if (version)
-        version[0] = 0;
-    return s3_get(ctx, key, cb, ud);
-}
-
 static const sl_sink_ops s3_ops = {
     .size = sizeof(sl_sink_ops),
-    .put_begin = s3_put_begin2,
+    .put_begin = sl_s3_put_begin,
     .put_write = sl_s3_put_write,
-    .put_commit = s3_put_commit2,
+    .put_commit = sl_s3_put_commit,
     .put_abort = sl_s3_put_abort,
-    .get = s3_get2,
+    .get = s3_get,
     .list = s3_list,
     .del = s3_del,
     .probe = s3_probe,
+    .conditional = 1, /* If-Match / If-None-Match on PutObject and CompleteMultipartUpload */
 };
 
 static const sl_plugin s3_plugin = {
