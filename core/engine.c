@@ -567,6 +567,8 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
 out:
     if (rc != 0)
         snprintf(err, errlen, "%s", r.err[0] ? r.err : "failed");
+    if (rc != 0 && r.fatal)
+        rc = -2;
     run_free(&r);
     return rc;
 }
@@ -599,8 +601,15 @@ static void *job_thread(void *arg)
         pthread_mutex_unlock(&job->mu);
         char err[1024];
         int64_t started = sl_mono_us();
-        if (run_attempt(job, err, sizeof err) == 0)
+        int arc = run_attempt(job, err, sizeof err);
+        if (arc == 0)
             break;
+        if (arc == -2) {
+            /* A restart would meet the same refusal (or fight another process for the sink). */
+            sl_log(SL_LOG_ERROR, tenant, NULL, "job stopped: %s", err);
+            atomic_store(&job->failed, 1);
+            break;
+        }
         failures++;
         /* A run that lasted a while resets the backoff: it was a fresh failure, not a loop. */
         if (sl_mono_us() - started > 60000000)

@@ -106,6 +106,13 @@ struct sl_run {
     int64_t lat_max;
     uint64_t rows_in;
     uint64_t flushes;
+    /* Fencing: the manifest's version as this attempt last read or wrote it ("" with
+     * manifest_found = 0: none existed, the first write must create it). */
+    char manifest_version[SL_VERSION_MAX];
+    int manifest_found;
+    /* The failure is not one a restart can cure (another process owns the sink location, state
+     * of another tenant or source): the job stops instead of retrying. */
+    int fatal;
 };
 
 extern const sl_host_api sl_host_api_v2;

@@ -20,6 +20,8 @@ static const sl_sink_ops *sink_ops(sl_run *r)
     return r->sink.entry->desc.sink;
 }
 
+static int get_object(sl_run *r, const char *key, sl_buf *b, int *found, char *version);
+
 static int is_default_ns(const char *ns)
 {
     return !*ns || strcmp(ns, "public") == 0 || strcmp(ns, "dbo") == 0;
@@ -122,6 +124,70 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
         }
         sl_log(SL_LOG_WARN, r->d->tenant, r->sink.label, "writing %s: %s; retry %d in %.1fs", key,
                why, attempt, (double)backoff / 1e6);
+        struct timespec ts = {(time_t)(backoff / 1000000), (long)(backoff % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+        backoff *= 2;
+    }
+}
+
+/* The manifest, written conditionally (fencing): only over the version this attempt read or
+ * wrote last, or only if none exists. SL_CONFLICT means another process wrote this sink
+ * location since: the job stops (r->fatal) and never overwrites it. */
+static int put_manifest(sl_run *r, const sl_buf *m)
+{
+    const sl_sink_ops *ops = sink_ops(r);
+    int64_t backoff = 500000;
+    int retried = 0;
+    for (int attempt = 1;; attempt++) {
+        r->sink.err[0] = 0;
+        sl_put_opts po = {.size = sizeof po, .content_type = "application/json"};
+        if (ops->conditional) {
+            po.if_match = r->manifest_found ? r->manifest_version : NULL;
+            po.if_none_match = !r->manifest_found;
+        }
+        char version[SL_VERSION_MAX] = "";
+        sl_put *put = NULL;
+        sl_status st = m->oom ? SL_ERROR : ops->put_begin(r->sink.ctx, MANIFEST_KEY, &po, &put);
+        if (st == SL_OK) {
+            st = ops->put_write(r->sink.ctx, put, m->p, m->len);
+            if (st != SL_OK)
+                ops->put_abort(r->sink.ctx, put);
+            else
+                st = ops->put_commit(r->sink.ctx, put, version);
+        }
+        if (st == SL_CONFLICT && retried) {
+            /* An earlier attempt may have landed with only its answer lost: then the manifest
+             * there is byte for byte ours. */
+            sl_buf cur = {0};
+            int found = 0;
+            if (get_object(r, MANIFEST_KEY, &cur, &found, version) == 0 && found &&
+                cur.len == m->len && memcmp(cur.p, m->p, m->len) == 0)
+                st = SL_OK;
+            sl_buf_free(&cur);
+        }
+        if (st == SL_OK) {
+            snprintf(r->manifest_version, sizeof r->manifest_version, "%s", version);
+            r->manifest_found = 1;
+            return 0;
+        }
+        const char *why = m->oom ? "out of memory" : r->sink.err[0] ? r->sink.err : "write failed";
+        if (st == SL_CONFLICT) {
+            r->fatal = 1;
+            sl_run_fail(r,
+                        "%s: %s was changed by another process since this job %s it (%s): "
+                        "stopping without overwriting it; two jobs must not share one sink "
+                        "location",
+                        r->sink.label, MANIFEST_KEY,
+                        r->manifest_found ? "read or wrote" : "found none", why);
+            return -1;
+        }
+        if (st != SL_RETRY || attempt >= 5 || atomic_load(&r->job->stop)) {
+            sl_run_fail(r, "%s: writing %s: %s", r->sink.label, MANIFEST_KEY, why);
+            return -1;
+        }
+        retried = 1;
+        sl_log(SL_LOG_WARN, r->d->tenant, r->sink.label, "writing %s: %s; retry %d in %.1fs",
+               MANIFEST_KEY, why, attempt, (double)backoff / 1e6);
         struct timespec ts = {(time_t)(backoff / 1000000), (long)(backoff % 1000000) * 1000};
         nanosleep(&ts, NULL);
         backoff *= 2;
@@ -297,15 +363,54 @@ static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errl
 
 /* ---- manifest ---- */
 
-static int produce_buf(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errlen)
+/* The source's identity: its plugin name and an FNV-1a-64 digest of the options it flags
+ * SL_OPT_IDENTITY (name=value, in name order; SECRET ones never), so that state written from one
+ * database is not resumed against another. Tuning options (and table lists, which may grow) are
+ * not part of it. */
+static int optval_cmp(const void *a, const void *b)
 {
-    (void)r;
-    sl_buf *b = arg;
-    if (b->oom) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+    return strcmp((*(const sl_optval *const *)a)->name, (*(const sl_optval *const *)b)->name);
+}
+
+static void source_identity(const sl_run *r, char out[17])
+{
+    const sl_plugin_spec *sp = &r->d->source;
+    const sl_optval **o = calloc(sp->nopts ? sp->nopts : 1, sizeof *o);
+    size_t n = 0;
+    for (size_t i = 0; o && i < sp->nopts; i++)
+        if ((sp->opts[i].flags & SL_OPT_IDENTITY) && !(sp->opts[i].flags & SL_OPT_SECRET) &&
+            sp->opts[i].s)
+            o[n++] = &sp->opts[i];
+    if (o)
+        qsort(o, n, sizeof *o, optval_cmp);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const char *name = r->d->source.entry->desc.name;
+    for (size_t k = 0; k <= n; k++) {
+        const char *parts[4] = {k ? o[k - 1]->name : name, "=", k ? o[k - 1]->s : "", "\n"};
+        for (size_t j = 0; j < 4; j++)
+            for (const char *c = parts[j]; *c; c++) {
+                h ^= (uint8_t)*c;
+                h *= 0x100000001b3ULL;
+            }
     }
-    return put_out(pc, b->p, b->len);
+    free(o);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Where the sink keeps the job's state, for error lines: the sink's bucket/path and prefix
+ * options when it has them. */
+static void sink_location(const sl_run *r, char *out, size_t n)
+{
+    const sl_optval *b = sl_spec_opt(&r->d->sink, "bucket");
+    const sl_optval *p = sl_spec_opt(&r->d->sink, "path");
+    const sl_optval *x = sl_spec_opt(&r->d->sink, "prefix");
+    snprintf(out, n, "%s%s%s%s%s%s", r->sink.label, b && b->s ? " bucket " : "",
+             b && b->s ? b->s : "", p && p->s ? " path " : "", p && p->s ? p->s : "",
+             x && x->s && *x->s ? " prefix " : "");
+    if (x && x->s && *x->s) {
+        size_t l = strlen(out);
+        snprintf(out + l, n - l, "%s", x->s);
+    }
 }
 
 static void iso_time(char *out, size_t n, int64_t us)
@@ -338,8 +443,12 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
     iso_time(commit, sizeof commit, r->pos_commit_us);
     sl_buf_printf(m, "{\n  \"format\": \"sluice-manifest/1\",\n  \"tenant\": ");
     sl_buf_json_str(m, r->d->tenant, strlen(r->d->tenant));
-    sl_buf_printf(m, ",\n  \"source\": \"%s\",\n  \"flush\": %llu,\n  \"position\": \"",
-                  r->source.label, (unsigned long long)r->flush_seq);
+    char ident[17];
+    source_identity(r, ident);
+    sl_buf_printf(m,
+                  ",\n  \"source\": \"%s\",\n  \"source_identity\": \"%s\",\n  \"flush\": "
+                  "%llu,\n  \"position\": \"",
+                  r->source.label, ident, (unsigned long long)r->flush_seq);
     hex(m, r->pos, r->pos_len);
     sl_buf_printf(m, "\",\n");
     if (r->pos_len && printable(r->pos, r->pos_len)) {
@@ -493,7 +602,7 @@ int sl_flush(sl_run *r, int force)
     sl_buf m = {0};
     r->flush_seq = seq; /* the manifest names this flush */
     manifest_build(r, &m, chkeys, chrows);
-    if (put_object(r, MANIFEST_KEY, "application/json", produce_buf, &m, NULL, NULL) != 0) {
+    if (put_manifest(r, &m) != 0) {
         r->flush_seq = seq - 1;
         sl_buf_free(&m);
         goto out;
@@ -581,13 +690,13 @@ static int unhex(const char *s, uint8_t **out, size_t *outlen)
     return 0;
 }
 
-static int get_object(sl_run *r, const char *key, sl_buf *b, int *found)
+static int get_object(sl_run *r, const char *key, sl_buf *b, int *found, char *version)
 {
     for (int attempt = 1;; attempt++) {
         b->len = 0;
         r->sink.err[0] = 0;
-        char version[SL_VERSION_MAX];
-        sl_status st = sink_ops(r)->get(r->sink.ctx, key, get_cb, b, version);
+        char scratch[SL_VERSION_MAX];
+        sl_status st = sink_ops(r)->get(r->sink.ctx, key, get_cb, b, version ? version : scratch);
         if (st == SL_OK) {
             *found = 1;
             return 0;
@@ -651,7 +760,7 @@ static int recover_table(sl_run *r, const sl_json *jt)
     rt->file_hash = fh ? strtoull(fh, NULL, 16) : 0;
     sl_buf b = {0};
     int found = 0;
-    if (get_object(r, key, &b, &found) != 0) {
+    if (get_object(r, key, &b, &found, NULL) != 0) {
         sl_buf_free(&b);
         return -1;
     }
@@ -784,15 +893,22 @@ int sl_recover(sl_run *r)
 {
     sl_buf b = {0};
     int found = 0;
-    if (get_object(r, MANIFEST_KEY, &b, &found) != 0) {
+    if (get_object(r, MANIFEST_KEY, &b, &found, r->manifest_version) != 0) {
         sl_buf_free(&b);
         return -1;
     }
+    if (!sink_ops(r)->conditional)
+        sl_log(SL_LOG_WARN, r->d->tenant, NULL,
+               "%s offers no conditional writes: a second process writing this sink location "
+               "would not be detected",
+               r->sink.label);
     if (!found) {
         sl_buf_free(&b);
+        r->manifest_found = 0;
         sl_log(SL_LOG_INFO, r->d->tenant, NULL, "no manifest in the sink: starting fresh");
         return 0;
     }
+    r->manifest_found = 1;
     char err[128];
     sl_json *m = sl_json_parse(b.p ? b.p : "", b.len, err, sizeof err);
     sl_buf_free(&b);
@@ -811,13 +927,37 @@ int sl_recover(sl_run *r)
         sl_run_fail(r, "manifest %s: unknown format", MANIFEST_KEY);
         goto out;
     }
-    char label[96];
+    /* Whose state is this? Another tenant's (two jobs pointed at one location), or state
+     * from another source, must never be resumed: refuse, and do not retry. */
+    char label[96], loc[512], ident[17];
     snprintf(label, sizeof label, "source/%s", r->d->source.entry->desc.name);
-    if (src && strcmp(src, label) != 0) {
+    sink_location(r, loc, sizeof loc);
+    source_identity(r, ident);
+    const char *mtenant = sl_json_str(m, "tenant");
+    const char *mident = sl_json_str(m, "source_identity");
+    if (mtenant && strcmp(mtenant, r->d->tenant) != 0) {
+        r->fatal = 1;
         sl_run_fail(r,
-                    "manifest %s was written by %s, but this job's source is %s: use another "
-                    "prefix or path, or delete the old files",
-                    MANIFEST_KEY, src, label);
+                    "%s holds the state of tenant '%s' (%s), not of tenant '%s': refusing to "
+                    "start; give each tenant its own path or prefix",
+                    loc, mtenant, MANIFEST_KEY, r->d->tenant);
+        goto out;
+    }
+    if (src && strcmp(src, label) != 0) {
+        r->fatal = 1;
+        sl_run_fail(r,
+                    "%s (%s) was written by %s, but this job's source is %s: refusing to "
+                    "start; use another path or prefix, or delete the old files",
+                    loc, MANIFEST_KEY, src, label);
+        goto out;
+    }
+    if (mident && strcmp(mident, ident) != 0) {
+        r->fatal = 1;
+        sl_run_fail(r,
+                    "%s (%s) holds state from another %s source (identity %s, this job's is "
+                    "%s: a server, database or slot option changed): refusing to resume it; "
+                    "use another path or prefix, or delete %s to start with a new snapshot",
+                    loc, MANIFEST_KEY, label, mident, ident, MANIFEST_KEY);
         goto out;
     }
     if (ff && strcmp(ff, "csv") == 0) {

@@ -110,6 +110,10 @@ typedef enum sl_opt_type {
 #define SL_OPT_REQUIRED 0x1u
 #define SL_OPT_SECRET   0x2u /* never logged or printed */
 #define SL_OPT_RANGE    0x4u /* INT/DOUBLE: the value must lie in [min, max] */
+/* 2.0: a source option that says where the data comes from (server, database, slot). The host
+ * records a digest of these (never of SECRET ones) in the manifest and refuses to resume state
+ * written from a different source. A source that flags none is identified by its name only. */
+#define SL_OPT_IDENTITY 0x8u
 
 typedef struct sl_option {
     const char *name;

@@ -34,7 +34,7 @@ typedef struct gen_ctx {
 } gen_ctx;
 
 static const sl_option options[] = {
-    SL_OPTION("table", SL_OPT_STRING, 0, "items",
+    SL_OPTION("table", SL_OPT_STRING, SL_OPT_IDENTITY, "items",
               "table name (with tables > 1: name_1, name_2, ...)"),
     SL_OPTION("tables", SL_OPT_INT, 0, "1", "number of tables"),
     SL_OPTION("rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot"),
@@ -46,7 +46,7 @@ static const sl_option options[] = {
     SL_OPTION("changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction"),
     SL_OPTION("rate", SL_OPT_DOUBLE, 0, "0", "transactions per second (0 = as fast as possible)"),
     SL_OPTION("batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch"),
-    SL_OPTION("seed", SL_OPT_INT, 0, "1", "seed of the deterministic values"),
+    SL_OPTION("seed", SL_OPT_INT, SL_OPT_IDENTITY, "1", "seed of the deterministic values"),
     SL_OPTION("null_every", SL_OPT_INT, 0, "7",
               "every Nth value of a non-key column is NULL (0 = never)"),
     SL_OPTION("fail", SL_OPT_STRING, 0, NULL,

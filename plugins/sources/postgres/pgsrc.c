@@ -18,9 +18,9 @@
 
 static const sl_option pg_options[] = {
     SL_OPTION("conninfo", SL_OPT_STRING, 0, NULL, "libpq connection string (or use host/port/...)"),
-    SL_OPTION("host", SL_OPT_STRING, 0, NULL, "server host"),
-    SL_OPTION("port", SL_OPT_INT, 0, NULL, "server port"),
-    SL_OPTION("dbname", SL_OPT_STRING, 0, NULL, "database"),
+    SL_OPTION("host", SL_OPT_STRING, SL_OPT_IDENTITY, NULL, "server host"),
+    SL_OPTION("port", SL_OPT_INT, SL_OPT_IDENTITY, NULL, "server port"),
+    SL_OPTION("dbname", SL_OPT_STRING, SL_OPT_IDENTITY, NULL, "database"),
     SL_OPTION("user", SL_OPT_STRING, 0, NULL, "user (needs REPLICATION)"),
     SL_OPTION("password", SL_OPT_STRING, SL_OPT_SECRET, NULL, "password"),
     SL_OPTION("sslmode", SL_OPT_STRING, 0, NULL,
@@ -28,8 +28,10 @@ static const sl_option pg_options[] = {
     SL_OPTION(
         "tables", SL_OPT_LIST, 0, NULL,
         "tables or patterns (* ?): schema.table or bare names in public; default all of public"),
-    SL_OPTION("publication", SL_OPT_STRING, 0, NULL, "publication (default sluice_<tenant>)"),
-    SL_OPTION("slot", SL_OPT_STRING, 0, NULL, "logical replication slot (default sluice_<tenant>)"),
+    SL_OPTION("publication", SL_OPT_STRING, SL_OPT_IDENTITY, NULL,
+              "publication (default sluice_<tenant>)"),
+    SL_OPTION("slot", SL_OPT_STRING, SL_OPT_IDENTITY, NULL,
+              "logical replication slot (default sluice_<tenant>)"),
     SL_OPTION("snapshot", SL_OPT_STRING, 0, "initial", "initial | never | always"),
     SL_OPTION("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"),
     SL_OPTION("drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"),
