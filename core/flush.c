@@ -3,6 +3,7 @@
  * Recovery: the same manifest and files, read back, rebuild the table state. The bucket is the
  * state: a crash at any moment leaves the previous complete flush or the new one. */
 #include "engine_int.h"
+#include "fnv.h"
 #include "json.h"
 #include "log.h"
 #include "qvd/qvd.h"
@@ -20,9 +21,16 @@ static const sl_sink_ops *sink_ops(sl_run *r)
     return r->sink.entry->desc.sink;
 }
 
-static int is_default_ns(const char *ns)
+/* The source names the namespace its unqualified table names mean ("public", "dbo", the MySQL
+ * database): the core knows no source's conventions. */
+static int is_default_ns(sl_run *r, const char *ns)
 {
-    return !*ns || strcmp(ns, "public") == 0 || strcmp(ns, "dbo") == 0;
+    if (!*ns)
+        return 1;
+    const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;
+    const char *d =
+        so && so->default_ns && r->source.created ? so->default_ns(r->source.ctx) : NULL;
+    return d && strcmp(ns, d) == 0;
 }
 
 static void safe_append(sl_buf *b, const char *s)
@@ -40,7 +48,7 @@ static void safe_append(sl_buf *b, const char *s)
  * table of the job has the same bare name. */
 static char *table_base(sl_run *r, const sl_table *t)
 {
-    int qualify = !is_default_ns(t->ns);
+    int qualify = !is_default_ns(r, t->ns);
     for (size_t i = 0; i < r->ntables && !qualify; i++) {
         const sl_table *o = r->tables[i].t;
         if (o != t && strcmp(o->name, t->name) == 0)
@@ -72,11 +80,7 @@ typedef struct put_ctx {
 static int put_out(void *ud, const void *p, size_t len)
 {
     put_ctx *pc = ud;
-    const uint8_t *b = p;
-    for (size_t i = 0; i < len; i++) {
-        pc->hash ^= b[i];
-        pc->hash *= 0x100000001b3ULL;
-    }
+    pc->hash = sl_fnv1a(pc->hash, p, len);
     pc->bytes += len;
     pc->st = sink_ops(pc->r)->put_write(pc->r->sink.ctx, pc->put, p, len);
     return pc->st == SL_OK ? 0 : -1;
@@ -90,7 +94,7 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
 {
     int64_t backoff = 500000;
     for (int attempt = 1;; attempt++) {
-        put_ctx pc = {.r = r, .hash = 0xcbf29ce484222325ULL};
+        put_ctx pc = {.r = r, .hash = SL_FNV_INIT};
         char perr[256] = "";
         r->sink.err[0] = 0;
         sl_put_opts po = {.size = sizeof po, .content_type = ctype};
@@ -662,11 +666,7 @@ static int recover_table(sl_run *r, const sl_json *jt)
     }
     /* Is this the file the manifest names? A crash between a table's write and the manifest's
      * leaves a newer file; its comment says up to which position it holds changes. */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < b.len; i++) {
-        h ^= (uint8_t)b.p[i];
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = sl_fnv1a(SL_FNV_INIT, b.p, b.len);
     int newer = fh && (h != rt->file_hash || b.len != rt->file_bytes);
     char err[256];
     sl_qvd_table *q = sl_qvd_read_buffer((unsigned char *)b.p, b.len, err, sizeof err);

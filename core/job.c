@@ -2,6 +2,7 @@
  * option declarations, collecting every problem as one "FILE:LINE: message" diagnostic. */
 #include "job.h"
 
+#include "fnv.h"
 #include "job_sandbox.h"
 #include "job_scan.h"
 
@@ -1290,11 +1291,7 @@ typedef struct sl_fnv {
 
 static void fnv_bytes(sl_fnv *f, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        f->h ^= b[i];
-        f->h *= 0x100000001b3ull;
-    }
+    f->h = sl_fnv1a(f->h, p, n);
 }
 
 static void fnv_u64(sl_fnv *f, uint64_t v)
@@ -1335,7 +1332,7 @@ static void fnv_spec(sl_fnv *f, const char *kind, const sl_plugin_spec *s)
 
 static void job_hash(sl_jobdesc *job)
 {
-    sl_fnv f = {0xcbf29ce484222325ull};
+    sl_fnv f = {SL_FNV_INIT};
     fnv_str(&f, "sluice-job-1");
     fnv_str(&f, job->tenant);
     fnv_spec(&f, "source", &job->source);

@@ -144,8 +144,8 @@ static int merge_flush(nt_info *dst, const sl_flush_info *fi, int newer)
         dst->commit_time_us = fi->commit_time_us;
         dst->durable_time_us = fi->durable_time_us;
     }
-    if (first || (fi->oldest_commit_us && (!dst->oldest_commit_us ||
-                                                   fi->oldest_commit_us < dst->oldest_commit_us)))
+    if (first || (fi->oldest_commit_us &&
+                  (!dst->oldest_commit_us || fi->oldest_commit_us < dst->oldest_commit_us)))
         dst->oldest_commit_us = fi->oldest_commit_us;
     dst->present = 1;
     for (size_t i = 0; i < fi->ntables; i++) {
@@ -161,8 +161,8 @@ static int merge_flush(nt_info *dst, const sl_flush_info *fi, int newer)
 static void as_flush_info(const nt_info *x, sl_flush_table *tabs, sl_flush_info *fi)
 {
     for (size_t i = 0; i < x->ntables; i++)
-        tabs[i] = (sl_flush_table){sizeof *tabs,          x->tables[i].ns,   x->tables[i].name,
-                                   x->tables[i].key,       x->tables[i].rows, x->tables[i].changes};
+        tabs[i] = (sl_flush_table){sizeof *tabs,     x->tables[i].ns,   x->tables[i].name,
+                                   x->tables[i].key, x->tables[i].rows, x->tables[i].changes};
     *fi = (sl_flush_info){.size = sizeof *fi,
                           .flush_seq = x->flush_seq,
                           .pos = x->pos,
@@ -234,7 +234,8 @@ static void deliver(sl_notify *n, nt_info *take)
         int wait = n->backoff_ms;
         n->backoff_ms = n->backoff_ms * 2 > 30000 ? 30000 : n->backoff_ms * 2;
         pthread_mutex_unlock(&n->lock);
-        sl_log(SL_LOG_WARN, n->tenant, n->label, "notify for flush %llu failed, retrying in %d ms%s",
+        sl_log(SL_LOG_WARN, n->tenant, n->label,
+               "notify for flush %llu failed, retrying in %d ms%s",
                (unsigned long long)take->flush_seq, wait, bad ? " (out of memory: dropped)" : "");
         free(tabs);
         return;

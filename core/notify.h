@@ -11,11 +11,11 @@ typedef struct sl_notify sl_notify;
 
 typedef struct sl_notify_cfg {
     const sl_notifier_ops *ops;
-    void *ctx;           /* the created and opened instance; the notifier thread calls it */
-    const char *tenant;  /* for log lines; copied */
-    const char *label;   /* "notifier/<name>"; copied */
-    int tick_ms;         /* period of ops->tick (0 = 1000) */
-    int retry_ms;        /* first back-off after SL_RETRY (0 = 1000), doubled up to 30 s */
+    void *ctx;          /* the created and opened instance; the notifier thread calls it */
+    const char *tenant; /* for log lines; copied */
+    const char *label;  /* "notifier/<name>"; copied */
+    int tick_ms;        /* period of ops->tick (0 = 1000) */
+    int retry_ms;       /* first back-off after SL_RETRY (0 = 1000), doubled up to 30 s */
 } sl_notify_cfg;
 
 /* Starts the thread. NULL on failure (out of memory, no thread). */

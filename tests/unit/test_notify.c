@@ -90,8 +90,8 @@ static void test_slow_notifier_does_not_block_and_merges(void)
 {
     rec r = {.delay_ms = 300};
     pthread_mutex_init(&r.lock, NULL);
-    sl_notify_cfg cfg = {.ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec",
-                         .tick_ms = 50};
+    sl_notify_cfg cfg = {
+        .ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec", .tick_ms = 50};
     sl_notify *n = sl_notify_start(&cfg);
     CHECK(n != NULL);
     int64_t t0 = ms();
@@ -115,8 +115,8 @@ static void test_retry_keeps_information(void)
 {
     rec r = {.retry_left = 2};
     pthread_mutex_init(&r.lock, NULL);
-    sl_notify_cfg cfg = {.ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec",
-                         .retry_ms = 20};
+    sl_notify_cfg cfg = {
+        .ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec", .retry_ms = 20};
     sl_notify *n = sl_notify_start(&cfg);
     post(n, 1, "a", 5, 3);
     usleep(5000);
@@ -133,8 +133,8 @@ static void test_tick_and_prompt_stop(void)
 {
     rec r = {0};
     pthread_mutex_init(&r.lock, NULL);
-    sl_notify_cfg cfg = {.ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec",
-                         .tick_ms = 20};
+    sl_notify_cfg cfg = {
+        .ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec", .tick_ms = 20};
     sl_notify *n = sl_notify_start(&cfg);
     usleep(200000);
     int64_t t0 = ms();
@@ -149,8 +149,8 @@ static void test_stop_does_not_wait_forever_for_retries(void)
 {
     rec r = {.retry_left = 1000};
     pthread_mutex_init(&r.lock, NULL);
-    sl_notify_cfg cfg = {.ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec",
-                         .retry_ms = 10};
+    sl_notify_cfg cfg = {
+        .ops = &ops, .ctx = &r, .tenant = "t", .label = "notifier/rec", .retry_ms = 10};
     sl_notify *n = sl_notify_start(&cfg);
     post(n, 1, "a", 1, 1);
     usleep(50000);
