@@ -261,9 +261,28 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
         r->pos = np;
         r->pos_len = len;
     }
+    const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
-        if (rt->skip_until && rt->skip_len == len && memcmp(rt->skip_until, pos, len) == 0) {
+        if (!rt->skip_until)
+            continue;
+        int equal = rt->skip_len == len && memcmp(rt->skip_until, pos, len) == 0;
+        /* The replay must reproduce the commit the file was written at. Passing it without
+         * seeing it means the rows just skipped were newer than the file: stop rather than
+         * serve a table that silently misses them. */
+        int cmp = !equal && so && so->pos_compare && len
+                      ? so->pos_compare(pos, len, rt->skip_until, rt->skip_len)
+                      : 0;
+        if (cmp > 0 && cmp != SL_POS_UNORDERED) {
+            sl_run_fail(r,
+                        "table %s: the source's replay passed the position its file was written "
+                        "at without reproducing that commit; the table cannot be proven complete "
+                        "(delete its file and the manifest entry, or restart with snapshot = "
+                        "\"always\")",
+                        rt->t->name);
+            return SL_ERROR;
+        }
+        if (equal) {
             free(rt->change_pos);
             rt->change_pos = rt->skip_until;
             rt->change_pos_len = rt->skip_len;

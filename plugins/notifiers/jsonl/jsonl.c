@@ -3,11 +3,10 @@
  * every table whose file changed, with its object key, rows and changes. It also keeps the last
  * flush it wrote in the manifest (state_set), so after a restart it can say which flushes a
  * crash kept it from reporting. */
-#include <sluice/plugin.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sluice/plugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
