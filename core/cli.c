@@ -104,7 +104,7 @@ static int cmd_plugins(const gopts *g)
 {
     sl_registry reg;
     load_registry(g, &reg);
-    for (int kind = SL_KIND_SOURCE; kind <= SL_KIND_SINK; kind++) {
+    for (int kind = SL_KIND_SOURCE; kind <= SL_KIND_NOTIFIER; kind++) {
         for (size_t i = 0; i < reg.n; i++) {
             const sl_plugin *p = &reg.items[i].desc;
             if ((int)p->kind != kind)

@@ -2,6 +2,7 @@
  * option declarations, collecting every problem as one "FILE:LINE: message" diagnostic. */
 #include "job.h"
 
+#include "fnv.h"
 #include "job_sandbox.h"
 #include "job_scan.h"
 
@@ -1171,13 +1172,51 @@ static int tenant_ok(const char *s, size_t len)
     return 1;
 }
 
-static const char *const top_keys[] = {"tenant", "source", "transforms", "sink"};
+static const char *const top_keys[] = {"tenant", "source", "transforms", "sink", "notifiers"};
+#define NTOP_KEYS (sizeof top_keys / sizeof top_keys[0])
 
 /* Line of a top-level key, or where the job table is returned. */
 static int top_line(const sl_loader *ld, const char *key)
 {
     int l = sl_scan_find(&ld->scan, key, 1, 0);
     return l ? l : ld->ret_line;
+}
+
+/* An optional array of plugin tables (transforms, notifiers). */
+static void load_list(sl_loader *ld, int t, const char *key, sl_kind kind, sl_plugin_spec **out,
+                      size_t *nout)
+{
+    lua_State *L = ld->L;
+    int ty = rawfield(L, t, key);
+    int xl = top_line(ld, key);
+    size_t n = 0;
+    if (ty == LUA_TNIL) {
+        /* optional */
+    } else if (ty != LUA_TTABLE || !is_array(L, -1, &n)) {
+        ld_err(ld, xl, "\"%s\" must be an array of tables, got %s", key,
+               ty == LUA_TTABLE ? "a table with non-array keys" : lua_typename(L, ty));
+    } else if (n > 0) {
+        *out = calloc(n, sizeof **out);
+        if (!*out) {
+            oom(ld);
+        } else {
+            *nout = n;
+            size_t ntables = 0;
+            for (size_t i = 0; i < n; i++) {
+                int et = lua_rawgeti(L, -1, (lua_Integer)i + 1);
+                if (et != LUA_TTABLE) {
+                    ld_err(ld, xl, "%s[%zu] must be a table, got %s", key, i + 1,
+                           lua_typename(L, et));
+                } else {
+                    /* A plain entry is found as the (i+1)-th "plugin =" after the key. */
+                    int el = sl_scan_find(&ld->scan, "plugin", xl, ntables++);
+                    load_spec(ld, -1, kind, el ? el : xl, &(*out)[i]);
+                }
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_pop(L, 1);
 }
 
 static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
@@ -1192,18 +1231,18 @@ static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
     if (other) {
         ld_err(ld, ld->ret_line,
                "the job table has %zu entr%s without a name (keys are tenant, source, "
-               "transforms, sink)",
+               "transforms, sink, notifiers)",
                other, other == 1 ? "y" : "ies");
     }
     for (size_t ki = 0; ki < nkeys; ki++) {
         const char *k = keys[ki].name;
         int known = 0;
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < NTOP_KEYS; i++) {
             known |= strcmp(k, top_keys[i]) == 0;
         }
         if (!known) {
             char sug[64];
-            suggestion(sug, sizeof sug, k, top_keys, 4);
+            suggestion(sug, sizeof sug, k, top_keys, NTOP_KEYS);
             ld_err(ld, keys[ki].line, "unknown top-level key \"%s\"%s", shown(k, keys[ki].len).s,
                    sug);
         }
@@ -1248,37 +1287,8 @@ static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
         lua_pop(L, 1);
     }
 
-    /* transforms */
-    int ty = rawfield(L, t, "transforms");
-    int xl = top_line(ld, "transforms");
-    size_t n = 0;
-    if (ty == LUA_TNIL) {
-        /* optional */
-    } else if (ty != LUA_TTABLE || !is_array(L, -1, &n)) {
-        ld_err(ld, xl, "\"transforms\" must be an array of tables, got %s",
-               ty == LUA_TTABLE ? "a table with non-array keys" : lua_typename(L, ty));
-    } else if (n > 0) {
-        job->transforms = calloc(n, sizeof *job->transforms);
-        if (!job->transforms) {
-            oom(ld);
-        } else {
-            job->ntransforms = n;
-            size_t ntables = 0;
-            for (size_t i = 0; i < n; i++) {
-                int et = lua_rawgeti(L, -1, (lua_Integer)i + 1);
-                if (et != LUA_TTABLE) {
-                    ld_err(ld, xl, "transforms[%zu] must be a table, got %s", i + 1,
-                           lua_typename(L, et));
-                } else {
-                    /* A plain entry is found as the (i+1)-th "plugin =" after "transforms =". */
-                    int el = sl_scan_find(&ld->scan, "plugin", xl, ntables++);
-                    load_spec(ld, -1, SL_KIND_TRANSFORM, el ? el : xl, &job->transforms[i]);
-                }
-                lua_pop(L, 1);
-            }
-        }
-    }
-    lua_pop(L, 1);
+    load_list(ld, t, "transforms", SL_KIND_TRANSFORM, &job->transforms, &job->ntransforms);
+    load_list(ld, t, "notifiers", SL_KIND_NOTIFIER, &job->notifiers, &job->nnotifiers);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1290,11 +1300,7 @@ typedef struct sl_fnv {
 
 static void fnv_bytes(sl_fnv *f, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        f->h ^= b[i];
-        f->h *= 0x100000001b3ull;
-    }
+    f->h = sl_fnv1a(f->h, p, n);
 }
 
 static void fnv_u64(sl_fnv *f, uint64_t v)
@@ -1335,7 +1341,7 @@ static void fnv_spec(sl_fnv *f, const char *kind, const sl_plugin_spec *s)
 
 static void job_hash(sl_jobdesc *job)
 {
-    sl_fnv f = {0xcbf29ce484222325ull};
+    sl_fnv f = {SL_FNV_INIT};
     fnv_str(&f, "sluice-job-1");
     fnv_str(&f, job->tenant);
     fnv_spec(&f, "source", &job->source);
@@ -1344,6 +1350,9 @@ static void job_hash(sl_jobdesc *job)
         fnv_spec(&f, "transform", &job->transforms[i]);
     }
     fnv_spec(&f, "sink", &job->sink);
+    fnv_u64(&f, job->nnotifiers);
+    for (size_t i = 0; i < job->nnotifiers; i++)
+        fnv_spec(&f, "notifier", &job->notifiers[i]);
     snprintf(job->hash, sizeof job->hash, "%016llx", (unsigned long long)f.h);
 }
 
@@ -1429,6 +1438,9 @@ void sl_job_free(sl_jobdesc *job)
         spec_free(&job->transforms[i]);
     }
     free(job->transforms);
+    for (size_t i = 0; i < job->nnotifiers; i++)
+        spec_free(&job->notifiers[i]);
+    free(job->notifiers);
     spec_free(&job->sink);
     free(job);
 }

@@ -52,7 +52,9 @@ typedef struct sl_jobdesc {
     sl_plugin_spec *transforms;
     size_t ntransforms;
     sl_plugin_spec sink; /* opts include sl_core_sink_options */
-    char hash[17];       /* hex of a 64-bit hash over the evaluated description, secrets included */
+    sl_plugin_spec *notifiers;
+    size_t nnotifiers;
+    char hash[17]; /* hex of a 64-bit hash over the evaluated description, secrets included */
 } sl_jobdesc;
 
 /* Diagnostics, "FILE:LINE: message" each. */

@@ -366,6 +366,7 @@ const sl_plugin_entry *sl_registry_find(const sl_registry *reg, sl_kind kind, co
 
 void sl_registry_free(sl_registry *reg)
 {
+    sl_registry_fini(reg); /* no instance outlives the registry: the plugins' fini() may run */
     for (size_t i = 0; i < reg->n; i++) {
         free(reg->items[i].path);
         free(reg->items[i].options);

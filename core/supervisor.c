@@ -1,6 +1,7 @@
 #include "supervisor.h"
 
 #include "engine.h"
+#include "fnv.h"
 #include "job.h"
 #include "log.h"
 
@@ -115,12 +116,7 @@ typedef struct sup {
 
 static uint64_t fnv(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return sl_fnv1a(SL_FNV_INIT, s, strlen(s));
 }
 
 static int in_shard(const sl_run_opts *o, const char *tenant)

@@ -38,6 +38,6 @@ for t in items_1 items_2 items_3; do
     "$SLUICE" qvd cat "ref/$t.qvd" --format csv >b.csv
     expect "$t equals the uninterrupted run ($(wc -l <a.csv) lines)" cmp -s a.csv b.csv
 done
-leftovers=$(find out -name '.*' -type f | wc -l)
-expect "no temporary files left after the final run ($leftovers)" [ "$leftovers" -eq 0 ]
+leftovers=$(find out -name '.*' ! -name '.*.lock' -type f | wc -l)
+expect "no temporary files left after the final run ($leftovers; lock files stay)" [ "$leftovers" -eq 0 ]
 finish
