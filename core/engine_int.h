@@ -59,6 +59,11 @@ typedef struct sl_run_table {
     uint8_t *change_pos;
     size_t change_pos_len;
     int txn_touched;
+    /* Number of the table's next change file (_changes/{table}/{n:012}.qvd); 0 = not known yet
+     * (a new table: taken from what the sink holds at its first change file). A number becomes
+     * used only with the manifest that names it, so a file left by an interrupted flush carries
+     * the number the next attempt writes again: replaced, never a second copy of its changes. */
+    uint64_t ch_next;
     int64_t last_flush_us;
     int64_t last_latency_us;
 } sl_run_table;

@@ -572,15 +572,133 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
             sl_buf_printf(m, "\"");
         }
         if (chkeys && chkeys[i]) {
-            sl_buf_printf(m, ",\n     \"changes\": {\"key\": ");
+            /* next: the number the table's next change file gets (this one's plus one) */
+            sl_buf_printf(m, ",\n     \"changes\": {\"next\": %llu, \"key\": ",
+                          (unsigned long long)rt->ch_next + 1);
             sl_buf_json_str(m, chkeys[i], strlen(chkeys[i]));
             sl_buf_printf(m, ", \"rows\": %zu}", chrows[i]);
+        } else if (rt->ch_next) {
+            sl_buf_printf(m, ",\n     \"changes\": {\"next\": %llu}",
+                          (unsigned long long)rt->ch_next);
         }
         sl_buf_printf(m, "}");
     }
     sl_buf_printf(m, "\n  ]");
     manifest_state(r, m);
     sl_buf_printf(m, "\n}\n");
+}
+
+/* ---- change files ---- */
+
+/* "_changes/{table}/" for a table whose current-state key is "{table}.qvd" (malloc'd). */
+static char *change_dir(const sl_run_table *rt)
+{
+    const char *dot = strrchr(rt->key, '.');
+    size_t n = dot ? (size_t)(dot - rt->key) : strlen(rt->key);
+    char *d = malloc(n + 11);
+    if (d)
+        snprintf(d, n + 11, "_changes/%.*s/", (int)n, rt->key);
+    return d;
+}
+
+typedef struct change_scan {
+    size_t dirlen;
+    uint64_t next; /* the manifest's number, or 0 */
+    uint64_t max;  /* highest number found */
+    size_t leftover, beyond;
+} change_scan;
+
+static sl_status change_scan_cb(void *ud, const char *key, uint64_t size)
+{
+    (void)size;
+    change_scan *cs = ud;
+    const char *p = key + cs->dirlen;
+    char *end;
+    uint64_t n = strlen(p) > 12 ? strtoull(p, &end, 10) : 0;
+    if (!n || end != p + 12)
+        return SL_OK; /* not a change file of ours */
+    if (n > cs->max)
+        cs->max = n;
+    cs->leftover += cs->next && n == cs->next;
+    cs->beyond += cs->next && n > cs->next;
+    return SL_OK;
+}
+
+/* Lists the table's change files. With next (from the manifest) set, says what an interrupted
+ * flush left; without, sets it past the highest file there (a new table, or a manifest from
+ * before change-file numbers were kept). 0 / -1 (failed). */
+static int change_files_check(sl_run *r, sl_run_table *rt)
+{
+    char *dir = change_dir(rt);
+    if (!dir) {
+        sl_run_fail(r, "out of memory");
+        return -1;
+    }
+    change_scan cs = {.dirlen = strlen(dir), .next = rt->ch_next};
+    r->sink.err[0] = 0;
+    sl_status st = sink_ops(r)->list(r->sink.ctx, dir, change_scan_cb, &cs);
+    if (st != SL_OK) {
+        sl_run_fail(r, "%s: listing %s: %s", r->sink.label, dir,
+                    r->sink.err[0] ? r->sink.err : "failed");
+        free(dir);
+        return -1;
+    }
+    if (!rt->ch_next) {
+        rt->ch_next = cs.max + 1;
+    } else if (cs.leftover) {
+        sl_log(SL_LOG_INFO, r->d->tenant, NULL,
+               "%s%012llu: left by an interrupted flush; the replay writes it again", dir,
+               (unsigned long long)rt->ch_next);
+    }
+    if (cs.beyond)
+        sl_log(SL_LOG_WARN, r->d->tenant, NULL,
+               "%s holds %zu change file(s) numbered past %012llu, which the manifest does not "
+               "know (another process writing this location?): readers may see their changes "
+               "twice",
+               dir, cs.beyond, (unsigned long long)rt->ch_next);
+    free(dir);
+    return 0;
+}
+
+/* Writes the table's pending changes as change file number rt->ch_next. The number (and so
+ * the key) depends only on the durable manifest, so a retry or a replay after a crash rewrites
+ * the same key instead of adding a second file with the same changes. */
+static int write_change_file(sl_run *r, sl_run_table *rt, uint64_t seq, char **key_out)
+{
+    if (!rt->ch_next && change_files_check(r, rt) != 0)
+        return -1;
+    char *dir = change_dir(rt);
+    sl_buf key = {0}, comment = {0};
+    int rc = -1;
+    if (!dir) {
+        sl_run_fail(r, "out of memory");
+        goto out;
+    }
+    sl_buf_printf(&key, "%s%012llu%s", dir, (unsigned long long)rt->ch_next,
+                  r->csv ? ".csv" : ".qvd");
+    /* (from, to]: every change of the table after the last durable flush up to this one */
+    sl_buf_printf(&comment, "sluice flush=%llu changes=%llu from=", (unsigned long long)seq,
+                  (unsigned long long)rt->ch_next);
+    hex(&comment, r->durable, r->durable_len);
+    sl_buf_printf(&comment, " to=");
+    hex(&comment, r->pos, r->pos_len);
+    if (key.oom || comment.oom) {
+        sl_run_fail(r, "out of memory");
+        goto out;
+    }
+    rows_src cs = {
+        .schema = rt->ch.schema, .b = rt->ch.rows, .table_name = rt->t->name, .comment = comment.p};
+    if (put_object(r, key.p, r->csv ? "text/csv" : "application/octet-stream",
+                   r->csv ? produce_csv : produce_qvd, &cs, NULL, NULL) != 0)
+        goto out;
+    *key_out = key.p;
+    key.p = NULL;
+    rc = 0;
+out:
+    free(dir);
+    sl_buf_free(&key);
+    sl_buf_free(&comment);
+    return rc;
 }
 
 int sl_flush_due(const sl_run *r)
@@ -638,6 +756,13 @@ int sl_flush(sl_run *r, int force)
             snprintf(rt->key, n, "%s%s", base, ext);
             free(base);
         }
+        /* Changes first, for every table that has some: while a replay skips changes a newer
+         * table file already holds, the table is not dirty but its changes are still due. */
+        if (r->changes && rt->ch.rows && rt->ch.committed > 0) {
+            if (write_change_file(r, rt, seq, &chkeys[i]) != 0)
+                goto out;
+            chrows[i] = rt->ch.rows->nrows;
+        }
         if (!rt->t->dirty)
             continue;
         /* The table's comment: the flush, its position, and the position of the last commit
@@ -663,26 +788,6 @@ int sl_flush(sl_run *r, int force)
         rt->file_flush = seq;
         rt->file_bytes = bytes;
         rt->file_hash = hash;
-        if (r->changes && rt->ch.rows && rt->ch.committed > 0) {
-            char *base = table_base(r, rt->t);
-            size_t n = (base ? strlen(base) : 0) + 64;
-            chkeys[i] = malloc(n);
-            if (!base || !chkeys[i]) {
-                free(base);
-                sl_run_fail(r, "out of memory");
-                goto out;
-            }
-            snprintf(chkeys[i], n, "_changes/%s/%012llu%s", base, (unsigned long long)seq, ext);
-            free(base);
-            rows_src cs = {.schema = rt->ch.schema,
-                           .b = rt->ch.rows,
-                           .table_name = rt->t->name,
-                           .comment = comment.p};
-            if (put_object(r, chkeys[i], ctype, r->csv ? produce_csv : produce_qvd, &cs, NULL,
-                           NULL) != 0)
-                goto out;
-            chrows[i] = rt->ch.rows->nrows;
-        }
     }
     sl_buf m = {0};
     r->flush_seq = seq; /* the manifest names this flush */
@@ -708,6 +813,17 @@ int sl_flush(sl_run *r, int force)
             sl_batch_clear(rt->ch.rows);
             rt->ch.committed = 0;
         }
+        if (chkeys[i])
+            rt->ch_next++; /* the manifest now names that file: its number is used */
+    }
+    /* The next change files start after this position (their comment's from=). */
+    uint8_t *dp = r->pos_len ? malloc(r->pos_len) : NULL;
+    if (dp || !r->pos_len) {
+        if (dp)
+            memcpy(dp, r->pos, r->pos_len);
+        free(r->durable);
+        r->durable = dp;
+        r->durable_len = r->pos_len;
     }
     for (size_t i = 0; i < r->npending; i++) {
         int64_t l = now - r->pending_commits[i];
@@ -840,6 +956,12 @@ static int recover_table(sl_run *r, const sl_json *jt)
         return -1;
     }
     rt->recovered = 1;
+    const sl_json *jch = sl_json_get(jt, "changes");
+    rt->ch_next = jch ? (uint64_t)sl_json_num(jch, "next", 0) : 0;
+    /* What exists against what the manifest names: a file an interrupted flush left is written
+     * again by the replay; a manifest without numbers continues after the highest file. */
+    if (r->changes && change_files_check(r, rt) != 0)
+        return -1;
     rt->file_flush = (uint64_t)sl_json_num(jt, "flush", 0);
     rt->file_bytes = (uint64_t)sl_json_num(jt, "bytes", 0);
     const char *fh = sl_json_str(jt, "fnv64");
@@ -1072,6 +1194,10 @@ int sl_recover(sl_run *r)
     }
     r->flush_seq = (uint64_t)sl_json_num(m, "flush", 0);
     r->pos_commit_us = (int64_t)sl_json_num(m, "commit_time_us", 0);
+    if (r->pos_len && (r->durable = malloc(r->pos_len)) != NULL) {
+        memcpy(r->durable, r->pos, r->pos_len);
+        r->durable_len = r->pos_len;
+    }
     size_t rows = 0;
     for (size_t i = 0; i < r->ntables; i++)
         rows += sl_table_count(r->tables[i].t);
