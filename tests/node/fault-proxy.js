@@ -9,7 +9,8 @@
 //   500       answers 500 InternalError
 //   503       answers 503 ServiceUnavailable
 //   slowdown  answers 503 SlowDown with Retry-After
-//   slow      waits --slow-ms before forwarding (past the client's timeout)
+//   slow      waits --slow-ms before forwarding (past the client's timeout); not forwarded when
+//             the client closed the connection meanwhile
 //   reset     reads the request and then closes the connection without an answer
 //   cut       forwards, but closes the connection after --cut-bytes bytes of the answer's body
 //   lost      forwards (the request takes effect), then closes the connection without an answer
@@ -86,7 +87,13 @@ http.createServer((req, res) => {
       case '503': return send(503, 'ServiceUnavailable', 'Please reduce your request rate.', {});
       case 'slowdown':
         return send(503, 'SlowDown', 'Please reduce your request rate.', retryAfter ? { 'Retry-After': retryAfter } : {});
-      case 'slow': return setTimeout(() => forward(req, body, res), slowMs);
+      case 'slow':
+        // A client that gave up (or died) meanwhile gets nothing forwarded: a request takes
+        // effect when the server gets it, not seconds after its client is gone.
+        return setTimeout(() => {
+          if (req.socket.destroyed) return log({ method: req.method, url: req.url, dropped: true });
+          forward(req, body, res);
+        }, slowMs);
       case 'reset': return req.socket.destroy();
       case 'cut': return forward(req, body, res, cutBytes);
       case 'lost': {

@@ -6,6 +6,9 @@
 //   sha256 KEY          prints "<hex sha256> <size>" of the object (exit 3 when absent)
 //   absent KEY          exit 0 when the object does not exist, 1 when it does
 //   count PREFIX        prints the number of keys under PREFIX (paginates)
+//   list PREFIX         prints the keys under PREFIX, one a line, in S3's order (paginates)
+//   fetch PREFIX DIR    downloads every object under PREFIX into DIR (named by the key's last
+//                       part) and prints the keys in S3's order
 //   put KEY FILE        uploads FILE
 //   get KEY FILE        downloads the object into FILE (exit 3 when absent)
 'use strict';
@@ -52,6 +55,24 @@ async function main() {
       if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) process.exit(0);
       throw e;
     }
+  } else if (cmd === 'list') {
+    let token;
+    do {
+      const r = await client.send(new ListObjectsV2Command({ Bucket, Prefix: a, ContinuationToken: token }));
+      for (const o of r.Contents || []) console.log(o.Key);
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  } else if (cmd === 'fetch') {
+    let token;
+    do {
+      const r = await client.send(new ListObjectsV2Command({ Bucket, Prefix: a, ContinuationToken: token }));
+      for (const o of r.Contents || []) {
+        const g = await client.send(new GetObjectCommand({ Bucket, Key: o.Key }));
+        fs.writeFileSync(b + '/' + o.Key.split('/').pop(), Buffer.from(await g.Body.transformToByteArray()));
+        console.log(o.Key);
+      }
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
   } else if (cmd === 'count') {
     let n = 0, token;
     do {
