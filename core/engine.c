@@ -45,25 +45,65 @@ static const char *host_err(const sl_host *h, const char *dflt)
 
 /* ---- data path ---- */
 
+/* The change file's schema for a table schema: its columns plus _op, _commit_time, _commit_seq. */
+static const sl_schema *change_schema(sl_run *r, const sl_schema *base)
+{
+    sl_field *f = calloc(base->ncols + 3, sizeof *f);
+    if (!f)
+        return NULL;
+    for (uint32_t c = 0; c < base->ncols; c++)
+        f[c] = base->cols[c];
+    f[base->ncols] = (sl_field)SL_FIELD_INIT("_op", SL_T_STRING, 0);
+    f[base->ncols + 1] = (sl_field)SL_FIELD_INIT("_commit_time", SL_T_TIMESTAMPTZ, 0);
+    f[base->ncols + 2] = (sl_field)SL_FIELD_INIT("_commit_seq", SL_T_INT64, 0);
+    const sl_schema *s = sl_schema_store_add(&r->schemas, base->ns, base->name, base->ncols + 3, f);
+    free(f);
+    return s;
+}
+
+/* The table's schema object changed while changes are pending (the source re-announced the
+ * table, a replay moved from the recovered schema to the source's, or DDL): the pending rows move
+ * to the new shape by column name, so none is dropped (a removed column's values go with it). */
+static int change_log_reshape(sl_run *r, sl_change_log *ch, const sl_schema *base)
+{
+    const sl_schema *ns = change_schema(r, base);
+    sl_batch *nb = ns ? sl_batch_new(ns) : NULL;
+    if (!nb)
+        return -1;
+    for (size_t row = 0; row < ch->rows->nrows; row++) {
+        if (sl_batch_row_begin(nb, (sl_op)ch->rows->ops[row]) < 0)
+            break;
+        for (uint32_t c = 0; c < ns->ncols; c++) {
+            int oc = sl_schema_find_col(ch->schema, ns->cols[c].name);
+            if (oc < 0)
+                continue;
+            sl_value v;
+            sl_batch_get(ch->rows, row, (uint32_t)oc, &v);
+            sl_batch_set_value(nb, c, &v);
+        }
+    }
+    if (nb->oom) {
+        sl_batch_free(nb);
+        return -1;
+    }
+    sl_batch_free(ch->rows);
+    ch->rows = nb;
+    ch->schema = ns;
+    ch->base = base;
+    return 0;
+}
+
 static int append_change(sl_run *r, sl_run_table *rt, const sl_batch *b, size_t row)
 {
     sl_change_log *ch = &rt->ch;
     const sl_schema *base = rt->t->schema;
-    if (!ch->rows || ch->base != base) {
-        if (ch->rows && ch->rows->nrows > 0)
-            return 0; /* schema changed inside a flush window: the rest goes to the next file */
+    if (ch->rows && ch->base != base && ch->rows->nrows > 0) {
+        if (change_log_reshape(r, ch, base) != 0)
+            return -1;
+    } else if (!ch->rows || ch->base != base) {
         sl_batch_free(ch->rows);
         ch->rows = NULL;
-        sl_field *f = calloc(base->ncols + 3, sizeof *f);
-        if (!f)
-            return -1;
-        for (uint32_t c = 0; c < base->ncols; c++)
-            f[c] = base->cols[c];
-        f[base->ncols] = (sl_field)SL_FIELD_INIT("_op", SL_T_STRING, 0);
-        f[base->ncols + 1] = (sl_field)SL_FIELD_INIT("_commit_time", SL_T_TIMESTAMPTZ, 0);
-        f[base->ncols + 2] = (sl_field)SL_FIELD_INIT("_commit_seq", SL_T_INT64, 0);
-        ch->schema = sl_schema_store_add(&r->schemas, base->ns, base->name, base->ncols + 3, f);
-        free(f);
+        ch->schema = change_schema(r, base);
         if (!ch->schema)
             return -1;
         ch->rows = sl_batch_new(ch->schema);

@@ -789,6 +789,11 @@ int sl_flush(sl_run *r, int force)
         rt->file_bytes = bytes;
         rt->file_hash = hash;
     }
+    /* Every table's next change-file number goes into the manifest (a new table's from what the
+     * sink holds), so that recovery never takes an interrupted flush's file for a durable one. */
+    for (size_t i = 0; r->changes && i < r->ntables; i++)
+        if (!r->tables[i].ch_next && change_files_check(r, &r->tables[i]) != 0)
+            goto out;
     sl_buf m = {0};
     r->flush_seq = seq; /* the manifest names this flush */
     manifest_build(r, &m, chkeys, chrows);

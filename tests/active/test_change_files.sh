@@ -55,8 +55,8 @@ for i in $(seq 1 "$ROUNDS"); do
         sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.3f", 0.5 + (r % 3500) / 1000}')"
     else
         # while a change-file PUT hangs: the proxy has it and has not forwarded it yet
-        n0=$(grep -c '_changes' "$T/proxy.log" 2>/dev/null)
-        if wait_for 15 bash -c "[ \$(grep -c '_changes' '$T/proxy.log') -gt ${n0:-0} ]"; then
+        n0=$(grep -c '"fault":"slow"' "$T/proxy.log" 2>/dev/null)
+        if wait_for 15 bash -c "[ \$(grep -c '\"fault\":\"slow\"' '$T/proxy.log') -gt ${n0:-0} ]"; then
             sleep 0.2
             hung=$((hung + 1))
         fi
@@ -86,6 +86,7 @@ while read -r k; do
 done <"$T/keys"
 files=$(wc -l <"$T/keys")
 expect "several change files were written ($files)" [ "$files" -gt 3 ]
+expect "some kills hit a hanging change-file PUT ($dropped)" [ "$dropped" -gt 0 ]
 expect "every change file row is an update" bash -c "! grep -v ',update$' '$T/changes.csv'"
 cut -d, -f1-2 "$T/changes.csv" | sort >"$T/have"
 tr '|' ',' <"$T/writer.log" | sort >"$T/want"
