@@ -142,7 +142,6 @@ static int put_manifest(sl_run *r, const sl_buf *m)
 {
     const sl_sink_ops *ops = sink_ops(r);
     int64_t backoff = 500000;
-    int retried = 0;
     for (int attempt = 1;; attempt++) {
         r->sink.err[0] = 0;
         sl_put_opts po = {.size = sizeof po, .content_type = "application/json"};
@@ -160,9 +159,10 @@ static int put_manifest(sl_run *r, const sl_buf *m)
             else
                 st = ops->put_commit(r->sink.ctx, put, version);
         }
-        if (st == SL_CONFLICT && retried) {
-            /* An earlier attempt may have landed with only its answer lost: then the manifest
-             * there is byte for byte ours. */
+        if (st == SL_CONFLICT) {
+            /* A copy of this very put may have landed with only its answer lost (a retry, here
+             * or inside the sink): then the manifest there is byte for byte ours (it names the
+             * time it was built, so another writer's never is). */
             sl_buf cur = {0};
             int found = 0;
             if (get_object(r, MANIFEST_KEY, &cur, &found, version) == 0 && found &&
@@ -190,7 +190,6 @@ static int put_manifest(sl_run *r, const sl_buf *m)
             sl_run_fail(r, "%s: writing %s: %s", r->sink.label, MANIFEST_KEY, why);
             return -1;
         }
-        retried = 1;
         sl_log(SL_LOG_WARN, r->d->tenant, r->sink.label, "writing %s: %s; retry %d in %.1fs",
                MANIFEST_KEY, why, attempt, (double)backoff / 1e6);
         struct timespec ts = {(time_t)(backoff / 1000000), (long)(backoff % 1000000) * 1000};
