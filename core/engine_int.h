@@ -124,6 +124,8 @@ struct sl_run {
      * manifest_found = 0: none existed, the first write must create it). */
     char manifest_version[SL_VERSION_MAX];
     int manifest_found;
+    int64_t attempt_start_us; /* wall clock: a conflicting manifest built before it is a late
+                                 write of the previous run, not a second live writer */
     /* The failure is not one a restart can cure (another process owns the sink location, state
      * of another tenant or source): the job stops instead of retrying. */
     int fatal;

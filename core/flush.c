@@ -159,15 +159,28 @@ static int put_manifest(sl_run *r, const sl_buf *m)
             else
                 st = ops->put_commit(r->sink.ctx, put, version);
         }
+        char why[sizeof r->sink.err];
+        snprintf(why, sizeof why, "%s",
+                 m->oom           ? "out of memory"
+                 : r->sink.err[0] ? r->sink.err
+                                  : "write failed");
+        int late = 0; /* the other write was built before this attempt started */
         if (st == SL_CONFLICT) {
             /* A copy of this very put may have landed with only its answer lost (a retry, here
              * or inside the sink): then the manifest there is byte for byte ours (it names the
              * time it was built, so another writer's never is). */
             sl_buf cur = {0};
             int found = 0;
-            if (get_object(r, MANIFEST_KEY, &cur, &found, version) == 0 && found &&
-                cur.len == m->len && memcmp(cur.p, m->p, m->len) == 0)
-                st = SL_OK;
+            if (get_object(r, MANIFEST_KEY, &cur, &found, version) == 0 && found) {
+                if (cur.len == m->len && memcmp(cur.p, m->p, m->len) == 0) {
+                    st = SL_OK;
+                } else {
+                    sl_json *j = sl_json_parse(cur.p, cur.len, NULL, 0);
+                    int64_t at = j ? (int64_t)sl_json_num(j, "written_at_us", 0) : 0;
+                    late = at > 0 && at < r->attempt_start_us;
+                    sl_json_free(j);
+                }
+            }
             sl_buf_free(&cur);
         }
         if (st == SL_OK) {
@@ -175,15 +188,22 @@ static int put_manifest(sl_run *r, const sl_buf *m)
             r->manifest_found = 1;
             return 0;
         }
-        const char *why = m->oom ? "out of memory" : r->sink.err[0] ? r->sink.err : "write failed";
+        if (st == SL_CONFLICT && late) {
+            /* Built before this attempt started: a late write of the process this one replaces
+             * (killed with its PUT in flight). Recover from it again. */
+            sl_run_fail(r,
+                        "%s: %s was replaced by a write older than this job's start (a late write "
+                        "of its previous run?): recovering from it again",
+                        r->sink.label, MANIFEST_KEY);
+            return -1;
+        }
         if (st == SL_CONFLICT) {
             r->fatal = 1;
             sl_run_fail(r,
-                        "%s: %s was changed by another process since this job %s it (%s): "
-                        "stopping without overwriting it; two jobs must not share one sink "
-                        "location",
-                        r->sink.label, MANIFEST_KEY,
-                        r->manifest_found ? "read or wrote" : "found none", why);
+                        "%s: %s was changed by another process since this job read or wrote it "
+                        "(%s): stopping without overwriting it; two jobs must not share one "
+                        "sink location",
+                        r->sink.label, MANIFEST_KEY, why);
             return -1;
         }
         if (st != SL_RETRY || attempt >= 5 || atomic_load(&r->job->stop)) {
@@ -521,7 +541,8 @@ static void notify_flush(sl_run *r, uint64_t seq, int64_t now)
 static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
 {
     char when[64], commit[64];
-    iso_time(when, sizeof when, sl_now_us());
+    int64_t now_us = sl_now_us();
+    iso_time(when, sizeof when, now_us);
     iso_time(commit, sizeof commit, r->pos_commit_us);
     sl_buf_printf(m, "{\n  \"format\": \"sluice-manifest/1\",\n  \"tenant\": ");
     sl_buf_json_str(m, r->d->tenant, strlen(r->d->tenant));
@@ -540,8 +561,10 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
     }
     sl_buf_printf(m,
                   "  \"commit_time\": \"%s\",\n  \"commit_time_us\": %lld,\n  \"written_at\": "
-                  "\"%s\",\n  \"file_format\": \"%s\",\n  \"tables\": [",
-                  commit, (long long)r->pos_commit_us, when, r->csv ? "csv" : "qvd");
+                  "\"%s\",\n  \"written_at_us\": %lld,\n  \"file_format\": \"%s\",\n  "
+                  "\"tables\": [",
+                  commit, (long long)r->pos_commit_us, when, (long long)now_us,
+                  r->csv ? "csv" : "qvd");
     for (size_t i = 0; i < r->ntables; i++) {
         const sl_run_table *rt = &r->tables[i];
         const sl_schema *s = rt->t->schema;
@@ -1099,6 +1122,7 @@ out:
 
 int sl_recover(sl_run *r)
 {
+    r->attempt_start_us = sl_now_us();
     sl_buf b = {0};
     int found = 0;
     if (get_object(r, MANIFEST_KEY, &b, &found, r->manifest_version) != 0) {
