@@ -82,8 +82,8 @@ typedef struct sl_qvd_write_opts {
     /* The source's field of each column (scale -> NumberFormat; source_type and NOT NULL -> the
      * field's Comment), ncols entries, or NULL. Borrowed until sl_qvd_writer_free. */
     const sl_field *fields;
-    int tz_offset_minutes;   /* TIMESTAMPTZ and the number of TIMESTAMPOFF are in this zone
-                                (0 = UTC) */
+    int tz_offset_minutes; /* TIMESTAMPTZ and the number of TIMESTAMPOFF are in this zone
+                              (0 = UTC) */
 } sl_qvd_write_opts;
 
 typedef struct sl_qvd_writer sl_qvd_writer;

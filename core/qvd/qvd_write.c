@@ -42,7 +42,7 @@ typedef struct wfield {
      * "One number, one symbol"): hash tag << 32 | (symbol index + 1), 0 = empty */
     uint64_t *nums;
     size_t nnums, nnum_used;
-    double last_num; /* sorted mode: the number of the latest value (rounding is monotonic) */
+    double last_num;      /* sorted mode: the number of the latest value (rounding is monotonic) */
     const sl_field *meta; /* the source's field metadata, or NULL */
     /* Sorted mode: while an integer-backed column (INT64, DATE, TIME, TIMESTAMP[TZ]) only grows,
      * every value is a new symbol (their encodings are injective), so no hash table is kept
@@ -99,8 +99,9 @@ static int check_names(sl_qvd_writer *w)
     for (size_t a = 0; a < w->ncols && rc == 0; a++)
         for (size_t b = a + 1; b < w->ncols && rc == 0; b++)
             if (strcmp(clean[a], clean[b]) == 0) {
-                werr(w, "columns %zu and %zu are both named \"%s\" in the QVD header (characters "
-                        "XML cannot hold become U+FFFD)",
+                werr(w,
+                     "columns %zu and %zu are both named \"%s\" in the QVD header (characters "
+                     "XML cannot hold become U+FFFD)",
                      a + 1, b + 1, clean[a]);
                 rc = -1;
             }
