@@ -5,8 +5,14 @@
 #include <string.h>
 
 /* Row blob: u32 length, u32 count, then per column a flag byte and, for a value, 8 bytes (fixed
- * types) or u32 length + bytes (variable types). Unaligned access goes through memcpy. */
+ * types; TIMESTAMPOFF adds its i32 offset: 12) or u32 length + bytes (variable types). Unaligned
+ * access goes through memcpy. */
 #define HDR 8
+
+static size_t fixed_size(sl_type t)
+{
+    return t == SL_T_TIMESTAMPOFF ? 12 : 8;
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -76,7 +82,7 @@ static const uint8_t *cell_at(const sl_schema *s, const uint8_t *blob, uint32_t 
         if (sl_type_is_var(s->cols[c].type))
             p += 4 + rd32(p);
         else
-            p += 8;
+            p += fixed_size(s->cols[c].type);
     }
     return p;
 }
@@ -96,7 +102,9 @@ static const uint8_t *decode_cell(sl_type t, const uint8_t *p, sl_value *v)
         memcpy(&v->f, p, 8);
     else
         memcpy(&v->i, p, 8);
-    return p + 8;
+    if (t == SL_T_TIMESTAMPOFF)
+        memcpy(&v->aux, p + 8, 4);
+    return p + fixed_size(t);
 }
 
 uint32_t sl_table_row(const sl_table *t, size_t i, sl_value *vals)
@@ -134,6 +142,8 @@ static uint64_t key_hash(const sl_schema *s, const uint8_t *blob, const sl_batch
                     h = fnv(&v.f, 8, h);
                 else
                     h = fnv(&v.i, 8, h);
+                if (s->cols[c].type == SL_T_TIMESTAMPOFF) /* the offset is part of the value */
+                    h = fnv(&v.aux, 4, h);
             }
         }
     }
@@ -155,7 +165,7 @@ static int val_eq(sl_type t, const sl_value *a, const sl_value *b)
         return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
     if (sl_type_is_f64(t))
         return memcmp(&a->f, &b->f, 8) == 0;
-    return a->i == b->i;
+    return a->i == b->i && (t != SL_T_TIMESTAMPOFF || a->aux == b->aux);
 }
 
 static int rehash(sl_table *t, size_t nslots)
@@ -295,7 +305,7 @@ static uint8_t *build_blob(const sl_schema *s, const sl_batch *b, size_t r, cons
         }
         len += 1;
         if (vals[c].flag == SL_CELL_VALUE)
-            len += sl_type_is_var(s->cols[c].type) ? 4 + vals[c].len : 8;
+            len += sl_type_is_var(s->cols[c].type) ? 4 + vals[c].len : fixed_size(s->cols[c].type);
     }
     uint8_t *blob = malloc(len);
     if (!blob) {
@@ -320,7 +330,9 @@ static uint8_t *build_blob(const sl_schema *s, const sl_batch *b, size_t r, cons
             p += 8;
         } else {
             memcpy(p, &vals[c].i, 8);
-            p += 8;
+            if (s->cols[c].type == SL_T_TIMESTAMPOFF)
+                memcpy(p + 8, &vals[c].aux, 4);
+            p += fixed_size(s->cols[c].type);
         }
     }
     if (vals != stackvals)
@@ -517,7 +529,9 @@ static int cmp_val(sl_type t, const sl_value *a, const sl_value *b)
     }
     if (sl_type_is_f64(t))
         return (a->f > b->f) - (a->f < b->f);
-    return (a->i > b->i) - (a->i < b->i);
+    if (a->i != b->i)
+        return (a->i > b->i) - (a->i < b->i);
+    return t == SL_T_TIMESTAMPOFF ? (a->aux > b->aux) - (a->aux < b->aux) : 0;
 }
 
 typedef struct {
