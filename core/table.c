@@ -1,5 +1,8 @@
 #include "table.h"
 
+#include "qvd/qvd.h"
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +119,35 @@ uint32_t sl_table_row(const sl_table *t, size_t i, sl_value *vals)
     return rd32(blob + 4);
 }
 
+/* Identity of values (keys, and whole rows of keyless tables) is the value, not its spelling:
+ * DECIMAL "1.0" and "1.00" and DOUBLE 0.0 and -0.0 are one value, as in the source's own
+ * comparison and as the QVD stores them (docs/qvd-types.md, "One number, one symbol": the file
+ * keeps the first spelling, so after recovery a DELETE carrying the other must still match). */
+static uint64_t value_hash(sl_type t, const sl_value *v, uint64_t h)
+{
+    if (t == SL_T_DECIMAL) {
+        char buf[SL_QVD_DECIMAL_DIGITS];
+        sl_qvd_decimal d;
+        if (sl_qvd_decimal_parse(v->p, v->len, &d, buf) == 0) {
+            int64_t e = d.exp10;
+            h = fnv(&d.neg, sizeof d.neg, h);
+            h = fnv(d.digits, d.ndigits, h);
+            return fnv(&e, 8, h);
+        }
+        return fnv(v->p, v->len, h);
+    }
+    if (sl_type_is_var(t))
+        return fnv(v->p, v->len, h);
+    if (sl_type_is_f64(t)) {
+        double f = v->f == 0 ? 0.0 : isnan(v->f) ? NAN : v->f;
+        return fnv(&f, 8, h);
+    }
+    h = fnv(&v->i, 8, h);
+    if (t == SL_T_TIMESTAMPOFF) /* the offset is part of the value */
+        h = fnv(&v->aux, 4, h);
+    return h;
+}
+
 /* Key bytes of a blob: the key cells, in key order (key position 1..n), as stored. */
 /* Hash of a row's key cells in key order (all cells for a keyless table), read from a stored
  * blob or, when blob is NULL, from row r of a batch (unchanged cells count as NULL there). The
@@ -135,16 +167,8 @@ static uint64_t key_hash(const sl_schema *s, const uint8_t *blob, const sl_batch
             if (v.flag == SL_CELL_UNCHANGED)
                 v.flag = SL_CELL_NULL;
             h = fnv(&v.flag, 1, h);
-            if (v.flag == SL_CELL_VALUE) {
-                if (sl_type_is_var(s->cols[c].type))
-                    h = fnv(v.p, v.len, h);
-                else if (sl_type_is_f64(s->cols[c].type))
-                    h = fnv(&v.f, 8, h);
-                else
-                    h = fnv(&v.i, 8, h);
-                if (s->cols[c].type == SL_T_TIMESTAMPOFF) /* the offset is part of the value */
-                    h = fnv(&v.aux, 4, h);
-            }
+            if (v.flag == SL_CELL_VALUE)
+                h = value_hash(s->cols[c].type, &v, h);
         }
     }
     return h;
@@ -161,10 +185,18 @@ static int val_eq(sl_type t, const sl_value *a, const sl_value *b)
         return 0;
     if (a->flag != SL_CELL_VALUE)
         return 1;
+    if (sl_type_is_var(t) && a->len == b->len && memcmp(a->p, b->p, a->len) == 0)
+        return 1;
+    if (t == SL_T_DECIMAL) {
+        char ba[SL_QVD_DECIMAL_DIGITS], bb[SL_QVD_DECIMAL_DIGITS];
+        sl_qvd_decimal da, db;
+        return sl_qvd_decimal_parse(a->p, a->len, &da, ba) == 0 &&
+               sl_qvd_decimal_parse(b->p, b->len, &db, bb) == 0 && sl_qvd_decimal_eq(&da, &db);
+    }
     if (sl_type_is_var(t))
-        return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+        return 0;
     if (sl_type_is_f64(t))
-        return memcmp(&a->f, &b->f, 8) == 0;
+        return a->f == b->f || (isnan(a->f) && isnan(b->f));
     return a->i == b->i && (t != SL_T_TIMESTAMPOFF || a->aux == b->aux);
 }
 

@@ -112,6 +112,21 @@ size_t sl_qvd_symbol_scratch_size(const sl_qvd_symbol *sym, sl_type t);
  * "Header"). Malloc'd; NULL on out of memory. Recovery matches columns to fields with it. */
 char *sl_qvd_header_text(const char *s);
 
+/* A plain decimal text ([+-]digits[.digits][e[+-]digits]) as its exact value: sign, significant
+ * digits without leading or trailing zeros, and the power of ten of the last one ("1.50",
+ * "+15e-1" -> 15e-1; "-0", "0.00" -> zero). Equal values are equal texts written another way:
+ * the writer lets them share one symbol, and table state treats them as one key. */
+#define SL_QVD_DECIMAL_DIGITS 128 /* longer digit strings are not parsed (compared as bytes) */
+typedef struct sl_qvd_decimal {
+    int neg;
+    const char *digits; /* ndigits, in the caller's buffer (SL_QVD_DECIMAL_DIGITS bytes) */
+    size_t ndigits;     /* 0 = zero */
+    long exp10;
+} sl_qvd_decimal;
+/* 0, or -1 when s is not a plain decimal (NaN, Infinity, ...) or has too many digits. */
+int sl_qvd_decimal_parse(const char *s, size_t n, sl_qvd_decimal *d, char *buf);
+int sl_qvd_decimal_eq(const sl_qvd_decimal *a, const sl_qvd_decimal *b);
+
 /* Rows written so far (sl_qvd_writer_add_row calls that succeeded). */
 uint64_t sl_qvd_writer_rows(const sl_qvd_writer *w);
 /* Bytes the writer holds now (symbols, hash tables, packed row indices): for memory budgets. */

@@ -318,6 +318,68 @@ int sl_qvd_parse_timestamp(const char *s, size_t n, int64_t *us, int *offsec, in
     return 0;
 }
 
+/* ---- exact decimal values ---- */
+
+int sl_qvd_decimal_parse(const char *s, size_t n, sl_qvd_decimal *d, char *buf)
+{
+    size_t i = 0, k = 0;
+    long frac = 0, e = 0;
+    d->neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        d->neg = s[i++] == '-';
+    int any = 0, dot = 0;
+    for (; i < n; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            any = 1;
+            frac += dot;
+            if (k == 0 && s[i] == '0') /* a leading zero only shifts the scale */
+                continue;
+            if (k >= SL_QVD_DECIMAL_DIGITS)
+                return -1;
+            buf[k++] = s[i];
+        } else if (s[i] == '.' && !dot) {
+            dot = 1;
+        } else {
+            break;
+        }
+    }
+    if (!any)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        int eneg = 0, ed = 0;
+        i++;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            eneg = s[i++] == '-';
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, ed++)
+            if (e < 100000000)
+                e = e * 10 + (s[i] - '0');
+        if (!ed)
+            return -1;
+        if (eneg)
+            e = -e;
+    }
+    if (i != n)
+        return -1;
+    while (k > 0 && buf[k - 1] == '0') {
+        k--;
+        frac--;
+    }
+    if (k == 0) { /* zero: no sign, no scale */
+        d->neg = 0;
+        frac = e = 0;
+    }
+    d->digits = buf;
+    d->ndigits = k;
+    d->exp10 = e - frac;
+    return 0;
+}
+
+int sl_qvd_decimal_eq(const sl_qvd_decimal *a, const sl_qvd_decimal *b)
+{
+    return a->neg == b->neg && a->ndigits == b->ndigits && a->exp10 == b->exp10 &&
+           memcmp(a->digits, b->digits, a->ndigits) == 0;
+}
+
 /* ---- symbol -> engine value ---- */
 
 static int sym_has_text(const sl_qvd_symbol *s)

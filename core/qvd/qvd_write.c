@@ -661,75 +661,13 @@ static int num_add(wfield *f, double d, uint64_t sym)
     return 0;
 }
 
-/* Canonical form of a plain decimal text ([+-]digits[.digits][e[+-]digits]): sign, significant
- * digits without leading/trailing zeros, and the power of ten of the last one. -1 if not plain. */
-static int dec_canon(const char *s, size_t n, int *neg, const char **dig, size_t *nd, long *exp10,
-                     char *buf, size_t buflen)
-{
-    size_t i = 0, k = 0;
-    long frac = 0, e = 0;
-    *neg = 0;
-    if (i < n && (s[i] == '-' || s[i] == '+'))
-        *neg = s[i++] == '-';
-    int any = 0, dot = 0;
-    for (; i < n; i++) {
-        if (s[i] >= '0' && s[i] <= '9') {
-            any = 1;
-            if (k == 0 && s[i] == '0') { /* leading zero: only shifts the scale */
-                frac += dot;
-                continue;
-            }
-            if (k >= buflen)
-                return -1;
-            buf[k++] = s[i];
-            frac += dot;
-        } else if (s[i] == '.' && !dot) {
-            dot = 1;
-        } else {
-            break;
-        }
-    }
-    if (!any)
-        return -1;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        int eneg = 0, ed = 0;
-        i++;
-        if (i < n && (s[i] == '-' || s[i] == '+'))
-            eneg = s[i++] == '-';
-        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, ed++)
-            if (e < 100000000)
-                e = e * 10 + (s[i] - '0');
-        if (!ed)
-            return -1;
-        if (eneg)
-            e = -e;
-    }
-    if (i != n)
-        return -1;
-    while (k > 0 && buf[k - 1] == '0') {
-        k--;
-        frac--;
-    }
-    if (k == 0)
-        *neg = 0; /* -0 == 0 */
-    *dig = buf;
-    *nd = k;
-    *exp10 = e - frac;
-    return 0;
-}
-
 /* Whether two DECIMAL texts are the same number exactly (1 / 1.0 / 1.00, 0 / -0). */
 static int dec_equal(const char *a, size_t an, const char *b, size_t bn)
 {
-    char ba[128], bb[128];
-    const char *da, *db;
-    size_t na, nb;
-    int sa, sb;
-    long ea, eb;
-    if (dec_canon(a, an, &sa, &da, &na, &ea, ba, sizeof ba) != 0 ||
-        dec_canon(b, bn, &sb, &db, &nb, &eb, bb, sizeof bb) != 0)
-        return 0;
-    return sa == sb && na == nb && (na == 0 || (ea == eb && memcmp(da, db, na) == 0));
+    char ba[SL_QVD_DECIMAL_DIGITS], bb[SL_QVD_DECIMAL_DIGITS];
+    sl_qvd_decimal da, db;
+    return sl_qvd_decimal_parse(a, an, &da, ba) == 0 && sl_qvd_decimal_parse(b, bn, &db, bb) == 0 &&
+           sl_qvd_decimal_eq(&da, &db);
 }
 
 /* Text part of an encoded dual symbol [p, p+len): *tlen bytes, or NULL for other symbols. */

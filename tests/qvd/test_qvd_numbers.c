@@ -79,9 +79,8 @@ static sl_value dec(const char *s)
 
 static void test_decimal_same_number(void)
 {
-    sl_value v[] = {dec("1.0"),  dec("2"),   dec("1"), dec("1.00"), dec("+1"),
-                    dec("10e-1"), dec("-0"), dec("0"), dec("0.000"), dec("2.50"),
-                    dec("2.5")};
+    sl_value v[] = {dec("1.0"), dec("2"), dec("1"),     dec("1.00"), dec("+1"), dec("10e-1"),
+                    dec("-0"),  dec("0"), dec("0.000"), dec("2.50"), dec("2.5")};
     file f = write1(SL_T_DECIMAL, v, 11, 0, NULL);
     if (!f.t)
         return;
@@ -103,8 +102,11 @@ static void test_decimal_same_number(void)
 static void test_decimal_rounding_onto_another(void)
 {
     /* the same double, different exact decimals: the later ones keep their text */
-    sl_value v[] = {dec("0.1"), dec("0.1000000000000000000001"), dec("0.10000000000000000001"),
-                    dec("0.1000000000000000000001"), dec("123456789012345678901234567890"),
+    sl_value v[] = {dec("0.1"),
+                    dec("0.1000000000000000000001"),
+                    dec("0.10000000000000000001"),
+                    dec("0.1000000000000000000001"),
+                    dec("123456789012345678901234567890"),
                     dec("123456789012345678901234567891")};
     file f = write1(SL_T_DECIMAL, v, 6, 0, NULL);
     if (!f.t)
