@@ -40,7 +40,7 @@ static const sl_option options[] = {
     SL_OPTION("rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot"),
     SL_OPTION("columns", SL_OPT_LIST, 0,
               "int64,double,decimal,string,bool,date,time,timestamp,timestamptz,binary",
-              "column types after the int64 key column \"id\""),
+              "column types after the int64 key column \"id\" (also uint64, timestampoff)"),
     SL_OPTION("changes", SL_OPT_INT, 0, "0",
               "change transactions after the snapshot (-1 = endless)"),
     SL_OPTION("changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction"),
@@ -55,12 +55,15 @@ static const sl_option options[] = {
     SL_OPTIONS_END,
 };
 
+/* Column type names, indexed by sl_type (also the column name suffix). */
+static const char *const type_names[] = {
+    NULL,   "int64",     "double",      "decimal", "string", "bool",        "date",
+    "time", "timestamp", "timestamptz", "binary",  "uint64", "timestampoff"};
+
 static int parse_type(const char *s, sl_type *t)
 {
-    static const char *const names[] = {NULL,        "int64",       "double", "decimal",
-                                        "string",    "bool",        "date",   "time",
-                                        "timestamp", "timestamptz", "binary"};
-    for (int i = 1; i <= 10; i++)
+    const char *const *names = type_names;
+    for (int i = 1; i <= SL_T_TIMESTAMPOFF; i++)
         if (strcmp(names[i], s) == 0) {
             *t = (sl_type)i;
             return 0;
@@ -174,11 +177,22 @@ static int gen_open(void *ctx, const sl_open_args *a)
         sl_field f[MAX_COLS + 1];
         char cname[MAX_COLS + 1][32];
         f[0] = (sl_field)SL_FIELD_INIT("id", SL_T_INT64, 1);
+        f[0].flags = SL_FIELD_NOT_NULL;
+        f[0].source_type = "bigint";
         for (int i = 0; i < c->ncols; i++) {
-            snprintf(cname[i], sizeof cname[i], "c%d_%s", i + 1,
-                     (const char *[]){"", "int64", "double", "decimal", "string", "bool", "date",
-                                      "time", "timestamp", "timestamptz", "binary"}[c->types[i]]);
+            snprintf(cname[i], sizeof cname[i], "c%d_%s", i + 1, type_names[c->types[i]]);
             f[i + 1] = (sl_field)SL_FIELD_INIT(cname[i], c->types[i], 0);
+            /* the metadata a SQL source would give (decimals have 2 places, see fill_row) */
+            if (c->types[i] == SL_T_DECIMAL) {
+                f[i + 1].precision = 8;
+                f[i + 1].scale = 2;
+                f[i + 1].source_type = "numeric(8,2)";
+            } else if (c->types[i] == SL_T_UINT64) {
+                f[i + 1].source_type = "bigint unsigned";
+            } else if (c->types[i] == SL_T_TIMESTAMPOFF) {
+                f[i + 1].scale = 6;
+                f[i + 1].source_type = "datetimeoffset(6)";
+            }
         }
         c->schemas[t] = c->api->schema_new(c->h, "", name, (uint32_t)c->ncols + 1, f, sizeof *f);
         if (!c->schemas[t])
@@ -242,8 +256,17 @@ static int fill_row(gen_ctx *c, sl_batch *b, int t, sl_op op, int64_t id, int64_
             c->api->set_i64(b, col, (int64_t)(r % 4000000000000000ULL) - 1000000000000000LL);
             break;
         case SL_T_UINT64:
+            /* a third small, a third anywhere in 64 bits (most above INT64_MAX's half), a third
+             * within 5000 of UINT64_MAX, where 2048 values share one double */
+            c->api->set_i64(b, col,
+                            (int64_t)(r % 3 == 0   ? (r >> 8) % 100000
+                                      : r % 3 == 1 ? r
+                                                   : UINT64_MAX - (r >> 8) % 5000));
+            break;
         case SL_T_TIMESTAMPOFF:
-            c->api->set_null(b, col); /* not generated: the types option cannot name them */
+            /* the instant as for timestamp; offsets -14:00..+14:00 in quarter hours */
+            c->api->set_tsoff(b, col, (int64_t)(r % 4000000000000000ULL) - 1000000000000000LL,
+                              (int32_t)((r >> 20) % 113) * 900 - 50400);
             break;
         case SL_T_BINARY:
             memcpy(txt, &r, 8);
