@@ -26,9 +26,15 @@ expect "pkg-config: plugindir is the prefix's" \
     [ "$(pkg-config --variable=plugindir sluice)" = "$P/lib/sluice/plugins" ]
 expect "pkg-config: version is the ABI's (2.x)" pkg-config --atleast-version=2.0 --max-version=2.99 sluice
 
+# A sanitizer build (SL_SANITIZE) installs an instrumented libsluice-testhost: what links it
+# needs the same runtime.
+SAN=
+nm -D "$P/lib/libsluice-testhost.so" 2>/dev/null | grep -q __asan_init && SAN="-fsanitize=address,undefined"
+
 # 1. pkg-config: the example's Makefile (cc $(pkg-config --cflags sluice) ...), and `make check`
 #    (its unit test linked with $(pkg-config --libs sluice-testhost)).
-make -s -C "$T/src" sl-transform-upper.so check >"$T/make.log" 2>&1
+make -s -C "$T/src" CFLAGS="-O2 -Wall -Wextra -Werror -std=c17 $SAN" sl-transform-upper.so check \
+    >"$T/make.log" 2>&1
 expect "pkg-config build + unit test on the mock host (make check)" [ $? -eq 0 ]
 mkdir -p "$T/pc"
 mv "$T/src/sl-transform-upper.so" "$T/pc/" 2>/dev/null
@@ -36,7 +42,7 @@ make -s -C "$T/src" clean >/dev/null 2>&1
 
 # 2. find_package(Sluice 2.0) with CMAKE_PREFIX_PATH=P only.
 cmake -S "$T/src" -B "$T/cm" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
-    -DCMAKE_BUILD_TYPE=Release >"$T/cmake.log" 2>&1 &&
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$SAN" >"$T/cmake.log" 2>&1 &&
     cmake --build "$T/cm" >>"$T/cmake.log" 2>&1
 expect "find_package(Sluice 2.0) build" [ -f "$T/cm/sl-transform-upper.so" ]
 expect "find_package used the prefix's package" \
