@@ -200,6 +200,11 @@ static int check_plugin(const sl_jobdesc *d, const sl_plugin_spec *spec, int con
             report(d, spec, h->err[0] ? h->err : "probe failed");
             ok = -1;
         }
+    } else if (connect && p->kind == SL_KIND_NOTIFIER && p->notifier->probe) {
+        if (p->notifier->probe(h->ctx) != SL_OK) {
+            report(d, spec, h->err[0] ? h->err : "probe failed");
+            ok = -1;
+        }
     } else if (connect && p->kind == SL_KIND_SINK) {
         if (p->open && p->open(h->ctx, NULL) != 0) {
             report(d, spec, h->err[0] ? h->err : "open failed");
@@ -221,13 +226,15 @@ static int check_plugin(const sl_jobdesc *d, const sl_plugin_spec *spec, int con
     return ok;
 }
 
-/* Every plugin of a loaded job; the sink last, as --connect reports it last. */
+/* Every plugin of a loaded job, in the order a run creates them (roughly). */
 static int check_job(const sl_jobdesc *d, int connect)
 {
     int bad = check_plugin(d, &d->source, connect) != 0;
     for (size_t i = 0; i < d->ntransforms; i++)
         bad |= check_plugin(d, &d->transforms[i], connect) != 0;
     bad |= check_plugin(d, &d->sink, connect) != 0;
+    for (size_t i = 0; i < d->nnotifiers; i++)
+        bad |= check_plugin(d, &d->notifiers[i], connect) != 0;
     return bad ? -1 : 0;
 }
 

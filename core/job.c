@@ -1715,5 +1715,10 @@ size_t sl_job_clashes(const sl_jobdesc *a, const sl_jobdesc *b, sl_diag *diag)
             spec_clashes(a, &a->transforms[i], b, &b->transforms[k], "transform", diag, &n);
         }
     }
+    for (size_t i = 0; i < a->nnotifiers; i++) {
+        for (size_t k = 0; k < b->nnotifiers; k++) {
+            spec_clashes(a, &a->notifiers[i], b, &b->notifiers[k], "notifier", diag, &n);
+        }
+    }
     return n;
 }
