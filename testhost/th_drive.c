@@ -102,6 +102,7 @@ sl_th *sl_th_new(const sl_th_plugin *p, const char *tenant)
     t->owner = pthread_self();
     const char *echo = getenv("SL_TH_ECHO");
     t->echo = echo && *echo ? atoi(echo) : SL_LOG_WARN;
+    t->keep_rows = 1;
     pthread_mutex_init(&t->log_lock, NULL);
     return t;
 }
@@ -112,8 +113,14 @@ void sl_th_echo(sl_th *t, int max_level)
     t->echo = echo && *echo ? atoi(echo) : max_level; /* the environment wins: debugging */
 }
 
+void sl_th_keep_rows(sl_th *t, int keep)
+{
+    t->keep_rows = keep;
+}
+
 static void forget(sl_th *t)
 {
+    t->nrows = t->npending = 0;
     th_strv_free(&t->rows);
     th_strv_free(&t->pending);
     free(t->emitted);
@@ -581,7 +588,7 @@ sl_batch *sl_th_batch(sl_th *t, const sl_schema *schema)
 
 size_t sl_th_rows(const sl_th *t)
 {
-    return t->rows.n;
+    return t->nrows;
 }
 
 const char *sl_th_row(const sl_th *t, size_t i)
@@ -591,7 +598,7 @@ const char *sl_th_row(const sl_th *t, size_t i)
 
 size_t sl_th_pending(const sl_th *t)
 {
-    return t->pending.n;
+    return t->npending;
 }
 
 const char *sl_th_pending_row(const sl_th *t, size_t i)

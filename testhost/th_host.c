@@ -417,6 +417,9 @@ static sl_op h_batch_op(const sl_batch *b, size_t row)
 
 void th_record_emit(sl_th *t, sl_batch *b)
 {
+    t->npending += b->nrows;
+    if (!t->keep_rows)
+        return;
     sl_batch *copy = th_keep_batch(t, b->schema);
     for (size_t r = 0; r < b->nrows; r++) {
         sl_batch_row_begin(copy, (sl_op)b->ops[r]);
@@ -473,6 +476,8 @@ static sl_status h_commit(sl_host *h, const void *pos, size_t len, int64_t commi
     for (size_t i = 0; i < t->pending.n; i++)
         th_push(&t->rows, t->pending.v[i]);
     t->pending.n = 0;
+    t->nrows += t->npending;
+    t->npending = 0;
     th_commit *c = realloc(t->commits, (t->ncommits + 1) * sizeof *c);
     if (!c)
         abort();

@@ -100,6 +100,8 @@ struct sl_th {
     sl_batch **batches; /* test batches and emitted copies, freed with t */
     size_t nbatches;
     /* recordings */
+    int keep_rows;          /* 0: emit only counts (sl_th_keep_rows) */
+    size_t nrows, npending; /* committed / pending row counts, kept or not */
     th_strv rows, pending;
     sl_batch **emitted;
     size_t nemitted;

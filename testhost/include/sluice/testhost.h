@@ -146,7 +146,10 @@ SL_TH_API int sl_th_row_text(const sl_batch *b, size_t row, char *out, size_t ou
 
 /* ---- what the plugin did ---- */
 
-/* Rows emitted and then committed, in order, as row text; pending: emitted, not yet committed. */
+/* Rows emitted and then committed, in order, as row text; pending: emitted, not yet committed.
+ * After sl_th_keep_rows(t, 0) only the counts are kept (sl_th_row and sl_th_emitted return
+ * NULL): for benchmarks and very large snapshots. */
+SL_TH_API void sl_th_keep_rows(sl_th *t, int keep);
 SL_TH_API size_t sl_th_rows(const sl_th *t);
 SL_TH_API const char *sl_th_row(const sl_th *t, size_t i);
 SL_TH_API size_t sl_th_pending(const sl_th *t);
