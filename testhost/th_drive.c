@@ -159,6 +159,7 @@ void sl_th_free(sl_th *t)
         return;
     sl_th_close(t);
     forget(t);
+    th_free_blocks(t);
     for (size_t i = 0; i < t->nbatches; i++)
         sl_batch_free(t->batches[i]);
     free(t->batches);
@@ -251,9 +252,11 @@ int sl_th_create(sl_th *t)
     if (th_opts_resolve(t) != 0)
         return -1;
     t->ctx = NULL;
+    t->mem_at_create = t->mem_now;
+    int e0 = t->nerrors;
     if (t->p->e.desc.create(&t->host, &sl_th_host_api, &t->ctx) != 0) {
-        if (!t->err[0])
-            snprintf(t->err, sizeof t->err, "create failed without set_error");
+        if (t->nerrors == e0)
+            th_misuse(t, "create() failed without set_error");
         t->ctx = NULL;
         return -1;
     }
@@ -300,8 +303,13 @@ void sl_th_close(sl_th *t)
 {
     if (t->opened && t->p->e.desc.close)
         t->p->e.desc.close(t->ctx);
-    if (t->created)
+    if (t->created) {
+        size_t before = t->mem_at_create;
         t->p->e.desc.destroy(t->ctx);
+        if (t->mem_now > before)
+            th_misuse(t, "destroy() left %zu bytes allocated through api->malloc",
+                      t->mem_now - before);
+    }
     t->opened = t->created = 0;
     t->ctx = NULL;
 }

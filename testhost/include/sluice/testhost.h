@@ -190,7 +190,9 @@ SL_TH_API const char *sl_th_drop(const sl_th *t, size_t i);
 /* The value the plugin last gave state_set (NULL: none). */
 SL_TH_API const char *sl_th_state(const sl_th *t);
 /* Rule breaks seen (an undeclared option read, emit outside poll, a host call from another
- * thread, free of a pointer the host did not allocate, ...): a count and the first one's text.
+ * thread, free of a pointer the host did not allocate, a set_error of more than one line,
+ * memory from api->malloc still held after destroy(), a failure returned without set_error,
+ * ...): a count and the first one's text.
  * Each is also printed to stderr. A good test checks sl_th_misuses(t) == 0. */
 SL_TH_API int sl_th_misuses(const sl_th *t);
 SL_TH_API const char *sl_th_misuse(const sl_th *t);
