@@ -1,5 +1,6 @@
 #include "table.h"
 
+#include "fnv.h"
 #include "qvd/qvd.h"
 
 #include <math.h>
@@ -31,12 +32,7 @@ static void wr32(uint8_t *p, uint32_t v)
 
 static uint64_t fnv(const void *p, size_t n, uint64_t h)
 {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return sl_fnv1a(h, p, n);
 }
 
 sl_table *sl_table_new(const char *ns, const char *name, const sl_schema *schema)
@@ -154,7 +150,7 @@ static uint64_t value_hash(sl_type t, const sl_value *v, uint64_t h)
  * two must agree: the index holds blob hashes and is probed with batch hashes. */
 static uint64_t key_hash(const sl_schema *s, const uint8_t *blob, const sl_batch *b, size_t r)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = SL_FNV_INIT;
     for (uint32_t k = 1; k <= (s->nkeys ? s->nkeys : 1); k++) {
         for (uint32_t c = 0; c < s->ncols; c++) {
             if (s->nkeys ? (uint32_t)s->cols[c].key != k : k != 1)

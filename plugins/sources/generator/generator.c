@@ -25,6 +25,7 @@ typedef struct gen_ctx {
     sl_batch *batches[MAX_TABLES];
     int once;
     int fail_open;
+    int fail_probe;
     /* Progress. */
     int snap_table;
     int64_t snap_row;
@@ -36,21 +37,24 @@ typedef struct gen_ctx {
 static const sl_option options[] = {
     SL_OPTION("table", SL_OPT_STRING, 0, "items",
               "table name (with tables > 1: name_1, name_2, ...)"),
-    SL_OPTION("tables", SL_OPT_INT, 0, "1", "number of tables"),
-    SL_OPTION("rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot"),
+    SL_OPTION_RANGE("tables", SL_OPT_INT, 0, "1", "number of tables", 1, MAX_TABLES),
+    SL_OPTION_RANGE("rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot", 0, 1e12),
     SL_OPTION("columns", SL_OPT_LIST, 0,
               "int64,double,decimal,string,bool,date,time,timestamp,timestamptz,binary",
               "column types after the int64 key column \"id\" (also uint64, timestampoff)"),
     SL_OPTION("changes", SL_OPT_INT, 0, "0",
               "change transactions after the snapshot (-1 = endless)"),
-    SL_OPTION("changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction"),
-    SL_OPTION("rate", SL_OPT_DOUBLE, 0, "0", "transactions per second (0 = as fast as possible)"),
-    SL_OPTION("batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch"),
+    SL_OPTION_RANGE("changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction", 1, 1e9),
+    SL_OPTION_RANGE("rate", SL_OPT_DOUBLE, 0, "0",
+                    "transactions per second (0 = as fast as possible)", 0, 1e9),
+    SL_OPTION_RANGE("batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch", 1, 1e7),
     SL_OPTION("seed", SL_OPT_INT, 0, "1", "seed of the deterministic values"),
     SL_OPTION("null_every", SL_OPT_INT, 0, "7",
               "every Nth value of a non-key column is NULL (0 = never)"),
-    SL_OPTION("fail", SL_OPT_STRING, 0, NULL,
-              "test hook: \"open\" fails every open; \"poll\" fails after fail_after polls"),
+    SL_OPTION_CHOICE("fail", 0, NULL,
+                     "test hook: \"open\" fails every open; \"poll\" fails after fail_after "
+                     "polls; \"probe\" fails sluice check --connect",
+                     ((const char *const[]){"open", "poll", "probe", NULL})),
     SL_OPTION("fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"),
     SL_OPTIONS_END,
 };
@@ -105,8 +109,9 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
         char *save = NULL;
         for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             if (c->ncols >= MAX_COLS || parse_type(tok, &c->types[c->ncols]) != 0) {
-                api->set_error(h, "columns: unknown type \"%s\" (or more than %d columns)", tok,
-                               MAX_COLS);
+                const char *where = api->opt_where(h, "columns");
+                api->set_error(h, "%s%scolumns: unknown type \"%s\" (or more than %d columns)",
+                               where ? where : "", where ? ": " : "", tok, MAX_COLS);
                 free(c);
                 return -1;
             }
@@ -115,8 +120,10 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
     }
     if (fail && strcmp(fail, "open") == 0)
         c->fail_open = 1;
+    else if (fail && strcmp(fail, "probe") == 0)
+        c->fail_probe = 1;
     else if (fail && strcmp(fail, "poll") != 0) {
-        api->set_error(h, "fail must be \"open\" or \"poll\"");
+        api->set_error(h, "fail must be \"open\", \"poll\" or \"probe\"");
         free(c);
         return -1;
     } else if (!fail)
@@ -380,7 +387,21 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
     return SL_OK;
 }
 
-static const sl_source_ops ops = {.size = sizeof(sl_source_ops), .poll = gen_poll};
+/* sluice check --connect: nothing to connect to; the test hook shows how a failure reads. */
+static sl_status gen_probe(void *ctx)
+{
+    gen_ctx *c = ctx;
+    if (c->fail_probe) {
+        const char *where = c->api->opt_where(c->h, "fail");
+        c->api->set_error(c->h, "%s%ssimulated probe failure (option fail = \"probe\")",
+                          where ? where : "", where ? ": " : "");
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+static const sl_source_ops ops = {
+    .size = sizeof(sl_source_ops), .poll = gen_poll, .probe = gen_probe};
 
 static const sl_plugin plugin = {
     SL_PLUGIN_INIT(SL_KIND_SOURCE, "generator", "1.0.0",
