@@ -14,7 +14,8 @@ return {
   tenant = "$2",
   source = { plugin = "generator", rows = $ROWS, columns = { "uint64", "timestampoff", "decimal" },
              changes = $4, changes_per_txn = 9 },
-  sink = { plugin = "file", path = "$T/$3", fsync = false, flush_interval = 0.05 },
+  sink = { plugin = "file", path = "$T/$3", fsync = false },
+  flush_interval = 0.05,
 }
 LUA
 }
