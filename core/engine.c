@@ -561,13 +561,13 @@ static void publish_metrics(sl_run *r)
 
 static double core_opt_d(const sl_jobdesc *d, const char *name, double dflt)
 {
-    const sl_optval *o = sl_spec_opt(&d->sink, name);
+    const sl_optval *o = sl_spec_opt(&d->settings, name);
     return o ? o->d : dflt;
 }
 
 static int64_t core_opt_i(const sl_jobdesc *d, const char *name, int64_t dflt)
 {
-    const sl_optval *o = sl_spec_opt(&d->sink, name);
+    const sl_optval *o = sl_spec_opt(&d->settings, name);
     return o ? o->i : dflt;
 }
 
@@ -599,11 +599,11 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
     r.flush_max_changes = core_opt_i(d, "flush_max_changes", 10000);
     r.changes = (int)core_opt_i(d, "changes", 0);
     r.memory_limit = core_opt_i(d, "memory_limit_mb", 0) << 20;
-    const sl_optval *fmt = sl_spec_opt(&d->sink, "format");
+    const sl_optval *fmt = sl_spec_opt(&d->settings, "format");
     r.csv = fmt && fmt->s && strcmp(fmt->s, "csv") == 0;
-    const sl_optval *tz = sl_spec_opt(&d->sink, "timezone");
+    const sl_optval *tz = sl_spec_opt(&d->settings, "timezone");
     if (parse_tz(tz ? tz->s : NULL, &r.tz_minutes) != 0) {
-        snprintf(err, errlen, "sink option timezone: \"%s\" is not UTC or +HH:MM / -HH:MM", tz->s);
+        snprintf(err, errlen, "option timezone: \"%s\" is not UTC or +HH:MM / -HH:MM", tz->s);
         return -1;
     }
     int rc = -1;

@@ -366,6 +366,7 @@ static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errl
                               .creator_doc = creator,
                               .comment = rs->comment,
                               .create_time_us = sl_now_us(),
+                              .fields = s->cols,
                               .tz_offset_minutes = r->tz_minutes};
     qvd_out o = {.w = sl_qvd_writer_new(&opts, s->ncols, cols), .err = err, .errlen = errlen};
     free(cols);
@@ -1061,9 +1062,16 @@ static int recover_table(sl_run *r, const sl_json *jt)
     }
     for (uint32_t c = 0; c < s->ncols; c++) {
         map[c] = -1;
+        /* the header holds a name with characters XML cannot hold changed (U+FFFD) */
+        char *hname = sl_qvd_header_text(s->cols[c].name);
+        if (!hname) {
+            sl_run_fail(r, "out of memory");
+            goto out;
+        }
         for (size_t f2 = 0; f2 < q->nfields; f2++)
-            if (strcmp(q->fields[f2].name, s->cols[c].name) == 0)
+            if (strcmp(q->fields[f2].name, hname) == 0)
                 map[c] = (int)f2;
+        free(hname);
         if (map[c] < 0) {
             sl_run_fail(r, "recovery: %s has no field %s", key, s->cols[c].name);
             goto out;

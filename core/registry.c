@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The plugin directory relative to the installed binary's directory (core/CMakeLists.txt). */
+#ifndef SL_PLUGIN_REL_DIR
+#define SL_PLUGIN_REL_DIR "../lib/sluice/plugins"
+#endif
+
 /* What a plugin must know of each struct: the members of ABI 2.0. */
 #define SL_PLUGIN_V2_SIZE    (offsetof(sl_plugin, notifier) + sizeof(const sl_notifier_ops *))
 #define SL_OPTION_V2_SIZE    (offsetof(sl_option, max) + sizeof(double))
@@ -333,6 +338,10 @@ int sl_registry_load(sl_registry *reg, const char *const *dirs, size_t ndirs, co
     if (exe_dir) {
         char path[4096];
         snprintf(path, sizeof path, "%s/plugins", exe_dir);
+        load_dir(reg, path);
+        /* An install moved to another prefix (cmake --install --prefix P): P/bin/sluice finds
+         * P/lib/sluice/plugins before the prefix it was configured with. */
+        snprintf(path, sizeof path, "%s/%s", exe_dir, SL_PLUGIN_REL_DIR);
         load_dir(reg, path);
     }
     load_dir(reg, SL_PLUGIN_INSTALL_DIR);
