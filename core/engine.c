@@ -527,13 +527,30 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
         r.source.opened = 1;
     }
     r.last_flush_mono = r.last_manifest_mono = sl_mono_us();
-    int64_t last_metrics = 0;
+    int64_t last_metrics = 0, stop_seen = 0;
+    int abandoned = 0;
     for (;;) {
         if (atomic_load(&job->stop) && !r.txn_open)
             break;
         sl_status st = r.source.entry->desc.source->poll(r.source.ctx, 200);
         if (r.failed)
             goto out;
+        if (atomic_load(&job->stop) && r.txn_open) {
+            /* A stop inside a source transaction (an initial snapshot copy, a large transaction
+             * delivered over many polls): a source that reports idle has given it up, and none
+             * is waited for longer than a second. Nothing of it was committed, so nothing of it
+             * may be flushed; the source delivers it again at the next start. */
+            int64_t now = sl_mono_us();
+            if (!stop_seen)
+                stop_seen = now;
+            if (st == SL_AGAIN || st == SL_EOF || now - stop_seen > 1000000) {
+                sl_log(SL_LOG_INFO, d->tenant, NULL,
+                       "stopping inside an open source transaction: it is abandoned (not flushed) "
+                       "and read again at the next start");
+                abandoned = 1;
+                break;
+            }
+        }
         if (st == SL_EOF) {
             if (r.txn_open) {
                 sl_run_fail(&r, "%s: finished inside an open transaction (no commit)",
@@ -554,8 +571,9 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
             last_metrics = now;
         }
     }
-    /* Clean end: the final flush makes everything durable. */
-    if (sl_flush(&r, 1) != 0)
+    /* Clean end: the final flush makes everything durable (up to the last commit: an abandoned
+     * transaction's rows are already in the table state, so no flush at all then). */
+    if (!abandoned && sl_flush(&r, 1) != 0)
         goto out;
     publish_metrics(&r);
     if (r.lat_n)

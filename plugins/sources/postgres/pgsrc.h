@@ -72,9 +72,11 @@ typedef struct pgsrc {
     /* snapshot */
     size_t snap_idx;
     int copy_active;
-    uint64_t snap_rows; /* rows of the current table */
-    int copy_header;    /* COPY binary header seen */
-    sl_pg_buf numtmp;   /* numeric binary -> text */
+    uint64_t snap_rows;   /* rows of the current table */
+    int copy_header;      /* COPY binary header seen */
+    int snap_abandoned;   /* the host stopped during the copy: see snap_abandon */
+    int64_t snap_data_us; /* when the copy last received data (monotonic) */
+    sl_pg_buf numtmp;     /* numeric binary -> text */
     sl_batch *snap_batch;
     sl_pg_field *fields;
     size_t capfields;
