@@ -34,6 +34,14 @@ static const sl_option pg_options[] = {
     SL_OPTION("slot", SL_OPT_STRING, 0, NULL, "logical replication slot (default sluice_<tenant>)"),
     SL_OPTION("snapshot", SL_OPT_STRING, 0, "initial", "initial | never | always"),
     SL_OPTION("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"),
+    SL_OPTION_RANGE("receive_timeout", SL_OPT_INT, 0, NULL,
+                    "seconds without any message from the server (not even a keepalive) before "
+                    "the connection is dropped and re-made; default max(3 x heartbeat_interval, "
+                    "60)",
+                    1, 86400),
+    SL_OPTION("spill_dir", SL_OPT_STRING, 0, NULL,
+              "directory for the temporary files of large streamed transactions (default "
+              "$TMPDIR, else /tmp)"),
     SL_OPTION("drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"),
     SL_OPTION("resnapshot_on_slot_loss", SL_OPT_BOOL, 0, "false",
               "take a fresh snapshot when the slot is missing or lost"),
@@ -444,12 +452,27 @@ static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
     }
     int64_t hb = api->opt_int(h, "heartbeat_interval", 10);
     s->heartbeat_us = (hb < 1 ? 1 : hb) * 1000000;
+    int64_t rt = api->opt_isset(h, "receive_timeout") ? api->opt_int(h, "receive_timeout", 60)
+                                                      : (3 * hb > 60 ? 3 * hb : 60);
+    s->receive_timeout_us = rt * 1000000;
+    v = api->opt_string(h, "spill_dir");
+    if (!v || !*v)
+        v = getenv("TMPDIR");
+    s->spill_dir = strdup(v && *v ? v : "/tmp");
+    if (!s->spill_dir) {
+        free(s->slot);
+        free(s->pub);
+        free(s);
+        api->set_error(h, "postgres: out of memory");
+        return -1;
+    }
     s->drop_slot = api->opt_bool(h, "drop_slot_on_stop", 0);
     s->resnap = api->opt_bool(h, "resnapshot_on_slot_loss", 0);
     if (strlen(s->slot) > 63) {
         api->set_error(h, "postgres: slot name '%s' is longer than 63 bytes", s->slot);
         free(s->slot);
         free(s->pub);
+        free(s->spill_dir);
         free(s);
         return -1;
     }
@@ -531,6 +554,7 @@ static void pg_destroy(void *ctx)
     pg_reset(s);
     free(s->slot);
     free(s->pub);
+    free(s->spill_dir);
     free(s);
 }
 
