@@ -1038,8 +1038,18 @@ static sl_status snap_end_copy(pgsrc *s, pg_rel *rel)
     if (!ok)
         pg_errmsg(s, s->conn, "COPY");
     PQclear(r);
-    while (!PQisBusy(s->conn) && (r = PQgetResult(s->conn)))
+    /* Up to ReadyForQuery: the next table's COPY can only be sent on an idle connection. */
+    for (;;) {
+        while (PQisBusy(s->conn)) {
+            if (s->api->stopping(s->h))
+                return SL_AGAIN;
+            if (snap_wait(s, SNAP_WAIT_SLICE_MS, 0) < 0)
+                return SL_RETRY;
+        }
+        if (!(r = PQgetResult(s->conn)))
+            break;
         PQclear(r);
+    }
     if (!ok)
         return SL_RETRY;
     sl_status st = SL_OK;
