@@ -30,9 +30,12 @@ static const sl_option pg_options[] = {
     SL_OPTION(
         "tables", SL_OPT_LIST, 0, NULL,
         "tables or patterns (* ?): schema.table or bare names in public; default all of public"),
-    SL_OPTION("publication", SL_OPT_STRING, 0, NULL, "publication (default sluice_<tenant>)"),
-    SL_OPTION("slot", SL_OPT_STRING, 0, NULL, "logical replication slot (default sluice_<tenant>)"),
-    SL_OPTION("snapshot", SL_OPT_STRING, 0, "initial", "initial | never | always"),
+    SL_OPTION("publication", SL_OPT_STRING, SL_OPT_EXCLUSIVE, NULL,
+              "publication (default sluice_<tenant>)"),
+    SL_OPTION("slot", SL_OPT_STRING, SL_OPT_EXCLUSIVE, NULL,
+              "logical replication slot (default sluice_<tenant>)"),
+    SL_OPTION_CHOICE("snapshot", 0, "initial", "initial | never | always",
+                     ((const char *const[]){"initial", "never", "always", NULL})),
     SL_OPTION("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"),
     SL_OPTION_RANGE("receive_timeout", SL_OPT_INT, 0, NULL,
                     "seconds without any message from the server (not even a keepalive) before "
