@@ -1176,6 +1176,8 @@ static sl_status snap_poll(pgsrc *s)
     st = api->commit(s->h, pos, strlen(pos), 0);
     if (st != SL_OK)
         return st;
+    s->committed_lsn = s->consistent_lsn;
+    s->committed_told = 1;
     if (sl_pg_start_replication(s) < 0)
         return SL_RETRY;
     return SL_OK;

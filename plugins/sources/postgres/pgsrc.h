@@ -117,9 +117,10 @@ typedef struct pgsrc {
     char *spill_dir;    /* where streamed transactions spill (option spill_dir) */
     uint8_t *spill_buf; /* replay buffer for spilled records */
     size_t spill_cap;
-    int txn_deliver; /* the open transaction is past skip_upto: rows go to the host as
-                        batches fill, not all at the commit */
-    int txn_emitted; /* ... and some already went */
+    int txn_deliver;    /* the open transaction is past skip_upto: rows go to the host as
+                           batches fill, not all at the commit */
+    int txn_emitted;    /* ... and some already went */
+    int committed_told; /* the host holds committed_lsn as its position (keepalive commits) */
     int64_t receive_timeout_us;
     int64_t last_recv_us; /* when the replication connection last received anything */
 } pgsrc;

@@ -122,6 +122,8 @@ int sl_pg_start_replication(pgsrc *s)
     s->last_recv_us = s->last_status_us;
     if (s->committed_lsn < s->start_lsn)
         s->committed_lsn = s->start_lsn;
+    if (s->durable_lsn > 0 && s->durable_lsn == s->committed_lsn)
+        s->committed_told = 1; /* resuming: the host's position */
     s->ping_outstanding = 0;
     s->status_due = s->durable_lsn > 0;
     if (s->once && s->start_lsn >= s->target_lsn)
@@ -150,6 +152,7 @@ void sl_pg_stream_free(pgsrc *s)
     s->sx = NULL;
     s->nsx = s->capsx = 0;
     s->in_stream = 0;
+    s->committed_told = 0;
     free(s->spill_buf);
     s->spill_buf = NULL;
     s->spill_cap = 0;
@@ -510,6 +513,7 @@ static sl_status on_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
     if (st != SL_OK)
         return st;
     s->committed_lsn = m->lsn2;
+    s->committed_told = 1;
     s->last_idle_commit_us = sl_pg_now_us(); /* idle commits only after a quiet heartbeat */
     (*commits)++;
     if (m->lsn2 > s->recv_lsn)
@@ -752,7 +756,8 @@ static sl_status on_copydata(pgsrc *s, char *buf, int n, int *commits)
             s->committed_lsn = cm.end;
             if (s->api->commit(s->h, pos, strlen(pos), 0) != SL_OK)
                 return SL_ERROR;
-        } else if (idle && s->committed_lsn > 0) {
+            s->committed_told = 1;
+        } else if (idle && s->committed_told) {
             /* Nothing pending: an empty commit at the unchanged position tells the host the
              * source is current now (it moves nothing and costs no flush). */
             char pos[64];
