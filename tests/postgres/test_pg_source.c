@@ -875,6 +875,8 @@ static void test_streaming(void)
                    " WHERE slot_name = 'sluice_strm'");
     CHECK_EQ_STR(n, "t"); /* the server did stream */
     free(n);
+    /* ... and the first transaction went past the in-memory budget into the spill file. */
+    CHECK(sl_th_log_find(in.t, "spilling streamed transaction") != NULL);
     inst_close(&in);
     inst_free(&in);
     sql("ALTER SYSTEM RESET logical_decoding_work_mem");
