@@ -22,17 +22,17 @@ static sl_status fail(pgsrc *s, const char *fmt, ...)
 /* Server settings and the role: wal_level, REPLICATION, a free slot (unless ours exists). */
 static sl_status check_server(pgsrc *s)
 {
-    const char *sql =
-        "SELECT current_setting('wal_level'), current_user,"
-        " (SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),"
-        " current_setting('max_replication_slots')::int,"
-        " (SELECT count(*) FROM pg_catalog.pg_replication_slots),"
-        " (SELECT coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots"
-        "  WHERE slot_name = $1),"
-        " current_setting('max_wal_senders')::int,"
-        " (SELECT count(*) FROM pg_catalog.pg_stat_replication),"
-        " pg_catalog.has_database_privilege(current_database(), 'CREATE'),"
-        " EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $2)";
+    const char *sql = "SELECT current_setting('wal_level'), current_user,"
+                      " (SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname "
+                      "= current_user),"
+                      " current_setting('max_replication_slots')::int,"
+                      " (SELECT count(*) FROM pg_catalog.pg_replication_slots),"
+                      " (SELECT coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots"
+                      "  WHERE slot_name = $1),"
+                      " current_setting('max_wal_senders')::int,"
+                      " (SELECT count(*) FROM pg_catalog.pg_stat_replication),"
+                      " pg_catalog.has_database_privilege(current_database(), 'CREATE'),"
+                      " EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $2)";
     const char *params[2] = {s->slot, s->pub};
     char line[512];
     PGresult *r = sl_pg_run(s, s->conn, sql, 2, params, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_STOPPABLE,

@@ -50,7 +50,6 @@ enum { SL_PG_SLOT_MISSING = 0, SL_PG_SLOT_OK = 1, SL_PG_SLOT_LOST = 2 };
 /* snap_mode: SL_PG_SNAP_* of pgsrc.h (0 initial, 1 never, 2 always). confirmed: the slot's
  * confirmed_flush_lsn (0 unknown). */
 sl_pg_slot_plan sl_pg_plan_slot(int have_resume, uint64_t resume, int slot_state,
-                                uint64_t confirmed, int snap_mode, int resnap,
-                                sl_pg_slot_why *why);
+                                uint64_t confirmed, int snap_mode, int resnap, sl_pg_slot_why *why);
 
 #endif

@@ -140,8 +140,8 @@ int sl_pg_load_tables(pgsrc *s, int probe)
         }
     }
     if (missing.n) {
-        tables_error(s, "option tables names %s, which %s not a table in the database",
-                     missing.p, missing.n > 1 ? "are" : "is");
+        tables_error(s, "option tables names %s, which %s not a table in the database", missing.p,
+                     missing.n > 1 ? "are" : "is");
         goto out;
     }
     for (int i = 0; i < PQntuples(r); i++) {
