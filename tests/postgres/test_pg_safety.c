@@ -233,9 +233,10 @@ static void state_free(state *s)
 static char *slot_of(const char *tenant_like)
 {
     char q[256];
-    snprintf(q, sizeof q,
-             "SELECT string_agg(slot_name, ',') FROM pg_replication_slots WHERE slot_name LIKE '%s'",
-             tenant_like);
+    snprintf(
+        q, sizeof q,
+        "SELECT string_agg(slot_name, ',') FROM pg_replication_slots WHERE slot_name LIKE '%s'",
+        tenant_like);
     return sql1(q);
 }
 
@@ -265,7 +266,8 @@ static void test_keyless(void)
     sql("CREATE TABLE sfk.nothing (id int PRIMARY KEY, v text);"
         " ALTER TABLE sfk.nothing REPLICA IDENTITY NOTHING");
     sql("CREATE TABLE sfk.full_id (a int, b text); ALTER TABLE sfk.full_id REPLICA IDENTITY FULL");
-    sql("CREATE TABLE sfk.by_index (a int NOT NULL, b text); CREATE UNIQUE INDEX ON sfk.by_index (a);"
+    sql("CREATE TABLE sfk.by_index (a int NOT NULL, b text); CREATE UNIQUE INDEX ON sfk.by_index "
+        "(a);"
         " ALTER TABLE sfk.by_index REPLICA IDENTITY USING INDEX by_index_a_idx");
     sql("INSERT INTO sfk.withpk VALUES (1, 'x'); INSERT INTO sfk.np VALUES (1, 'x');"
         " INSERT INTO sfk.nothing VALUES (1, 'x'); INSERT INTO sfk.full_id VALUES (1, 'x');"
@@ -302,7 +304,8 @@ static void test_keyless(void)
     sql("DROP PUBLICATION IF EXISTS sf_admin; CREATE PUBLICATION sf_admin FOR TABLE sfk.withpk");
     sql("ALTER TABLE sfk.np REPLICA IDENTITY FULL; ALTER PUBLICATION sf_admin ADD TABLE sfk.np;"
         " ALTER TABLE sfk.np REPLICA IDENTITY DEFAULT");
-    const char *kv2[] = {"conninfo", g_conninfo, "tables", "sfk.*", "publication", "sf_admin", NULL};
+    const char *kv2[] = {"conninfo",    g_conninfo, "tables", "sfk.*",
+                         "publication", "sf_admin", NULL};
     g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv2, "sfadmin", NULL, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
@@ -354,9 +357,8 @@ static void test_tables_option(void)
     const char *kv2[] = {"conninfo", g_conninfo, "tables", "sf_t1,sfsales.*", NULL};
     g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv2, "sftables", NULL, 1), 0);
-    CHECK_EQ_INT(logged("job.lua:7: postgres: tables entry 'sfsales.*' matches no table", NULL,
-                        NULL),
-                 1);
+    CHECK_EQ_INT(
+        logged("job.lua:7: postgres: tables entry 'sfsales.*' matches no table", NULL, NULL), 1);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
     inst_free(&in);
 }
@@ -404,26 +406,25 @@ static void test_slot_gap(void)
     sql(q);
     sql("UPDATE sf_gap SET v = 4 WHERE id BETWEEN 31 AND 40");
     char *confirmed = NULL;
-    snprintf(q, sizeof q, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '%s'",
-             slot);
+    snprintf(q, sizeof q,
+             "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '%s'", slot);
     confirmed = sql1(q);
     /* Resuming would skip the changes made while the slot was missing: a clear error. */
     CHECK_EQ_INT(inst_open(&in, kv, "sfgap", pos, 0), -1);
     fprintf(stderr, "  gap: %s\n", in.h.err);
     CHECK(strstr(in.h.err, slot) != NULL);
-    CHECK(strstr(in.h.err, pos) != NULL);     /* the durable position */
+    CHECK(strstr(in.h.err, pos) != NULL);       /* the durable position */
     CHECK(strstr(in.h.err, confirmed) != NULL); /* the slot's */
     CHECK(strchr(in.h.err, '\n') == NULL);
     inst_free(&in);
     /* With the option: a fresh snapshot, equal to the table. */
     const char *kv2[] = {"conninfo", g_conninfo, "tables", "sf_gap", "resnapshot_on_slot_loss",
-                         "true", NULL};
+                         "true",     NULL};
     g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv2, "sfgap", pos, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
-    CHECK_EQ_INT(logged("not the slot the durable position came from", "taking a new snapshot",
-                        NULL),
-                 1);
+    CHECK_EQ_INT(
+        logged("not the slot the durable position came from", "taking a new snapshot", NULL), 1);
     state st = {0};
     for (size_t i = 0; i < in.h.rows.n; i++)
         state_apply(&st, in.h.rows.v[i], "public.sf_gap|");
@@ -451,7 +452,8 @@ static void test_two_tenants(void)
                        " WHERE slot_name LIKE 'sluice_sfacme_eu_%' AND active");
     CHECK_EQ_STR(slots, "2");
     free(slots);
-    char *pubs = sql1("SELECT count(*) FROM pg_publication WHERE pubname LIKE 'sluice_sfacme_eu_%'");
+    char *pubs =
+        sql1("SELECT count(*) FROM pg_publication WHERE pubname LIKE 'sluice_sfacme_eu_%'");
     CHECK_EQ_STR(pubs, "2");
     free(pubs);
     sql("UPDATE sf_tt SET v = id WHERE id <= 25; DELETE FROM sf_tt WHERE id > 45");
@@ -497,8 +499,8 @@ static void test_stop_not_blocked(void)
     CHECK(now_s() - c0 < 2.0);
     PQfinish(blocker);
     /* drop_slot_on_stop never waits for whoever holds the slot. */
-    const char *kv2[] = {"conninfo", g_conninfo, "tables", "sf_st", "drop_slot_on_stop", "true",
-                         NULL};
+    const char *kv2[] = {"conninfo",          g_conninfo, "tables", "sf_st",
+                         "drop_slot_on_stop", "true",     NULL};
     CHECK_EQ_INT(inst_open(&in, kv2, "sfstop", NULL, 0), 0);
     CHECK_EQ_INT(drive(&in, 1, 20), SL_OK);
     c0 = now_s();

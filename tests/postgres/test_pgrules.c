@@ -75,8 +75,7 @@ static void test_plan(void)
     CHECK_EQ_INT(sl_pg_plan_slot(0, 0, SL_PG_SLOT_MISSING, 0, NEVER, 0, &why),
                  SL_PG_PLAN_CREATE_STREAM);
     CHECK_EQ_INT(sl_pg_plan_slot(0, 0, SL_PG_SLOT_OK, 500, NEVER, 0, &why), SL_PG_PLAN_STREAM);
-    CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_OK, 500, ALWAYS, 0, &why),
-                 SL_PG_PLAN_SNAPSHOT);
+    CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_OK, 500, ALWAYS, 0, &why), SL_PG_PLAN_SNAPSHOT);
     /* The slot continues the position: confirmed at or before it (a crash after the manifest
      * but before the standby status leaves confirmed behind; that is fine). */
     CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_OK, 100, INITIAL, 0, &why), SL_PG_PLAN_STREAM);
@@ -88,11 +87,9 @@ static void test_plan(void)
     CHECK_EQ_INT(why, SL_PG_WHY_GAP);
     CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_OK, 101, NEVER, 1, &why), SL_PG_PLAN_RESNAP);
     CHECK_EQ_INT(why, SL_PG_WHY_GAP);
-    CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_MISSING, 0, INITIAL, 0, &why),
-                 SL_PG_PLAN_FAIL);
+    CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_MISSING, 0, INITIAL, 0, &why), SL_PG_PLAN_FAIL);
     CHECK_EQ_INT(why, SL_PG_WHY_MISSING);
-    CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_LOST, 50, INITIAL, 1, &why),
-                 SL_PG_PLAN_RESNAP);
+    CHECK_EQ_INT(sl_pg_plan_slot(1, 100, SL_PG_SLOT_LOST, 50, INITIAL, 1, &why), SL_PG_PLAN_RESNAP);
     CHECK_EQ_INT(why, SL_PG_WHY_LOST);
 }
 
