@@ -259,7 +259,8 @@ int main(int argc, char **argv)
     const sl_plugin *(*d)(void) = (const sl_plugin *(*)(void))dlsym(so, SL_PLUGIN_SYMBOL);
     const sl_plugin *p = d();
     sl_host h = {.kv = {"conninfo", argv[2], "tables", argv[3], "slot", "sluice_bench",
-                        "drop_slot_on_stop", drop, "snapshot", snap, NULL}};
+                        "publication", "sluice_bench", "drop_slot_on_stop", drop, "snapshot", snap,
+                        NULL}};
     void *ctx = NULL;
     double t0 = now_s();
     if (p->create(&h, &api, &ctx) != 0) {
