@@ -28,13 +28,16 @@ static const sl_option pg_options[] = {
     SL_OPTION(
         "tables", SL_OPT_LIST, 0, NULL,
         "tables or patterns (* ?): schema.table or bare names in public; default all of public"),
-    SL_OPTION("publication", SL_OPT_STRING, 0, NULL, "publication (default sluice_<tenant>)"),
-    SL_OPTION("slot", SL_OPT_STRING, 0, NULL, "logical replication slot (default sluice_<tenant>)"),
+    SL_OPTION("publication", SL_OPT_STRING, 0, NULL,
+              "publication (default sluice_<tenant>_<hash of the tenant>)"),
+    SL_OPTION("slot", SL_OPT_STRING, 0, NULL,
+              "logical replication slot (default sluice_<tenant>_<hash of the tenant>)"),
     SL_OPTION("snapshot", SL_OPT_STRING, 0, "initial", "initial | never | always"),
     SL_OPTION("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"),
     SL_OPTION("drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"),
     SL_OPTION("resnapshot_on_slot_loss", SL_OPT_BOOL, 0, "false",
-              "take a fresh snapshot when the slot is missing or lost"),
+              "take a fresh snapshot when the slot is missing, lost or cannot continue the "
+              "durable position"),
     SL_OPTIONS_END,
 };
 
