@@ -219,8 +219,8 @@ PGresult *sl_pg_run(pgsrc *s, PGconn *c, const char *sql, int nparams, const cha
 int sl_pg_exec_ok(pgsrc *s, PGconn *c, const char *sql, const char *what)
 {
     char line[512];
-    PGresult *r =
-        sl_pg_run(s, c, sql, 0, NULL, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_STOPPABLE, line, sizeof line);
+    PGresult *r = sl_pg_run(s, c, sql, 0, NULL, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_OPENING(s), line,
+                            sizeof line);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         if (r)

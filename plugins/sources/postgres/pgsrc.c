@@ -60,7 +60,7 @@ static PGresult *catalog_query(pgsrc *s, const char *sql, const char *param, con
 {
     const char *params[1] = {param};
     char line[512];
-    PGresult *r = sl_pg_run(s, s->conn, sql, 1, params, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_STOPPABLE,
+    PGresult *r = sl_pg_run(s, s->conn, sql, 1, params, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_OPENING(s),
                             line, sizeof line);
     if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
         return r;

@@ -113,6 +113,9 @@ void sl_pg_errline(const char *msg, char *out, size_t outlen);
 int sl_pg_exec_ok(pgsrc *s, PGconn *c, const char *sql, const char *what);
 /* Flags of sl_pg_run / sl_pg_connect_ex: give up (and cancel) when the host is stopping. */
 #define SL_PG_Q_STOPPABLE 0x1
+/* Stoppable while opening; once streaming, a stop lets the current transaction finish (a
+ * catalog query for its Relation message must not fail it), so only the deadline applies. */
+#define SL_PG_Q_OPENING(s) ((s)->phase == SL_PG_PH_IDLE ? SL_PG_Q_STOPPABLE : 0)
 /* Limit for one catalog or replication command (not the snapshot COPY). */
 #define SL_PG_QUERY_TIMEOUT_MS 30000
 PGconn *sl_pg_connect_ex(pgsrc *s, int replication, int flags, char *err, size_t errlen);
