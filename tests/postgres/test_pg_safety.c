@@ -516,6 +516,37 @@ static void test_stop_not_blocked(void)
     free(s);
 }
 
+/* Upgrading from the hash-less default names: the old slot and publication are named. */
+static void test_legacy_names(void)
+{
+    sql("DROP TABLE IF EXISTS sf_leg; CREATE TABLE sf_leg (id int PRIMARY KEY)");
+    sql("DROP PUBLICATION IF EXISTS sluice_sflegacy; CREATE PUBLICATION sluice_sflegacy FOR TABLE"
+        " sf_leg");
+    sql("SELECT pg_create_logical_replication_slot('sluice_sflegacy', 'pgoutput')");
+    const char *kv[] = {"conninfo", g_conninfo, "tables", "sf_leg", NULL};
+    inst in = {0};
+    g_logs.n = 0;
+    CHECK_EQ_INT(inst_open(&in, kv, "sflegacy", NULL, 1), 0);
+    CHECK_EQ_INT(logged("slot sluice_sflegacy (the default name of an older sluice)",
+                        "pg_drop_replication_slot('sluice_sflegacy')", NULL),
+                 1);
+    CHECK_EQ_INT(logged("publication sluice_sflegacy (the default name of an older sluice)",
+                        "DROP PUBLICATION sluice_sflegacy", NULL),
+                 1);
+    inst_free(&in);
+    /* A durable position and only the old slot: the error says how to keep using it. */
+    sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+        " WHERE slot_name LIKE 'sluice_sflegacy_%' AND NOT active");
+    CHECK_EQ_INT(inst_open(&in, kv, "sflegacy", "lsn=0/1", 0), -1);
+    CHECK(strstr(in.h.err, "is missing") != NULL);
+    CHECK(strstr(in.h.err,
+                 "set slot = \"sluice_sflegacy\" and publication = \"sluice_sflegacy\"") != NULL);
+    fprintf(stderr, "  legacy: %s\n", in.h.err);
+    inst_free(&in);
+    sql("SELECT pg_drop_replication_slot('sluice_sflegacy')");
+    sql("DROP PUBLICATION sluice_sflegacy");
+}
+
 /* ---- item 7: TLS ---- */
 
 static void test_tls_warning(void)
@@ -672,6 +703,7 @@ int main(int argc, char **argv)
     RUN(test_slot_gap);
     RUN(test_two_tenants);
     RUN(test_stop_not_blocked);
+    RUN(test_legacy_names);
     th_strv_free(&g_logs);
     PQfinish(g_db);
     dlclose(so);

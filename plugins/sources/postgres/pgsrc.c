@@ -711,6 +711,32 @@ static int legacy_slot(pgsrc *s, char *name, size_t namelen)
     return found;
 }
 
+/* A fresh start under the default names: an older sluice's slot holds WAL for ever, and its
+ * publication may hold tables whose UPDATE/DELETE now fail for the application. */
+static void legacy_warn(pgsrc *s)
+{
+    char legacy[SL_PG_NAME_MAX + 1];
+    sl_pg_legacy_name(s->api->tenant(s->h), legacy, sizeof legacy);
+    if (legacy_slot(s, legacy, sizeof legacy))
+        s->api->log(s->h, SL_LOG_WARN,
+                    "postgres: slot %s (the default name of an older sluice) exists and holds WAL;"
+                    " this job now uses %s: drop the old one when nothing uses it"
+                    " (SELECT pg_drop_replication_slot('%s'))",
+                    legacy, s->slot, legacy);
+    if (!s->api->opt_string(s->h, "publication") || !*s->api->opt_string(s->h, "publication")) {
+        PGresult *r = catalog_query(s, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+                                    legacy, "reading publications");
+        if (r && PQntuples(r) > 0)
+            s->api->log(s->h, SL_LOG_WARN,
+                        "postgres: publication %s (the default name of an older sluice) exists; "
+                        "this job now uses %s: DROP PUBLICATION %s when nothing uses it (a table "
+                        "without replica identity in it keeps failing the application's UPDATE "
+                        "and DELETE)",
+                        legacy, s->pub, legacy);
+        PQclear(r);
+    }
+}
+
 /* Without WAIT: a slot held by another process is an error now, not a wait that no stop can
  * end. Our own previous walsender may still be exiting: retry that briefly. */
 static int drop_slot(pgsrc *s)
@@ -881,13 +907,8 @@ static int pg_open(void *ctx, const sl_open_args *args)
     int st = slot_state(s, &confirmed);
     if (st < 0)
         goto fail;
-    char legacy[SL_PG_NAME_MAX + 1];
-    if (st == SL_PG_SLOT_MISSING && !have_resume && legacy_slot(s, legacy, sizeof legacy))
-        s->api->log(s->h, SL_LOG_WARN,
-                    "postgres: slot %s (the default name of an older sluice) exists and holds WAL;"
-                    " this job now uses %s: drop the old one when nothing uses it"
-                    " (SELECT pg_drop_replication_slot('%s'))",
-                    legacy, s->slot, legacy);
+    if (st == SL_PG_SLOT_MISSING && !have_resume)
+        legacy_warn(s);
     s->rconn = sl_pg_connect(s, 1, err, sizeof err);
     if (!s->rconn) {
         s->api->set_error(s->h, "postgres: replication connection: %s", err);
