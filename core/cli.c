@@ -94,9 +94,18 @@ static void print_options(const sl_option *opts)
         printf("    %-20s %-8s %s%s%s%s%s\n", o->name, opt_type_name(o->type),
                (o->flags & SL_OPT_REQUIRED) ? "required" : "optional",
                o->default_value ? ", default " : "", o->default_value ? o->default_value : "",
-               (o->flags & SL_OPT_SECRET) ? ", secret" : "", "");
+               (o->flags & SL_OPT_SECRET) ? ", secret" : "",
+               (o->flags & SL_OPT_EXCLUSIVE) ? ", one job per value" : "");
         if (o->help)
             printf("    %-20s %s\n", "", o->help);
+        if (o->choices) {
+            printf("    %-20s one of:", "");
+            for (const char *const *c = o->choices; *c; c++)
+                printf(" %s", *c);
+            printf("\n");
+        }
+        if ((o->flags & SL_OPT_RANGE) && (o->type == SL_OPT_INT || o->type == SL_OPT_DOUBLE))
+            printf("    %-20s from %.15g to %.15g\n", "", o->min, o->max);
     }
 }
 
@@ -104,7 +113,7 @@ static int cmd_plugins(const gopts *g)
 {
     sl_registry reg;
     load_registry(g, &reg);
-    for (int kind = SL_KIND_SOURCE; kind <= SL_KIND_SINK; kind++) {
+    for (int kind = SL_KIND_SOURCE; kind <= SL_KIND_NOTIFIER; kind++) {
         for (size_t i = 0; i < reg.n; i++) {
             const sl_plugin *p = &reg.items[i].desc;
             if ((int)p->kind != kind)
@@ -113,12 +122,10 @@ static int cmd_plugins(const gopts *g)
                    p->version ? p->version : "?", p->description ? p->description : "");
             printf("    file: %s\n", reg.items[i].path);
             print_options(p->options);
-            if (p->kind == SL_KIND_SINK) {
-                printf("    (core options accepted by every sink)\n");
-                print_options(sl_core_sink_options);
-            }
         }
     }
+    printf("job-wide settings (top level of the job table)\n");
+    print_options(sl_job_options);
     for (size_t i = 0; i < reg.nrefusals; i++)
         printf("refused   %s\n", reg.refusals[i]);
     if (reg.n == 0)
@@ -135,50 +142,100 @@ static sl_status ignore_key(void *ud, const char *key, uint64_t size)
     return SL_OK;
 }
 
-/* --connect: create the sink and ask it to probe its destination; no data is written. */
-static int probe_sink(const sl_jobdesc *d)
+/* A plugin problem found by check: "FILE:LINE: tenant T: kind "name": message". A plugin that
+ * named the option's place itself (opt_where: "FILE:LINE: ...") keeps that line. */
+static void report(const sl_jobdesc *d, const sl_plugin_spec *spec, const char *msg)
 {
-    const sl_sink_ops *ops = d->sink.entry->desc.sink;
+    int line = spec->line;
+    size_t fl = strlen(d->file);
+    if (strncmp(msg, d->file, fl) == 0 && msg[fl] == ':' && msg[fl + 1] >= '0' &&
+        msg[fl + 1] <= '9') {
+        char *end = NULL;
+        long l = strtol(msg + fl + 1, &end, 10);
+        if (*end == ':' && l > 0 && l < 1000000) {
+            line = (int)l;
+            msg = end + 1;
+            while (*msg == ' ')
+                msg++;
+        }
+    }
+    fprintf(stderr, "%s:%d: tenant %s: %s \"%s\": %s\n", d->file, line, d->tenant,
+            sl_kind_name(spec->entry->desc.kind), spec->plugin, msg);
+}
+
+/* One plugin instance outside any job: create() (which validates the options the loader cannot
+ * judge, with no I/O), with connect also the kind's probe, then destroy(). 0 ok, -1 reported. */
+static int check_plugin(const sl_jobdesc *d, const sl_plugin_spec *spec, int connect)
+{
+    const sl_plugin *p = &spec->entry->desc;
     sl_job fake;
     memset(&fake, 0, sizeof fake);
     fake.desc = (sl_jobdesc *)d;
-    sl_run r;
-    memset(&r, 0, sizeof r);
-    r.job = &fake;
-    r.d = d;
-    sl_host *h = &r.sink;
-    h->run = &r;
-    h->entry = d->sink.entry;
-    h->spec = &d->sink;
-    snprintf(h->label, sizeof h->label, "sink/%s", d->sink.entry->desc.name);
-    int ok = 0;
-    if (d->sink.entry->desc.create(h, &sl_host_api_v2, &h->ctx) != 0) {
-        fprintf(stderr, "%s: tenant %s: sink \"%s\": %s\n", d->file, d->tenant,
-                d->sink.entry->desc.name, h->err[0] ? h->err : "create failed");
+    sl_run *r = calloc(1, sizeof *r); /* large (latency histogram): not on the stack */
+    if (!r) {
+        fprintf(stderr, "%s: out of memory\n", d->file);
         return -1;
     }
-    if (d->sink.entry->desc.open && d->sink.entry->desc.open(h->ctx, NULL) != 0) {
-        fprintf(stderr, "%s: tenant %s: sink \"%s\": %s\n", d->file, d->tenant,
-                d->sink.entry->desc.name, h->err[0] ? h->err : "open failed");
-        ok = -1;
-    } else {
-        sl_status st = SL_OK;
-        if (ops->probe)
-            st = ops->probe(h->ctx);
-        else {
-            /* No probe entry: listing the prefix is the least intrusive check. */
-            st = ops->list(h->ctx, "_sluice/", ignore_key, NULL);
-        }
-        if (st != SL_OK) {
-            fprintf(stderr, "%s: tenant %s: sink \"%s\": %s\n", d->file, d->tenant,
-                    d->sink.entry->desc.name, h->err[0] ? h->err : "access check failed");
+    r->job = &fake;
+    r->d = d;
+    sl_host *h = &r->source;
+    h->run = r;
+    h->entry = spec->entry;
+    h->spec = spec;
+    snprintf(h->label, sizeof h->label, "%s/%s", sl_kind_name(p->kind), p->name);
+    int ok = 0;
+    if (p->create(h, &sl_host_api_v2, &h->ctx) != 0) {
+        report(d, spec, h->err[0] ? h->err : "create failed");
+        free(r);
+        return -1;
+    }
+    if (connect && p->kind == SL_KIND_SOURCE) {
+        /* probe() replaces open(): the instance is destroyed after it, never closed (a close
+         * after a probe could act on state the probe never made, e.g. drop a slot). */
+        if (!p->source->probe) {
+            printf("%s:%d: tenant %s: source \"%s\" cannot be checked without running (the "
+                   "plugin has no probe)\n",
+                   d->file, spec->line, d->tenant, spec->plugin);
+        } else if (p->source->probe(h->ctx) != SL_OK) {
+            report(d, spec, h->err[0] ? h->err : "probe failed");
             ok = -1;
         }
-        if (d->sink.entry->desc.close)
-            d->sink.entry->desc.close(h->ctx);
+    } else if (connect && p->kind == SL_KIND_NOTIFIER && p->notifier->probe) {
+        if (p->notifier->probe(h->ctx) != SL_OK) {
+            report(d, spec, h->err[0] ? h->err : "probe failed");
+            ok = -1;
+        }
+    } else if (connect && p->kind == SL_KIND_SINK) {
+        if (p->open && p->open(h->ctx, NULL) != 0) {
+            report(d, spec, h->err[0] ? h->err : "open failed");
+            ok = -1;
+        } else {
+            /* Without a probe entry, listing the prefix is the least intrusive check. */
+            sl_status st = p->sink->probe ? p->sink->probe(h->ctx)
+                                          : p->sink->list(h->ctx, "_sluice/", ignore_key, NULL);
+            if (st != SL_OK) {
+                report(d, spec, h->err[0] ? h->err : "access check failed");
+                ok = -1;
+            }
+            if (p->close)
+                p->close(h->ctx);
+        }
     }
-    d->sink.entry->desc.destroy(h->ctx);
+    p->destroy(h->ctx);
+    free(r);
     return ok;
+}
+
+/* Every plugin of a loaded job, in the order a run creates them (roughly). */
+static int check_job(const sl_jobdesc *d, int connect)
+{
+    int bad = check_plugin(d, &d->source, connect) != 0;
+    for (size_t i = 0; i < d->ntransforms; i++)
+        bad |= check_plugin(d, &d->transforms[i], connect) != 0;
+    bad |= check_plugin(d, &d->sink, connect) != 0;
+    for (size_t i = 0; i < d->nnotifiers; i++)
+        bad |= check_plugin(d, &d->notifiers[i], connect) != 0;
+    return bad ? -1 : 0;
 }
 
 static int cmd_check(const gopts *g, int argc, char **argv)
@@ -205,46 +262,46 @@ static int cmd_check(const gopts *g, int argc, char **argv)
     size_t np = 0;
     sl_expand_paths(files, nf, &paths, &np);
     int bad = 0;
-    char **tenants = calloc(np + 1, sizeof *tenants);
-    char **tfiles = calloc(np + 1, sizeof *tfiles);
-    size_t nt = 0;
-    for (size_t i = 0; i < np; i++) {
+    /* Every loaded job stays until the end: tenants and exclusive options are compared across
+     * all the files given. */
+    sl_jobdesc **jobs = calloc(np + 1, sizeof *jobs);
+    size_t nj = 0;
+    if (!jobs)
+        bad = 1;
+    for (size_t i = 0; i < np && jobs; i++) {
         sl_diag diag = {0};
         sl_jobdesc *d = sl_job_load(paths[i], &reg, &diag);
+        int file_bad = d == NULL;
+        if (!d && diag.n == 0)
+            fprintf(stderr, "%s:1: invalid job file\n", paths[i]);
+        for (size_t k = 0; d && k < nj; k++) {
+            if (strcmp(jobs[k]->tenant, d->tenant) == 0) {
+                sl_diag_add(&diag, paths[i], d->tenant_line,
+                            "tenant \"%s\" is also defined in %s:%d", d->tenant, jobs[k]->file,
+                            jobs[k]->tenant_line);
+                file_bad = 1;
+            }
+            if (sl_job_clashes(jobs[k], d, &diag))
+                file_bad = 1;
+        }
         for (size_t k = 0; k < diag.n; k++)
             fprintf(stderr, "%s\n", diag.lines[k]);
-        if (!d) {
-            bad = 1;
-            if (diag.n == 0)
-                fprintf(stderr, "%s:1: invalid job file\n", paths[i]);
-        } else {
-            for (size_t k = 0; k < nt && tenants && tfiles; k++) {
-                if (strcmp(tenants[k], d->tenant) == 0) {
-                    fprintf(stderr, "%s:1: tenant \"%s\" is also defined in %s\n", paths[i],
-                            d->tenant, tfiles[k]);
-                    bad = 1;
-                }
-            }
-            if (tenants && tfiles) {
-                tenants[nt] = strdup(d->tenant);
-                tfiles[nt++] = paths[i];
-            }
-            if (connect && probe_sink(d) != 0)
-                bad = 1;
-            else
-                printf("%s: ok (tenant %s)\n", paths[i], d->tenant);
-            sl_job_free(d);
-        }
         sl_diag_free(&diag);
+        if (d && check_job(d, connect) != 0)
+            file_bad = 1;
+        if (d && !file_bad)
+            printf("%s: ok (tenant %s)\n", paths[i], d->tenant);
+        if (d)
+            jobs[nj++] = d;
+        bad |= file_bad;
     }
     if (np == 0) {
         fprintf(stderr, "sluice check: no job files found\n");
         bad = 1;
     }
-    for (size_t k = 0; k < nt; k++)
-        free(tenants[k]);
-    free(tenants);
-    free(tfiles);
+    for (size_t k = 0; k < nj; k++)
+        sl_job_free(jobs[k]);
+    free(jobs);
     sl_free_paths(paths, np);
     sl_registry_free(&reg);
     free(files);

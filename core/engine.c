@@ -4,6 +4,7 @@
 #include "engine_int.h"
 #include "json.h"
 #include "log.h"
+#include "notify.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -260,9 +261,28 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
         r->pos = np;
         r->pos_len = len;
     }
+    const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
-        if (rt->skip_until && rt->skip_len == len && memcmp(rt->skip_until, pos, len) == 0) {
+        if (!rt->skip_until)
+            continue;
+        int equal = rt->skip_len == len && memcmp(rt->skip_until, pos, len) == 0;
+        /* The replay must reproduce the commit the file was written at. Passing it without
+         * seeing it means the rows just skipped were newer than the file: stop rather than
+         * serve a table that silently misses them. */
+        int cmp = !equal && so && so->pos_compare && len
+                      ? so->pos_compare(pos, len, rt->skip_until, rt->skip_len)
+                      : 0;
+        if (cmp > 0 && cmp != SL_POS_UNORDERED) {
+            sl_run_fail(r,
+                        "table %s: the source's replay passed the position its file was written "
+                        "at without reproducing that commit; the table cannot be proven complete "
+                        "(delete its file and the manifest entry, or restart with snapshot = "
+                        "\"always\")",
+                        rt->t->name);
+            return SL_ERROR;
+        }
+        if (equal) {
             free(rt->change_pos);
             rt->change_pos = rt->skip_until;
             rt->change_pos_len = rt->skip_len;
@@ -346,10 +366,71 @@ static void host_destroy(sl_host *h)
     if (h->created)
         h->entry->desc.destroy(h->ctx);
     h->created = 0;
+    free(h->state);
+    h->state = NULL;
+}
+
+/* Creates, opens and starts every notifier of the job (after recovery: their state comes from
+ * the manifest). A notifier that cannot start fails the job like any other plugin. */
+static int notifiers_start(sl_run *r)
+{
+    const sl_jobdesc *d = r->d;
+    if (!d->nnotifiers)
+        return 0;
+    r->notifiers = calloc(d->nnotifiers, sizeof *r->notifiers);
+    r->notify = calloc(d->nnotifiers, sizeof *r->notify);
+    if (!r->notifiers || !r->notify) {
+        sl_run_fail(r, "out of memory");
+        return -1;
+    }
+    r->nnotifiers = d->nnotifiers;
+    for (size_t i = 0; i < d->nnotifiers; i++) {
+        sl_host *h = &r->notifiers[i];
+        if (r->nstate && r->nstate[i]) {
+            h->state = r->nstate[i];
+            r->nstate[i] = NULL;
+        }
+        if (host_create(r, h, &d->notifiers[i]) != 0)
+            return -1;
+        if (h->entry->desc.open) {
+            if (h->entry->desc.open(h->ctx, NULL) != 0) {
+                sl_run_fail(r, "%s: %s", h->label, host_err(h, "open failed"));
+                return -1;
+            }
+            h->opened = 1;
+        }
+        sl_notify_cfg cfg = {
+            .ops = h->entry->desc.notifier, .ctx = h->ctx, .tenant = d->tenant, .label = h->label};
+        r->notify[i] = sl_notify_start(&cfg);
+        if (!r->notify[i]) {
+            sl_run_fail(r, "%s: cannot start its thread", h->label);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Stops the notifier threads first (letting them deliver what is pending for up to drain_ms),
+ * then the instances can be closed on this thread. */
+static void notifiers_stop(sl_run *r, int drain_ms)
+{
+    for (size_t i = 0; i < r->nnotifiers; i++) {
+        sl_notify_stop(r->notify[i], drain_ms);
+        r->notify[i] = NULL;
+    }
 }
 
 static void run_free(sl_run *r)
 {
+    notifiers_stop(r, 0);
+    for (size_t i = 0; i < r->nnotifiers; i++)
+        host_destroy(&r->notifiers[i]);
+    free(r->notifiers);
+    free(r->notify);
+    if (r->nstate)
+        for (size_t i = 0; i < r->d->nnotifiers; i++)
+            free(r->nstate[i]);
+    free(r->nstate);
     host_destroy(&r->source);
     for (size_t i = 0; i < r->ntransforms; i++)
         host_destroy(&r->transforms[i]);
@@ -362,6 +443,8 @@ static void run_free(sl_run *r)
     free(r->durable);
     free(r->pending_commits);
     sl_schema_store_free(&r->schemas);
+    if (r->state_lock_ok)
+        pthread_mutex_destroy(&r->state_lock);
 }
 
 /* Latency (seconds) below which a fraction q of the flushed commits fall. */
@@ -438,13 +521,13 @@ static void publish_metrics(sl_run *r)
 
 static double core_opt_d(const sl_jobdesc *d, const char *name, double dflt)
 {
-    const sl_optval *o = sl_spec_opt(&d->sink, name);
+    const sl_optval *o = sl_spec_opt(&d->settings, name);
     return o ? o->d : dflt;
 }
 
 static int64_t core_opt_i(const sl_jobdesc *d, const char *name, int64_t dflt)
 {
-    const sl_optval *o = sl_spec_opt(&d->sink, name);
+    const sl_optval *o = sl_spec_opt(&d->settings, name);
     return o ? o->i : dflt;
 }
 
@@ -476,14 +559,19 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
     r.flush_max_changes = core_opt_i(d, "flush_max_changes", 10000);
     r.changes = (int)core_opt_i(d, "changes", 0);
     r.memory_limit = core_opt_i(d, "memory_limit_mb", 0) << 20;
-    const sl_optval *fmt = sl_spec_opt(&d->sink, "format");
+    const sl_optval *fmt = sl_spec_opt(&d->settings, "format");
     r.csv = fmt && fmt->s && strcmp(fmt->s, "csv") == 0;
-    const sl_optval *tz = sl_spec_opt(&d->sink, "timezone");
+    const sl_optval *tz = sl_spec_opt(&d->settings, "timezone");
     if (parse_tz(tz ? tz->s : NULL, &r.tz_minutes) != 0) {
-        snprintf(err, errlen, "sink option timezone: \"%s\" is not UTC or +HH:MM / -HH:MM", tz->s);
+        snprintf(err, errlen, "option timezone: \"%s\" is not UTC or +HH:MM / -HH:MM", tz->s);
         return -1;
     }
     int rc = -1;
+    if (pthread_mutex_init(&r.state_lock, NULL) != 0) {
+        snprintf(err, errlen, "cannot create a lock");
+        return -1;
+    }
+    r.state_lock_ok = 1;
     /* Sink first: recovery reads from it. */
     if (host_create(&r, &r.sink, &d->sink) != 0)
         goto out;
@@ -515,6 +603,8 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
         }
     }
     if (sl_recover(&r) != 0)
+        goto out;
+    if (notifiers_start(&r) != 0)
         goto out;
     if (host_create(&r, &r.source, &d->source) != 0)
         goto out;
@@ -554,9 +644,10 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
             last_metrics = now;
         }
     }
-    /* Clean end: the final flush makes everything durable. */
+    /* Clean end: the final flush makes everything durable, and the notifiers hear of it. */
     if (sl_flush(&r, 1) != 0)
         goto out;
+    notifiers_stop(&r, job->once ? 30000 : 2000);
     publish_metrics(&r);
     if (r.lat_n)
         sl_log(SL_LOG_INFO, d->tenant, NULL,

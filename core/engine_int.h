@@ -6,6 +6,7 @@
 #include "engine.h"
 #include "table.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,14 @@ struct sl_run {
     sl_host source, sink;
     sl_host *transforms;
     size_t ntransforms;
+    /* Notifiers: each instance runs on its own thread (core/notify.c) once started. */
+    sl_host *notifiers;
+    struct sl_notify **notify;
+    size_t nnotifiers;
+    char **nstate; /* notifier state recovered from the manifest, by index, until created */
+    /* Guards every host's state (state_set runs on notifier threads, the manifest reads it). */
+    pthread_mutex_t state_lock;
+    int state_lock_ok;
     sl_run_table *tables;
     size_t ntables;
     int manifest_dirty; /* a table left the job: the next flush writes the manifest */

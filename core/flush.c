@@ -3,8 +3,10 @@
  * Recovery: the same manifest and files, read back, rebuild the table state. The bucket is the
  * state: a crash at any moment leaves the previous complete flush or the new one. */
 #include "engine_int.h"
+#include "fnv.h"
 #include "json.h"
 #include "log.h"
+#include "notify.h"
 #include "qvd/qvd.h"
 #include "valtext.h"
 
@@ -20,9 +22,16 @@ static const sl_sink_ops *sink_ops(sl_run *r)
     return r->sink.entry->desc.sink;
 }
 
-static int is_default_ns(const char *ns)
+/* The source names the namespace its unqualified table names mean ("public", "dbo", the MySQL
+ * database): the core knows no source's conventions. */
+static int is_default_ns(sl_run *r, const char *ns)
 {
-    return !*ns || strcmp(ns, "public") == 0 || strcmp(ns, "dbo") == 0;
+    if (!*ns)
+        return 1;
+    const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;
+    const char *d =
+        so && so->default_ns && r->source.created ? so->default_ns(r->source.ctx) : NULL;
+    return d && strcmp(ns, d) == 0;
 }
 
 static void safe_append(sl_buf *b, const char *s)
@@ -40,7 +49,7 @@ static void safe_append(sl_buf *b, const char *s)
  * table of the job has the same bare name. */
 static char *table_base(sl_run *r, const sl_table *t)
 {
-    int qualify = !is_default_ns(t->ns);
+    int qualify = !is_default_ns(r, t->ns);
     for (size_t i = 0; i < r->ntables && !qualify; i++) {
         const sl_table *o = r->tables[i].t;
         if (o != t && strcmp(o->name, t->name) == 0)
@@ -72,11 +81,7 @@ typedef struct put_ctx {
 static int put_out(void *ud, const void *p, size_t len)
 {
     put_ctx *pc = ud;
-    const uint8_t *b = p;
-    for (size_t i = 0; i < len; i++) {
-        pc->hash ^= b[i];
-        pc->hash *= 0x100000001b3ULL;
-    }
+    pc->hash = sl_fnv1a(pc->hash, p, len);
     pc->bytes += len;
     pc->st = sink_ops(pc->r)->put_write(pc->r->sink.ctx, pc->put, p, len);
     return pc->st == SL_OK ? 0 : -1;
@@ -90,7 +95,7 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
 {
     int64_t backoff = 500000;
     for (int attempt = 1;; attempt++) {
-        put_ctx pc = {.r = r, .hash = 0xcbf29ce484222325ULL};
+        put_ctx pc = {.r = r, .hash = SL_FNV_INIT};
         char perr[256] = "";
         r->sink.err[0] = 0;
         sl_put_opts po = {.size = sizeof po, .content_type = ctype};
@@ -276,6 +281,7 @@ static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errl
                               .creator_doc = creator,
                               .comment = rs->comment,
                               .create_time_us = sl_now_us(),
+                              .fields = s->cols,
                               .tz_offset_minutes = r->tz_minutes};
     qvd_out o = {.w = sl_qvd_writer_new(&opts, s->ncols, cols), .err = err, .errlen = errlen};
     free(cols);
@@ -329,6 +335,87 @@ static int printable(const uint8_t *p, size_t n)
         if (p[i] < 0x20 || p[i] >= 0x7f)
             return 0;
     return 1;
+}
+
+/* "notifier/<name>#<index>": the key a notifier's state is kept under in the manifest. */
+static void state_key(char *out, size_t len, const char *name, size_t i)
+{
+    snprintf(out, len, "notifier/%s#%zu", name, i);
+}
+
+/* Plugins' small state texts (state_set): written with every manifest, read back at start. */
+static void manifest_state(sl_run *r, sl_buf *m)
+{
+    pthread_mutex_lock(&r->state_lock);
+    int any = 0;
+    for (size_t i = 0; i < r->nnotifiers; i++) {
+        const sl_host *h = &r->notifiers[i];
+        if (!h->state)
+            continue;
+        char k[160];
+        state_key(k, sizeof k, h->entry->desc.name, i);
+        sl_buf_printf(m, "%s\n    ", any ? "," : ",\n  \"state\": {");
+        sl_buf_json_str(m, k, strlen(k));
+        sl_buf_printf(m, ": ");
+        sl_buf_json_str(m, h->state, strlen(h->state));
+        any = 1;
+    }
+    pthread_mutex_unlock(&r->state_lock);
+    if (any)
+        sl_buf_printf(m, "\n  }");
+}
+
+/* Tells the notifiers what this flush made durable: the tables whose files it wrote. Called
+ * before the tables are marked clean. */
+static void notify_flush(sl_run *r, uint64_t seq, int64_t now)
+{
+    if (!r->nnotifiers)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < r->ntables; i++)
+        n += r->tables[i].t->dirty != 0;
+    if (n == 0)
+        return; /* only the position moved: nothing for Qlik to reload */
+    sl_flush_table *ft = calloc(n, sizeof *ft);
+    if (!ft) {
+        sl_log(SL_LOG_ERROR, r->d->tenant, NULL, "out of memory: flush %llu not notified",
+               (unsigned long long)seq);
+        return;
+    }
+    n = 0;
+    for (size_t i = 0; i < r->ntables; i++) {
+        const sl_run_table *rt = &r->tables[i];
+        if (rt->t->dirty)
+            ft[n++] = (sl_flush_table){
+                sizeof *ft, rt->t->ns, rt->t->name, rt->key, sl_table_count(rt->t), rt->t->pending};
+    }
+    char text[256] = "";
+    const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;
+    if (so && so->pos_format && so->pos_format(r->pos, r->pos_len, text, sizeof text) >= 0) {
+        /* the source's own form */
+    } else if (r->pos_len < sizeof text && printable(r->pos, r->pos_len)) {
+        memcpy(text, r->pos, r->pos_len);
+        text[r->pos_len] = 0;
+    } else {
+        sl_buf hx = {0};
+        hex(&hx, r->pos, r->pos_len);
+        snprintf(text, sizeof text, "%s", hx.p ? hx.p : "");
+        sl_buf_free(&hx);
+    }
+    sl_flush_info fi = {.size = sizeof fi,
+                        .flush_seq = seq,
+                        .pos = r->pos,
+                        .pos_len = r->pos_len,
+                        .pos_text = text,
+                        .commit_time_us = r->pos_commit_us,
+                        .durable_time_us = now,
+                        .oldest_commit_us = r->npending ? r->pending_commits[0] : 0,
+                        .ntables = n,
+                        .tables = ft,
+                        .table_size = sizeof *ft};
+    for (size_t i = 0; i < r->nnotifiers; i++)
+        sl_notify_post(r->notify[i], &fi);
+    free(ft);
 }
 
 static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
@@ -386,7 +473,9 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
         }
         sl_buf_printf(m, "}");
     }
-    sl_buf_printf(m, "\n  ]\n}\n");
+    sl_buf_printf(m, "\n  ]");
+    manifest_state(r, m);
+    sl_buf_printf(m, "\n}\n");
 }
 
 int sl_flush_due(const sl_run *r)
@@ -499,8 +588,9 @@ int sl_flush(sl_run *r, int force)
         goto out;
     }
     sl_buf_free(&m);
-    /* Durable: clean the tables, tell the source. */
+    /* Durable: tell the notifiers, clean the tables, tell the source. */
     int64_t now = sl_now_us();
+    notify_flush(r, seq, now);
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
         if (rt->t->dirty) {
@@ -662,11 +752,7 @@ static int recover_table(sl_run *r, const sl_json *jt)
     }
     /* Is this the file the manifest names? A crash between a table's write and the manifest's
      * leaves a newer file; its comment says up to which position it holds changes. */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < b.len; i++) {
-        h ^= (uint8_t)b.p[i];
-        h *= 0x100000001b3ULL;
-    }
+    uint64_t h = sl_fnv1a(SL_FNV_INIT, b.p, b.len);
     int newer = fh && (h != rt->file_hash || b.len != rt->file_bytes);
     char err[256];
     sl_qvd_table *q = sl_qvd_read_buffer((unsigned char *)b.p, b.len, err, sizeof err);
@@ -721,9 +807,16 @@ static int recover_table(sl_run *r, const sl_json *jt)
     }
     for (uint32_t c = 0; c < s->ncols; c++) {
         map[c] = -1;
+        /* the header holds a name with characters XML cannot hold changed (U+FFFD) */
+        char *hname = sl_qvd_header_text(s->cols[c].name);
+        if (!hname) {
+            sl_run_fail(r, "out of memory");
+            goto out;
+        }
         for (size_t f2 = 0; f2 < q->nfields; f2++)
-            if (strcmp(q->fields[f2].name, s->cols[c].name) == 0)
+            if (strcmp(q->fields[f2].name, hname) == 0)
                 map[c] = (int)f2;
+        free(hname);
         if (map[c] < 0) {
             sl_run_fail(r, "recovery: %s has no field %s", key, s->cols[c].name);
             goto out;
@@ -837,6 +930,16 @@ int sl_recover(sl_run *r)
     if (r->pos_len == 0) {
         free(r->pos);
         r->pos = NULL;
+    }
+    const sl_json *st = sl_json_get(m, "state");
+    if (st && r->d->nnotifiers) {
+        r->nstate = calloc(r->d->nnotifiers, sizeof *r->nstate);
+        for (size_t i = 0; r->nstate && i < r->d->nnotifiers; i++) {
+            char k[160];
+            state_key(k, sizeof k, r->d->notifiers[i].entry->desc.name, i);
+            const char *v = sl_json_str(st, k);
+            r->nstate[i] = v ? strdup(v) : NULL;
+        }
     }
     r->flush_seq = (uint64_t)sl_json_num(m, "flush", 0);
     r->pos_commit_us = (int64_t)sl_json_num(m, "commit_time_us", 0);

@@ -280,6 +280,8 @@ static void h_table_drop(sl_host *h, const char *ns, const char *name)
         sl_run_table_drop(h->run, ns, name);
 }
 
+/* The value only changes through state_set on the same instance's thread, so reading it
+ * needs no lock; replacing it does, against the manifest writer. */
 static const char *h_state_get(sl_host *h)
 {
     return h->state;
@@ -290,8 +292,11 @@ static int h_state_set(sl_host *h, const char *value)
     char *v = value ? strdup(value) : NULL;
     if (value && !v)
         return -1;
-    free(h->state);
+    pthread_mutex_lock(&h->run->state_lock);
+    char *old = h->state;
     h->state = v;
+    pthread_mutex_unlock(&h->run->state_lock);
+    free(old);
     return 0;
 }
 

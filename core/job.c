@@ -2,6 +2,7 @@
  * option declarations, collecting every problem as one "FILE:LINE: message" diagnostic. */
 #include "job.h"
 
+#include "fnv.h"
 #include "job_sandbox.h"
 #include "job_scan.h"
 
@@ -16,19 +17,23 @@
 #define SL_JOB_MAX_FILE  (1024 * 1024) /* a job file is a page of Lua, not a data file */
 #define SL_JOB_MAX_DIAGS 50            /* per file; after that one summary line */
 
-const sl_option sl_core_sink_options[] = {
+static const char *const sl_formats[] = {"qvd", "csv", NULL};
+
+const sl_option sl_job_options[] = {
     SL_OPTION("flush_interval", SL_OPT_DOUBLE, 0, "1", "seconds between flushes of changed tables"),
     SL_OPTION("flush_max_changes", SL_OPT_INT, 0, "10000",
               "flush a table early once it has this many unflushed changes"),
     SL_OPTION("changes", SL_OPT_BOOL, 0, "false",
               "also write the change records, not only the tables"),
-    SL_OPTION("format", SL_OPT_STRING, 0, "qvd", "file format: qvd or csv"),
+    SL_OPTION_CHOICE("format", 0, "qvd", "file format: qvd or csv", sl_formats),
     SL_OPTION("timezone", SL_OPT_STRING, 0, NULL,
               "UTC offset used to display timestamptz values, e.g. \"+02:00\" (default UTC)"),
     SL_OPTION("memory_limit_mb", SL_OPT_INT, 0, "0",
               "memory limit for this tenant in MiB, 0 = none"),
     SL_OPTIONS_END,
 };
+
+#define SL_JOB_NOPTIONS 6 /* entries of sl_job_options */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Diagnostics */
@@ -87,6 +92,10 @@ typedef struct sl_loader {
     int ret_line; /* where problems of the whole job are reported */
     size_t nerr;
     int oom;
+    /* Job-wide settings written inside sink{} (the deprecated place), moved to the job's
+     * settings once the whole table is read. */
+    sl_optval legacy[SL_JOB_NOPTIONS];
+    size_t nlegacy;
 } sl_loader;
 
 static void ld_err(sl_loader *ld, int line, const char *fmt, ...) SL_PRINTF(3, 4);
@@ -105,6 +114,19 @@ static void ld_err(sl_loader *ld, int line, const char *fmt, ...)
     va_start(ap, fmt);
     sl_diag_addv(ld->diag, ld->path, line, fmt, ap);
     va_end(ap);
+}
+
+static void ld_warn(sl_loader *ld, int line, const char *fmt, ...) SL_PRINTF(3, 4);
+
+/* A warning does not fail the load; it is kept with the diagnostics ("FILE:LINE: warning: ..."). */
+static void ld_warn(sl_loader *ld, int line, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sl_diag_add(ld->diag, ld->path, line, "warning: %s", msg);
 }
 
 /* A user string made safe for a one-line message: at most 64 bytes, control bytes as '?'. */
@@ -445,6 +467,11 @@ static int node_from_lua(lua_State *L, int idx, int line, int depth, sl_optnode 
             n->n = i + 1;
             int r = node_from_lua(L, -1, n->line, depth + 1, &n->items[i], why, whylen);
             lua_pop(L, 1);
+            if (r == -1) {
+                char tmp[512];
+                snprintf(tmp, sizeof tmp, "item [%zu] %.200s", i + 1, why);
+                copy_line(why, whylen, tmp);
+            }
             if (r != 0)
                 return r;
         }
@@ -487,9 +514,36 @@ static int node_from_lua(lua_State *L, int idx, int line, int depth, sl_optnode 
         lua_pop(L, 2);
         if (r != 0) {
             char tmp[512];
-            snprintf(tmp, sizeof tmp, "entry \"%.40s\" %.200s", n->keys[i], why);
+            snprintf(tmp, sizeof tmp, "entry \"%.40s\" %.200s",
+                     shown(n->keys[i], strlen(n->keys[i])).s, why);
             copy_line(why, whylen, tmp);
             return r;
+        }
+    }
+    return 0;
+}
+
+/* A MAP option is one level of name = scalar ({} is the empty map). 0, or -1 with why. */
+static int check_map(sl_optnode *n, char *why, size_t whylen)
+{
+    if (n->type == SL_OPT_LIST && n->n == 0) {
+        n->type = SL_OPT_MAP;
+        return 0;
+    }
+    if (n->type != SL_OPT_MAP) {
+        snprintf(why, whylen, "must be %s, got %s", type_wanted(SL_OPT_MAP),
+                 n->type == SL_OPT_LIST ? "an array" : "a scalar");
+        return -1;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        sl_opt_type t = n->items[i].type;
+        if (t == SL_OPT_LIST || t == SL_OPT_MAP) {
+            char tmp[256];
+            snprintf(tmp, sizeof tmp,
+                     "entry \"%.40s\" must be a string, number or boolean, got a table",
+                     shown(n->keys[i], strlen(n->keys[i])).s);
+            copy_line(why, whylen, tmp);
+            return -1;
         }
     }
     return 0;
@@ -504,6 +558,8 @@ static int optval_node(lua_State *L, int idx, int line, sl_optval *v, char *why,
     int r = node_from_lua(L, idx, line, 0, v->node, why, whylen);
     if (r != 0)
         return r;
+    if (v->type == SL_OPT_MAP && check_map(v->node, why, whylen) != 0)
+        return -1;
     if (v->type == SL_OPT_MAP || v->type == SL_OPT_TABLE || !v->s) {
         char *out = NULL;
         size_t len = 0, cap = 0;
@@ -694,9 +750,11 @@ static int check_value(const sl_option *o, const sl_optval *v, char *why, size_t
             size_t l = strlen(allowed);
             snprintf(allowed + l, sizeof allowed - l, "%s%s", c ? ", " : "", o->choices[c]);
         }
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "\"%.40s\" is not one of %s%s", shown(val, strlen(val)).s,
-                 allowed, sug);
+        char tmp[512], at[32] = "";
+        if (o->type == SL_OPT_LIST)
+            snprintf(at, sizeof at, " at [%zu]", i + 1);
+        snprintf(tmp, sizeof tmp, "must be one of %s, got \"%.40s\"%s%s", allowed,
+                 shown(val, strlen(val)).s, at, sug);
         copy_line(why, whylen, tmp);
         return -1;
     }
@@ -938,30 +996,78 @@ static char *known_plugins(const sl_registry *reg, sl_kind kind)
     return out;
 }
 
-/* Checks the core sink options' values beyond their types. */
-static void check_core_sink(sl_loader *ld, sl_plugin_spec *spec, const char *label)
+/* Converts, type-checks and value-checks the option value at idx (declared by o, written at line
+ * kl) into v. 0, or -1 after reporting the problem as "<what>option "name" ...". */
+static int parse_given(sl_loader *ld, int idx, const sl_option *o, int kl, const char *what,
+                       sl_optval *v)
 {
-    const sl_optval *v = sl_spec_opt(spec, "format");
-    if (v && v->s && strcmp(v->s, "qvd") != 0 && strcmp(v->s, "csv") != 0) {
-        ld_err(ld, v->line ? v->line : spec->line,
-               "%s \"%s\": option \"format\" must be \"qvd\" or \"csv\", got \"%s\"", label,
-               spec->plugin, shown(v->s, strlen(v->s)).s);
+    lua_State *L = ld->L;
+    char why[320];
+    v->type = o->type;
+    int r = convert(L, idx, o, v, why, sizeof why);
+    if (r == 0)
+        r = optval_node(L, idx, kl, v, why, sizeof why);
+    if (r == 0)
+        r = check_value(o, v, why, sizeof why);
+    if (r == 0 && !(v->name = strdup(o->name)))
+        r = -2;
+    if (r == 0) {
+        v->type = o->type;
+        v->flags = o->flags;
+        v->line = kl;
+        return 0;
     }
-    v = sl_spec_opt(spec, "flush_interval");
+    optval_clear(v);
+    if (r == -1)
+        ld_err(ld, kl, "%s%s\"%s\" %s", what, *what ? "option " : "", o->name, why);
+    else
+        oom(ld);
+    return -1;
+}
+
+/* Fills v with o's declared default. 0, or -1 after reporting (a bad default in the plugin). */
+static int fill_default(sl_loader *ld, const sl_option *o, int line, const char *what, sl_optval *v)
+{
+    int r = parse_default(o, v);
+    if (r == 0 && !(v->name = strdup(o->name)))
+        r = -2;
+    if (r == 0 && default_node(v) != 0)
+        r = -2;
+    if (r == 0) {
+        v->type = o->type;
+        v->flags = o->flags;
+        v->is_default = 1;
+        return 0;
+    }
+    optval_clear(v);
+    if (r == -1)
+        ld_err(ld, line, "%soption \"%s\" has an invalid default \"%s\" in the plugin", what,
+               o->name, o->default_value);
+    else
+        oom(ld);
+    return -1;
+}
+
+static int is_job_option(const sl_option *o)
+{
+    return o >= sl_job_options && o < sl_job_options + SL_JOB_NOPTIONS;
+}
+
+/* Checks the job-wide settings' values beyond their declarations. */
+static void check_settings(sl_loader *ld, const sl_plugin_spec *spec)
+{
+    const sl_optval *v = sl_spec_opt(spec, "flush_interval");
     if (v && !(v->d > 0)) {
-        ld_err(ld, v->line ? v->line : spec->line,
-               "%s \"%s\": option \"flush_interval\" must be greater than 0", label, spec->plugin);
+        ld_err(ld, v->line ? v->line : ld->ret_line, "\"flush_interval\" must be greater than 0");
     }
     v = sl_spec_opt(spec, "flush_max_changes");
     if (v && v->i < 1) {
-        ld_err(ld, v->line ? v->line : spec->line,
-               "%s \"%s\": option \"flush_max_changes\" must be at least 1", label, spec->plugin);
+        ld_err(ld, v->line ? v->line : ld->ret_line, "\"flush_max_changes\" must be at least 1");
     }
     v = sl_spec_opt(spec, "memory_limit_mb");
     if (v && v->i < 0) {
-        ld_err(ld, v->line ? v->line : spec->line,
-               "%s \"%s\": option \"memory_limit_mb\" must be 0 (no limit) or more", label,
-               spec->plugin);
+        ld_err(ld, v->line ? v->line : ld->ret_line,
+               "\"memory_limit_mb\" must be 0 (no limit) or more");
     }
     v = sl_spec_opt(spec, "timezone");
     if (v && v->s) {
@@ -976,10 +1082,9 @@ static void check_core_sink(sl_loader *ld, sl_plugin_spec *spec, const char *lab
             ok = digits && hh <= 14 && mm <= 59;
         }
         if (!ok) {
-            ld_err(ld, v->line ? v->line : spec->line,
-                   "%s \"%s\": option \"timezone\" must be \"UTC\" or an offset like \"+02:00\", "
-                   "got \"%s\"",
-                   label, spec->plugin, shown(z, strlen(z)).s);
+            ld_err(ld, v->line ? v->line : ld->ret_line,
+                   "\"timezone\" must be \"UTC\" or an offset like \"+02:00\", got \"%s\"",
+                   shown(z, strlen(z)).s);
         }
     }
 }
@@ -1031,9 +1136,11 @@ static void load_spec(sl_loader *ld, int idx, sl_kind kind, int fallback_line, s
     }
     spec->entry = e;
 
+    /* A sink table still accepts the job-wide settings (their old place); the plugin's own
+     * declaration of the same name wins. */
     sl_decls ds = {{e->desc.options, NULL}, 1};
     if (kind == SL_KIND_SINK) {
-        ds.lists[ds.n++] = sl_core_sink_options;
+        ds.lists[ds.n++] = sl_job_options;
     }
     size_t ndecl = decl_count(&ds);
     spec->opts = calloc(ndecl ? ndecl : 1, sizeof *spec->opts);
@@ -1041,6 +1148,8 @@ static void load_spec(sl_loader *ld, int idx, sl_kind kind, int fallback_line, s
         oom(ld);
         return;
     }
+    char what[96];
+    snprintf(what, sizeof what, "%s \"%s\": ", label, shown(name, strlen(name)).s);
 
     /* Given options. */
     size_t nkeys = 0, other = 0;
@@ -1071,86 +1180,46 @@ static void load_spec(sl_loader *ld, int idx, sl_kind kind, int fallback_line, s
                    sug);
             continue;
         }
+        int legacy = is_job_option(o);
+        if (legacy && ld->nlegacy == SL_JOB_NOPTIONS) {
+            continue; /* cannot happen: each key once, and no more settings than that */
+        }
+        sl_optval *v = legacy ? &ld->legacy[ld->nlegacy] : &spec->opts[spec->nopts];
         lua_pushlstring(L, key, klen);
         lua_rawget(L, idx);
-        sl_optval *v = &spec->opts[spec->nopts];
-        char why[160];
-        v->type = o->type;
-        int r = convert(L, -1, o, v, why, sizeof why);
-        if (r == 0)
-            r = optval_node(L, -1, kl, v, why, sizeof why);
-        if (r == 0)
-            r = check_value(o, v, why, sizeof why);
-        if (r == 0) {
-            v->name = strdup(o->name);
-        }
-        if (r == 0 && v->name) {
-            v->type = o->type;
-            v->flags = o->flags;
-            v->line = kl;
-            spec->nopts++;
-        } else {
-            optval_clear(v);
-            if (r == -1) {
-                ld_err(ld, kl, "%s \"%s\": option \"%s\" %s", label, name, o->name, why);
+        if (parse_given(ld, -1, o, kl, what, v) == 0) {
+            if (legacy) {
+                ld->nlegacy++;
             } else {
-                oom(ld);
+                spec->nopts++;
             }
         }
         lua_pop(L, 1);
     }
     free(keys);
 
-    /* Defaults and required options. An option given with a wrong type is reported once, as
-     * a wrong type, not also as missing. */
-    for (size_t l = 0; l < ds.n; l++) {
-        for (const sl_option *o = ds.lists[l]; o && o->name; o++) {
-            if (sl_spec_opt(spec, o->name)) {
-                continue;
+    /* Defaults and required options of the plugin. An option given with a wrong type is
+     * reported once, as a wrong type, not also as missing. */
+    for (const sl_option *o = e->desc.options; o && o->name; o++) {
+        if (sl_spec_opt(spec, o->name) || decl_find(&ds, o->name) != o) {
+            continue; /* given, or shadowed by an earlier declaration of the same name */
+        }
+        lua_pushstring(L, o->name);
+        int given = lua_rawget(L, idx) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (given) {
+            continue;
+        }
+        if (o->default_value) {
+            if (fill_default(ld, o, line, what, &spec->opts[spec->nopts]) == 0) {
+                spec->nopts++;
             }
-            if (decl_find(&ds, o->name) != o) {
-                continue; /* shadowed by an earlier declaration of the same name */
-            }
-            lua_pushstring(L, o->name);
-            int given = lua_rawget(L, idx) != LUA_TNIL;
-            lua_pop(L, 1);
-            if (given) {
-                continue;
-            }
-            if (o->default_value) {
-                sl_optval *v = &spec->opts[spec->nopts];
-                int r = parse_default(o, v);
-                if (r == 0) {
-                    v->name = strdup(o->name);
-                }
-                if (r == 0 && v->name && default_node(v) != 0)
-                    r = -2;
-                if (r == 0 && v->name) {
-                    v->type = o->type;
-                    v->flags = o->flags;
-                    v->is_default = 1;
-                    spec->nopts++;
-                } else {
-                    optval_clear(v);
-                    if (r == -1) {
-                        ld_err(ld, line,
-                               "%s \"%s\": option \"%s\" has an invalid default \"%s\" in the "
-                               "plugin",
-                               label, name, o->name, o->default_value);
-                    } else {
-                        oom(ld);
-                    }
-                }
-            } else if (o->flags & SL_OPT_REQUIRED) {
-                ld_err(ld, line, "%s \"%s\": missing required option \"%s\"", label, name, o->name);
-            }
+        } else if (o->flags & SL_OPT_REQUIRED) {
+            ld_err(ld, line, "%s \"%s\": missing required option \"%s\"", label, name, o->name);
         }
     }
     if (spec->nopts)
         qsort(spec->opts, spec->nopts, sizeof *spec->opts, cmp_optval);
-    if (kind == SL_KIND_SINK) {
-        check_core_sink(ld, spec, label);
-    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1171,13 +1240,128 @@ static int tenant_ok(const char *s, size_t len)
     return 1;
 }
 
-static const char *const top_keys[] = {"tenant", "source", "transforms", "sink"};
+static const char *const top_keys[] = {"tenant", "source", "transforms", "sink", "notifiers"};
+#define NTOP_KEYS (sizeof top_keys / sizeof top_keys[0])
 
 /* Line of a top-level key, or where the job table is returned. */
 static int top_line(const sl_loader *ld, const char *key)
 {
     int l = sl_scan_find(&ld->scan, key, 1, 0);
     return l ? l : ld->ret_line;
+}
+
+/* An optional array of plugin tables (transforms, notifiers). */
+static void load_list(sl_loader *ld, int t, const char *key, sl_kind kind, sl_plugin_spec **out,
+                      size_t *nout)
+{
+    lua_State *L = ld->L;
+    int ty = rawfield(L, t, key);
+    int xl = top_line(ld, key);
+    size_t n = 0;
+    if (ty == LUA_TNIL) {
+        /* optional */
+    } else if (ty != LUA_TTABLE || !is_array(L, -1, &n)) {
+        ld_err(ld, xl, "\"%s\" must be an array of tables, got %s", key,
+               ty == LUA_TTABLE ? "a table with non-array keys" : lua_typename(L, ty));
+    } else if (n > 0) {
+        *out = calloc(n, sizeof **out);
+        if (!*out) {
+            oom(ld);
+        } else {
+            *nout = n;
+            size_t ntables = 0;
+            for (size_t i = 0; i < n; i++) {
+                int et = lua_rawgeti(L, -1, (lua_Integer)i + 1);
+                if (et != LUA_TTABLE) {
+                    ld_err(ld, xl, "%s[%zu] must be a table, got %s", key, i + 1,
+                           lua_typename(L, et));
+                } else {
+                    /* A plain entry is found as the (i+1)-th "plugin =" after the key. */
+                    int el = sl_scan_find(&ld->scan, "plugin", xl, ntables++);
+                    load_spec(ld, -1, kind, el ? el : xl, &(*out)[i]);
+                }
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static const sl_option *job_option(const char *name)
+{
+    for (const sl_option *o = sl_job_options; o->name; o++) {
+        if (strcmp(o->name, name) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* The job-wide settings: those written in the job table, then those written inside sink{} (the
+ * old place: one warning per file), then the defaults. */
+static void load_settings(sl_loader *ld, int t, const sl_tkey *keys, size_t nkeys, sl_jobdesc *job)
+{
+    sl_plugin_spec *spec = &job->settings;
+    spec->line = ld->ret_line;
+    spec->opts = calloc(SL_JOB_NOPTIONS, sizeof *spec->opts);
+    if (!spec->opts) {
+        oom(ld);
+        return;
+    }
+    for (size_t ki = 0; ki < nkeys; ki++) {
+        const sl_option *o =
+            strlen(keys[ki].name) == keys[ki].len ? job_option(keys[ki].name) : NULL;
+        if (!o) {
+            continue;
+        }
+        rawfield(ld->L, t, o->name);
+        if (parse_given(ld, -1, o, keys[ki].line, "", &spec->opts[spec->nopts]) == 0) {
+            spec->nopts++;
+        }
+        lua_pop(ld->L, 1);
+    }
+    if (ld->nlegacy) {
+        char names[160] = "";
+        int first = 0;
+        char first_name[32] = "";
+        for (size_t i = 0; i < ld->nlegacy; i++) {
+            sl_optval *v = &ld->legacy[i];
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", v->name);
+            if (!first || v->line < first) {
+                first = v->line;
+                snprintf(first_name, sizeof first_name, "%s", v->name);
+            }
+            const sl_optval *top = sl_spec_opt(spec, v->name);
+            if (top) {
+                ld_err(ld, v->line,
+                       "\"%s\" is set both in the job table (line %d) and inside sink{}: keep "
+                       "the one in the job table",
+                       v->name, top->line);
+                optval_clear(v);
+            } else if (spec->nopts < SL_JOB_NOPTIONS) {
+                spec->opts[spec->nopts++] = *v;
+                memset(v, 0, sizeof *v);
+            } else {
+                optval_clear(v); /* cannot happen: each setting is stored once */
+            }
+        }
+        ld_warn(ld, first,
+                "sink: %s inside sink{} %s deprecated: write job-wide settings in the job table "
+                "(return { tenant = ..., %s = ..., source = ..., sink = ... })",
+                names, ld->nlegacy == 1 ? "is" : "are", first_name);
+        ld->nlegacy = 0;
+    }
+    for (const sl_option *o = sl_job_options; o->name; o++) {
+        if (!sl_spec_opt(spec, o->name) && o->default_value && spec->nopts < SL_JOB_NOPTIONS &&
+            fill_default(ld, o, ld->ret_line, "", &spec->opts[spec->nopts]) == 0) {
+            spec->nopts++;
+        }
+    }
+    if (spec->nopts) {
+        qsort(spec->opts, spec->nopts, sizeof *spec->opts, cmp_optval);
+    }
+    check_settings(ld, spec);
 }
 
 static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
@@ -1192,23 +1376,30 @@ static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
     if (other) {
         ld_err(ld, ld->ret_line,
                "the job table has %zu entr%s without a name (keys are tenant, source, "
-               "transforms, sink)",
+               "transforms, sink, notifiers and the job-wide settings)",
                other, other == 1 ? "y" : "ies");
+    }
+    const char *names[NTOP_KEYS + SL_JOB_NOPTIONS];
+    size_t nnames = 0;
+    for (size_t i = 0; i < NTOP_KEYS; i++) {
+        names[nnames++] = top_keys[i];
+    }
+    for (const sl_option *o = sl_job_options; o->name; o++) {
+        names[nnames++] = o->name;
     }
     for (size_t ki = 0; ki < nkeys; ki++) {
         const char *k = keys[ki].name;
         int known = 0;
-        for (size_t i = 0; i < 4; i++) {
-            known |= strcmp(k, top_keys[i]) == 0;
+        for (size_t i = 0; i < nnames; i++) {
+            known |= strcmp(k, names[i]) == 0;
         }
         if (!known) {
             char sug[64];
-            suggestion(sug, sizeof sug, k, top_keys, 4);
+            suggestion(sug, sizeof sug, k, names, nnames);
             ld_err(ld, keys[ki].line, "unknown top-level key \"%s\"%s", shown(k, keys[ki].len).s,
                    sug);
         }
     }
-    free(keys);
 
     /* tenant */
     int tt = rawfield(L, t, "tenant");
@@ -1226,6 +1417,7 @@ static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
         } else if (!(job->tenant = strndup(s, len))) {
             oom(ld);
         }
+        job->tenant_line = tl;
     }
     lua_pop(L, 1);
 
@@ -1248,37 +1440,12 @@ static void load_top(sl_loader *ld, int t, sl_jobdesc *job)
         lua_pop(L, 1);
     }
 
-    /* transforms */
-    int ty = rawfield(L, t, "transforms");
-    int xl = top_line(ld, "transforms");
-    size_t n = 0;
-    if (ty == LUA_TNIL) {
-        /* optional */
-    } else if (ty != LUA_TTABLE || !is_array(L, -1, &n)) {
-        ld_err(ld, xl, "\"transforms\" must be an array of tables, got %s",
-               ty == LUA_TTABLE ? "a table with non-array keys" : lua_typename(L, ty));
-    } else if (n > 0) {
-        job->transforms = calloc(n, sizeof *job->transforms);
-        if (!job->transforms) {
-            oom(ld);
-        } else {
-            job->ntransforms = n;
-            size_t ntables = 0;
-            for (size_t i = 0; i < n; i++) {
-                int et = lua_rawgeti(L, -1, (lua_Integer)i + 1);
-                if (et != LUA_TTABLE) {
-                    ld_err(ld, xl, "transforms[%zu] must be a table, got %s", i + 1,
-                           lua_typename(L, et));
-                } else {
-                    /* A plain entry is found as the (i+1)-th "plugin =" after "transforms =". */
-                    int el = sl_scan_find(&ld->scan, "plugin", xl, ntables++);
-                    load_spec(ld, -1, SL_KIND_TRANSFORM, el ? el : xl, &job->transforms[i]);
-                }
-                lua_pop(L, 1);
-            }
-        }
-    }
-    lua_pop(L, 1);
+    load_list(ld, t, "transforms", SL_KIND_TRANSFORM, &job->transforms, &job->ntransforms);
+    load_list(ld, t, "notifiers", SL_KIND_NOTIFIER, &job->notifiers, &job->nnotifiers);
+
+    /* After the sink: it may hold settings in their old place. */
+    load_settings(ld, t, keys, nkeys, job);
+    free(keys);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1290,11 +1457,7 @@ typedef struct sl_fnv {
 
 static void fnv_bytes(sl_fnv *f, const void *p, size_t n)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        f->h ^= b[i];
-        f->h *= 0x100000001b3ull;
-    }
+    f->h = sl_fnv1a(f->h, p, n);
 }
 
 static void fnv_u64(sl_fnv *f, uint64_t v)
@@ -1335,7 +1498,7 @@ static void fnv_spec(sl_fnv *f, const char *kind, const sl_plugin_spec *s)
 
 static void job_hash(sl_jobdesc *job)
 {
-    sl_fnv f = {0xcbf29ce484222325ull};
+    sl_fnv f = {SL_FNV_INIT};
     fnv_str(&f, "sluice-job-1");
     fnv_str(&f, job->tenant);
     fnv_spec(&f, "source", &job->source);
@@ -1344,6 +1507,10 @@ static void job_hash(sl_jobdesc *job)
         fnv_spec(&f, "transform", &job->transforms[i]);
     }
     fnv_spec(&f, "sink", &job->sink);
+    fnv_u64(&f, job->nnotifiers);
+    for (size_t i = 0; i < job->nnotifiers; i++)
+        fnv_spec(&f, "notifier", &job->notifiers[i]);
+    fnv_spec(&f, "settings", &job->settings);
     snprintf(job->hash, sizeof job->hash, "%016llx", (unsigned long long)f.h);
 }
 
@@ -1429,7 +1596,11 @@ void sl_job_free(sl_jobdesc *job)
         spec_free(&job->transforms[i]);
     }
     free(job->transforms);
+    for (size_t i = 0; i < job->nnotifiers; i++)
+        spec_free(&job->notifiers[i]);
+    free(job->notifiers);
     spec_free(&job->sink);
+    spec_free(&job->settings);
     free(job);
 }
 
@@ -1480,6 +1651,9 @@ sl_jobdesc *sl_job_load(const char *path, const sl_registry *reg, sl_diag *diag)
         job_hash(job);
     }
 out:
+    for (size_t i = 0; i < ld.nlegacy; i++) {
+        optval_clear(&ld.legacy[i]);
+    }
     sort_diags(diag, first_diag, path);
     if (ld.nerr) {
         sl_job_free(job);
@@ -1499,4 +1673,52 @@ const sl_optval *sl_spec_opt(const sl_plugin_spec *spec, const char *name)
         }
     }
     return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Exclusive options across jobs */
+
+static void spec_clashes(const sl_jobdesc *a, const sl_plugin_spec *sa, const sl_jobdesc *b,
+                         const sl_plugin_spec *sb, const char *label, sl_diag *diag, size_t *n)
+{
+    if (!sa->entry || sa->entry != sb->entry) {
+        return;
+    }
+    for (size_t i = 0; i < sb->nopts; i++) {
+        const sl_optval *vb = &sb->opts[i];
+        if (!(vb->flags & SL_OPT_EXCLUSIVE) || !vb->s) {
+            continue;
+        }
+        const sl_optval *va = sl_spec_opt(sa, vb->name);
+        if (!va || !va->s || strcmp(va->s, vb->s) != 0) {
+            continue;
+        }
+        int secret = (vb->flags & SL_OPT_SECRET) != 0;
+        sl_diag_add(diag, b->file, vb->line ? vb->line : sb->line,
+                    "tenant \"%s\": %s \"%s\": option \"%s\"%s%s%s%s is also used by tenant \"%s\" "
+                    "(%s:%d); two jobs must not share it",
+                    b->tenant, label, sb->plugin, vb->name, secret ? "" : " = \"",
+                    secret ? "" : shown(vb->s, strlen(vb->s)).s, secret ? "" : "\"",
+                    vb->is_default ? " (the default)" : "", a->tenant, a->file,
+                    va->line ? va->line : sa->line);
+        (*n)++;
+    }
+}
+
+size_t sl_job_clashes(const sl_jobdesc *a, const sl_jobdesc *b, sl_diag *diag)
+{
+    size_t n = 0;
+    spec_clashes(a, &a->source, b, &b->source, "source", diag, &n);
+    spec_clashes(a, &a->sink, b, &b->sink, "sink", diag, &n);
+    for (size_t i = 0; i < a->ntransforms; i++) {
+        for (size_t k = 0; k < b->ntransforms; k++) {
+            spec_clashes(a, &a->transforms[i], b, &b->transforms[k], "transform", diag, &n);
+        }
+    }
+    for (size_t i = 0; i < a->nnotifiers; i++) {
+        for (size_t k = 0; k < b->nnotifiers; k++) {
+            spec_clashes(a, &a->notifiers[i], b, &b->notifiers[k], "notifier", diag, &n);
+        }
+    }
+    return n;
 }

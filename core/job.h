@@ -42,20 +42,27 @@ typedef struct sl_plugin_spec {
     size_t nopts;
 } sl_plugin_spec;
 
-/* Options every sink table also accepts; the core, not the sink plugin, reads them. */
-extern const sl_option sl_core_sink_options[];
+/* Job-wide settings, written at the top level of the job table (flush_interval, format, ...).
+ * The core, not a plugin, reads them. The old spelling inside sink{} is still accepted, with
+ * one deprecation warning per file. */
+extern const sl_option sl_job_options[];
 
 typedef struct sl_jobdesc {
     char *file;   /* path as given */
     char *tenant; /* validated: [A-Za-z0-9_.-]{1,64} */
+    int tenant_line;
     sl_plugin_spec source;
     sl_plugin_spec *transforms;
     size_t ntransforms;
-    sl_plugin_spec sink; /* opts include sl_core_sink_options */
-    char hash[17];       /* hex of a 64-bit hash over the evaluated description, secrets included */
+    sl_plugin_spec sink;
+    sl_plugin_spec *notifiers;
+    size_t nnotifiers;
+    sl_plugin_spec settings; /* sl_job_options incl. defaults; plugin and entry are NULL */
+    char hash[17]; /* hex of a 64-bit hash over the evaluated description, secrets included */
 } sl_jobdesc;
 
-/* Diagnostics, "FILE:LINE: message" each. */
+/* Diagnostics, "FILE:LINE: message" each. A job that loads may still carry warnings
+ * ("FILE:LINE: warning: ..."); a job that fails has at least one other line. */
 typedef struct sl_diag {
     char **lines;
     size_t n;
@@ -69,5 +76,9 @@ sl_jobdesc *sl_job_load(const char *path, const sl_registry *reg, sl_diag *diag)
 void sl_job_free(sl_jobdesc *job);
 
 const sl_optval *sl_spec_opt(const sl_plugin_spec *spec, const char *name);
+
+/* Options declared SL_OPT_EXCLUSIVE that job b gives the same value as job a (same kind, same
+ * plugin): one diagnostic per clash, at b's file and line, naming a's. Returns the number. */
+size_t sl_job_clashes(const sl_jobdesc *a, const sl_jobdesc *b, sl_diag *diag);
 
 #endif

@@ -230,7 +230,8 @@ static int sb_secret_file(lua_State *L)
     return 1;
 }
 
-/* source{...}, transform{...}, sink{...}: the table itself, stamped with the caller's line. */
+/* source{...}, transform{...}, sink{...}, notifier{...}: the table itself, stamped with the
+ * caller's line. */
 static int sb_ctor(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -334,8 +335,8 @@ static int sb_setup(lua_State *L)
     lua_pushvalue(L, 5);
     lua_setfield(L, 6, "utf8");
 
-    static const char *const kinds[] = {"source", "transform", "sink"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const kinds[] = {"source", "transform", "sink", "notifier"};
+    for (size_t i = 0; i < 4; i++) {
         lua_pushstring(L, kinds[i]);
         lua_pushcclosure(L, sb_ctor, 1);
         lua_setfield(L, 6, kinds[i]);

@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The plugin directory relative to the installed binary's directory (core/CMakeLists.txt). */
+#ifndef SL_PLUGIN_REL_DIR
+#define SL_PLUGIN_REL_DIR "../lib/sluice/plugins"
+#endif
+
 /* What a plugin must know of each struct: the members of ABI 2.0. */
 #define SL_PLUGIN_V2_SIZE    (offsetof(sl_plugin, notifier) + sizeof(const sl_notifier_ops *))
 #define SL_OPTION_V2_SIZE    (offsetof(sl_option, max) + sizeof(double))
@@ -334,6 +339,10 @@ int sl_registry_load(sl_registry *reg, const char *const *dirs, size_t ndirs, co
         char path[4096];
         snprintf(path, sizeof path, "%s/plugins", exe_dir);
         load_dir(reg, path);
+        /* An install moved to another prefix (cmake --install --prefix P): P/bin/sluice finds
+         * P/lib/sluice/plugins before the prefix it was configured with. */
+        snprintf(path, sizeof path, "%s/%s", exe_dir, SL_PLUGIN_REL_DIR);
+        load_dir(reg, path);
     }
     load_dir(reg, SL_PLUGIN_INSTALL_DIR);
     /* The array moved while it grew: point each descriptor at its own entry's copies. */
@@ -366,6 +375,7 @@ const sl_plugin_entry *sl_registry_find(const sl_registry *reg, sl_kind kind, co
 
 void sl_registry_free(sl_registry *reg)
 {
+    sl_registry_fini(reg); /* no instance outlives the registry: the plugins' fini() may run */
     for (size_t i = 0; i < reg->n; i++) {
         free(reg->items[i].path);
         free(reg->items[i].options);

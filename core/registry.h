@@ -32,7 +32,8 @@ typedef struct sl_registry {
 } sl_registry;
 
 /* Search order: dirs given with --plugin-dir (in order), then $SLUICE_PLUGIN_PATH (':'-separated),
- * then <dir of the executable>/plugins (the build tree), then the install prefix. The first
+ * then <dir of the executable>/plugins (the build tree), then <dir of the executable>/
+ * SL_PLUGIN_REL_DIR (a relocated install), then the configured install prefix. The first
  * plugin with a given kind+name wins. Refusals are logged as one line each and recorded. */
 int sl_registry_load(sl_registry *reg, const char *const *dirs, size_t ndirs, const char *exe_dir);
 const sl_plugin_entry *sl_registry_find(const sl_registry *reg, sl_kind kind, const char *name);

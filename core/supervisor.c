@@ -1,6 +1,7 @@
 #include "supervisor.h"
 
 #include "engine.h"
+#include "fnv.h"
 #include "job.h"
 #include "log.h"
 
@@ -115,12 +116,7 @@ typedef struct sup {
 
 static uint64_t fnv(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return sl_fnv1a(SL_FNV_INIT, s, strlen(s));
 }
 
 static int in_shard(const sl_run_opts *o, const char *tenant)
@@ -149,6 +145,20 @@ static const slot *tenant_owner(sup *sp, const char *tenant, const char *except_
             strcmp(sp->s[i].path, except_path) != 0)
             return &sp->s[i];
     return NULL;
+}
+
+/* A running job (another file) that gives an exclusive option the same value: logged. */
+static int clashes(sup *sp, const sl_jobdesc *d, const char *path)
+{
+    sl_diag diag = {0};
+    for (size_t i = 0; i < sp->n; i++)
+        if (sp->s[i].job && strcmp(sp->s[i].path, path) != 0)
+            sl_job_clashes(sp->s[i].job->desc, d, &diag);
+    for (size_t i = 0; i < diag.n; i++)
+        sl_log(SL_LOG_ERROR, d->tenant, NULL, "%s: not started", diag.lines[i]);
+    size_t n = diag.n;
+    sl_diag_free(&diag);
+    return n > 0;
 }
 
 static int stop_job(sup *sp, slot *sl, const char *why)
@@ -216,8 +226,8 @@ static size_t reload(sup *sp, char *const *args, size_t nargs, int initial)
             sl_diag_free(&diag);
             continue;
         }
-        sl_diag_free(&diag);
         if (!in_shard(sp->o, d->tenant)) {
+            sl_diag_free(&diag);
             sl_job_free(d);
             continue;
         }
@@ -225,14 +235,26 @@ static size_t reload(sup *sp, char *const *args, size_t nargs, int initial)
         if (owner) {
             sl_log(SL_LOG_ERROR, d->tenant, NULL, "%s: tenant \"%s\" is already run by %s",
                    paths[k], d->tenant, owner->path);
+            failed++;
+            sl_diag_free(&diag);
             sl_job_free(d);
             continue;
         }
+        if (clashes(sp, d, paths[k])) {
+            failed++;
+            sl_diag_free(&diag);
+            sl_job_free(d);
+            continue;
+        }
+        if (old && old->job && strcmp(old->job->desc->hash, d->hash) == 0) {
+            sl_diag_free(&diag);
+            sl_job_free(d); /* unchanged: untouched (its warnings were logged when it started) */
+            continue;
+        }
+        for (size_t i = 0; i < diag.n; i++)
+            sl_log(SL_LOG_WARN, d->tenant, NULL, "%s", diag.lines[i]);
+        sl_diag_free(&diag);
         if (old && old->job) {
-            if (strcmp(old->job->desc->hash, d->hash) == 0) {
-                sl_job_free(d); /* unchanged: untouched */
-                continue;
-            }
             if (stop_job(sp, old, "its job file changed") != 0) {
                 sl_job_free(d);
                 continue;
@@ -374,5 +396,10 @@ int sl_supervise(const sl_registry *reg, char *const *args, size_t nargs, const 
         free(sp.s[i].path);
     free(sp.s);
     close(sfd);
+    if (rc == 0 && o->once && failed) {
+        /* A file that failed to load fails the run, once the others have run. */
+        sl_log(SL_LOG_ERROR, NULL, NULL, "%zu job file(s) could not be started", failed);
+        rc = 1;
+    }
     return rc;
 }

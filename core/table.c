@@ -1,12 +1,22 @@
 #include "table.h"
 
+#include "fnv.h"
+#include "qvd/qvd.h"
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Row blob: u32 length, u32 count, then per column a flag byte and, for a value, 8 bytes (fixed
- * types) or u32 length + bytes (variable types). Unaligned access goes through memcpy. */
+ * types; TIMESTAMPOFF adds its i32 offset: 12) or u32 length + bytes (variable types). Unaligned
+ * access goes through memcpy. */
 #define HDR 8
+
+static size_t fixed_size(sl_type t)
+{
+    return t == SL_T_TIMESTAMPOFF ? 12 : 8;
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -22,12 +32,7 @@ static void wr32(uint8_t *p, uint32_t v)
 
 static uint64_t fnv(const void *p, size_t n, uint64_t h)
 {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return sl_fnv1a(h, p, n);
 }
 
 sl_table *sl_table_new(const char *ns, const char *name, const sl_schema *schema)
@@ -76,7 +81,7 @@ static const uint8_t *cell_at(const sl_schema *s, const uint8_t *blob, uint32_t 
         if (sl_type_is_var(s->cols[c].type))
             p += 4 + rd32(p);
         else
-            p += 8;
+            p += fixed_size(s->cols[c].type);
     }
     return p;
 }
@@ -96,7 +101,9 @@ static const uint8_t *decode_cell(sl_type t, const uint8_t *p, sl_value *v)
         memcpy(&v->f, p, 8);
     else
         memcpy(&v->i, p, 8);
-    return p + 8;
+    if (t == SL_T_TIMESTAMPOFF)
+        memcpy(&v->aux, p + 8, 4);
+    return p + fixed_size(t);
 }
 
 uint32_t sl_table_row(const sl_table *t, size_t i, sl_value *vals)
@@ -108,13 +115,42 @@ uint32_t sl_table_row(const sl_table *t, size_t i, sl_value *vals)
     return rd32(blob + 4);
 }
 
+/* Identity of values (keys, and whole rows of keyless tables) is the value, not its spelling:
+ * DECIMAL "1.0" and "1.00" and DOUBLE 0.0 and -0.0 are one value, as in the source's own
+ * comparison and as the QVD stores them (docs/qvd-types.md, "One number, one symbol": the file
+ * keeps the first spelling, so after recovery a DELETE carrying the other must still match). */
+static uint64_t value_hash(sl_type t, const sl_value *v, uint64_t h)
+{
+    if (t == SL_T_DECIMAL) {
+        char buf[SL_QVD_DECIMAL_DIGITS];
+        sl_qvd_decimal d;
+        if (sl_qvd_decimal_parse(v->p, v->len, &d, buf) == 0) {
+            int64_t e = d.exp10;
+            h = fnv(&d.neg, sizeof d.neg, h);
+            h = fnv(d.digits, d.ndigits, h);
+            return fnv(&e, 8, h);
+        }
+        return fnv(v->p, v->len, h);
+    }
+    if (sl_type_is_var(t))
+        return fnv(v->p, v->len, h);
+    if (sl_type_is_f64(t)) {
+        double f = v->f == 0 ? 0.0 : isnan(v->f) ? NAN : v->f;
+        return fnv(&f, 8, h);
+    }
+    h = fnv(&v->i, 8, h);
+    if (t == SL_T_TIMESTAMPOFF) /* the offset is part of the value */
+        h = fnv(&v->aux, 4, h);
+    return h;
+}
+
 /* Key bytes of a blob: the key cells, in key order (key position 1..n), as stored. */
 /* Hash of a row's key cells in key order (all cells for a keyless table), read from a stored
  * blob or, when blob is NULL, from row r of a batch (unchanged cells count as NULL there). The
  * two must agree: the index holds blob hashes and is probed with batch hashes. */
 static uint64_t key_hash(const sl_schema *s, const uint8_t *blob, const sl_batch *b, size_t r)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = SL_FNV_INIT;
     for (uint32_t k = 1; k <= (s->nkeys ? s->nkeys : 1); k++) {
         for (uint32_t c = 0; c < s->ncols; c++) {
             if (s->nkeys ? (uint32_t)s->cols[c].key != k : k != 1)
@@ -127,14 +163,8 @@ static uint64_t key_hash(const sl_schema *s, const uint8_t *blob, const sl_batch
             if (v.flag == SL_CELL_UNCHANGED)
                 v.flag = SL_CELL_NULL;
             h = fnv(&v.flag, 1, h);
-            if (v.flag == SL_CELL_VALUE) {
-                if (sl_type_is_var(s->cols[c].type))
-                    h = fnv(v.p, v.len, h);
-                else if (sl_type_is_f64(s->cols[c].type))
-                    h = fnv(&v.f, 8, h);
-                else
-                    h = fnv(&v.i, 8, h);
-            }
+            if (v.flag == SL_CELL_VALUE)
+                h = value_hash(s->cols[c].type, &v, h);
         }
     }
     return h;
@@ -151,11 +181,19 @@ static int val_eq(sl_type t, const sl_value *a, const sl_value *b)
         return 0;
     if (a->flag != SL_CELL_VALUE)
         return 1;
+    if (sl_type_is_var(t) && a->len == b->len && memcmp(a->p, b->p, a->len) == 0)
+        return 1;
+    if (t == SL_T_DECIMAL) {
+        char ba[SL_QVD_DECIMAL_DIGITS], bb[SL_QVD_DECIMAL_DIGITS];
+        sl_qvd_decimal da, db;
+        return sl_qvd_decimal_parse(a->p, a->len, &da, ba) == 0 &&
+               sl_qvd_decimal_parse(b->p, b->len, &db, bb) == 0 && sl_qvd_decimal_eq(&da, &db);
+    }
     if (sl_type_is_var(t))
-        return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+        return 0;
     if (sl_type_is_f64(t))
-        return memcmp(&a->f, &b->f, 8) == 0;
-    return a->i == b->i;
+        return a->f == b->f || (isnan(a->f) && isnan(b->f));
+    return a->i == b->i && (t != SL_T_TIMESTAMPOFF || a->aux == b->aux);
 }
 
 static int rehash(sl_table *t, size_t nslots)
@@ -295,7 +333,7 @@ static uint8_t *build_blob(const sl_schema *s, const sl_batch *b, size_t r, cons
         }
         len += 1;
         if (vals[c].flag == SL_CELL_VALUE)
-            len += sl_type_is_var(s->cols[c].type) ? 4 + vals[c].len : 8;
+            len += sl_type_is_var(s->cols[c].type) ? 4 + vals[c].len : fixed_size(s->cols[c].type);
     }
     uint8_t *blob = malloc(len);
     if (!blob) {
@@ -320,7 +358,9 @@ static uint8_t *build_blob(const sl_schema *s, const sl_batch *b, size_t r, cons
             p += 8;
         } else {
             memcpy(p, &vals[c].i, 8);
-            p += 8;
+            if (s->cols[c].type == SL_T_TIMESTAMPOFF)
+                memcpy(p + 8, &vals[c].aux, 4);
+            p += fixed_size(s->cols[c].type);
         }
     }
     if (vals != stackvals)
@@ -517,7 +557,9 @@ static int cmp_val(sl_type t, const sl_value *a, const sl_value *b)
     }
     if (sl_type_is_f64(t))
         return (a->f > b->f) - (a->f < b->f);
-    return (a->i > b->i) - (a->i < b->i);
+    if (a->i != b->i)
+        return (a->i > b->i) - (a->i < b->i);
+    return t == SL_T_TIMESTAMPOFF ? (a->aux > b->aux) - (a->aux < b->aux) : 0;
 }
 
 typedef struct {

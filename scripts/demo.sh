@@ -50,8 +50,8 @@ return {
                    tables = { "customers", "products", "orders" } },
   sink = sink{ plugin = "s3", endpoint = env("S3_ENDPOINT"), region = env("S3_REGION"),
                bucket = env("S3_BUCKET"), prefix = "demo/", path_style = true,
-               access_key_id = env("S3_ACCESS_KEY_ID"), secret_access_key = env("S3_SECRET_ACCESS_KEY"),
-               flush_interval = 1 },
+               access_key_id = env("S3_ACCESS_KEY_ID"), secret_access_key = env("S3_SECRET_ACCESS_KEY") },
+  flush_interval = 1,
 }
 LUA
 cat >"$D/jobs/demo-local.lua" <<LUA
@@ -60,7 +60,8 @@ return {
   tenant = "demo-local",
   source = source{ plugin = "postgres", conninfo = env("SL_PG_CONNINFO"),
                    tables = { "customers", "products", "orders" } },
-  sink = sink{ plugin = "file", path = "$D/qvd", flush_interval = 1, changes = true },
+  sink = sink{ plugin = "file", path = "$D/qvd" },
+  flush_interval = 1, changes = true,
 }
 LUA
 export SL_PG_CONNINFO S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY

@@ -17,12 +17,13 @@ REPS=${2:-3}
 WORK=$(mktemp -d /tmp/sluice-s3-bench.XXXXXX)
 trap '"$ROOT/scripts/s3.sh" stop "$WORK/srv" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT INT TERM
 
-if [ ! -f "$BUILD/plugins/sl-sink-s3.so" ]; then
+if [ ! -f "$BUILD/plugins/sl-sink-s3.so" ] || [ ! -f "$BUILD/lib/libsluice-testhost.so" ]; then
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_TESTS=OFF >/dev/null
-    cmake --build "$BUILD" -j2 --target sl-sink-s3 >/dev/null
+    cmake --build "$BUILD" -j2 --target sl-sink-s3 sluice_testhost >/dev/null
 fi
-cc -O2 -std=c17 -D_GNU_SOURCE -I"$ROOT/core/include" -I"$ROOT/tests/lib" -I"$ROOT/tests/s3" \
-    -o "$WORK/s3_bench" "$ROOT/bench/s3/s3_bench.c" -ldl -lcrypto
+cc -O2 -std=c17 -D_GNU_SOURCE -I"$ROOT/core/include" -I"$ROOT/testhost/include" -I"$ROOT/tests/lib" \
+    -I"$ROOT/tests/s3" -o "$WORK/s3_bench" "$ROOT/bench/s3/s3_bench.c" \
+    -L"$BUILD/lib" -Wl,-rpath,"$BUILD/lib" -lsluice-testhost -lcrypto
 
 "$ROOT/scripts/s3.sh" start "$WORK/srv"
 . "$WORK/srv/s3.env"

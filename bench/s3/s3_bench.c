@@ -1,6 +1,6 @@
 /* Upload throughput of the s3 sink plugin: streams FILE into KEY through put_begin/put_write/
- * put_commit in 1 MiB writes and prints "<bytes> <seconds> <MB/s>". Uses the tests' host
- * harness (tests/s3/s3_harness.h); the server comes from $S3_TEST_DIR/s3.env.
+ * put_commit in 1 MiB writes and prints "<bytes> <seconds> <MB/s>". Uses the tests' harness
+ * (tests/s3/s3_harness.h, on libsluice-testhost); the server comes from $S3_TEST_DIR/s3.env.
  *
  * usage: s3_bench FILE KEY [option=value ...]   (e.g. endpoint=http://127.0.0.1:PORT) */
 #include "s3_harness.h"
@@ -23,7 +23,7 @@ int main(int argc, char **argv)
         kv[nkv++] = argv[i];
         kv[nkv++] = eq + 1;
     }
-    h_inst in;
+    h_inst in = {0};
     if (h_open(&in, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], kv[6], kv[7], kv[8], kv[9], NULL) !=
         0) {
         return 1;
@@ -37,7 +37,7 @@ int main(int argc, char **argv)
     uint8_t *buf = malloc(cap);
     double t0 = h_now();
     sl_put *p = NULL;
-    sl_status st = in.ops->put_begin(in.ctx, argv[2], "application/octet-stream", &p);
+    sl_status st = in.ops->put_begin(in.ctx, argv[2], &h_octet, &p);
     uint64_t total = 0;
     size_t n;
     while (st == SL_OK && (n = fread(buf, 1, cap, f)) > 0) {
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
         total += n;
     }
     if (st == SL_OK) {
-        st = in.ops->put_commit(in.ctx, p);
+        st = in.ops->put_commit(in.ctx, p, NULL);
     } else if (p) {
         in.ops->put_abort(in.ctx, p);
     }

@@ -79,7 +79,11 @@ typedef struct sl_qvd_write_opts {
     const char *comment;     /* table-level <Comment>: the core stores the source position here */
     const char *lineage;     /* one LineageInfo (written as its Discriminator), may be NULL */
     int64_t create_time_us;  /* CreateUtcTime; 0 = now */
-    int tz_offset_minutes;   /* TIMESTAMPTZ is shown in this zone (0 = UTC) */
+    /* The source's field of each column (scale -> NumberFormat; source_type and NOT NULL -> the
+     * field's Comment), ncols entries, or NULL. Borrowed until sl_qvd_writer_free. */
+    const sl_field *fields;
+    int tz_offset_minutes; /* TIMESTAMPTZ and the number of TIMESTAMPOFF are in this zone
+                              (0 = UTC) */
 } sl_qvd_write_opts;
 
 typedef struct sl_qvd_writer sl_qvd_writer;
@@ -102,6 +106,26 @@ int sl_qvd_symbol_to_value(const sl_qvd_symbol *sym, sl_type t, sl_value *out, c
                            size_t scratchlen);
 /* Scratch bytes sl_qvd_symbol_to_value needs for sym: 64, or more for a long BINARY value. */
 size_t sl_qvd_symbol_scratch_size(const sl_qvd_symbol *sym, sl_type t);
+
+/* A name or text as a QVD header written by the writer holds it and a reader gets it back: bytes
+ * that are not UTF-8 and characters XML 1.0 cannot hold become U+FFFD (docs/qvd-types.md,
+ * "Header"). Malloc'd; NULL on out of memory. Recovery matches columns to fields with it. */
+char *sl_qvd_header_text(const char *s);
+
+/* A plain decimal text ([+-]digits[.digits][e[+-]digits]) as its exact value: sign, significant
+ * digits without leading or trailing zeros, and the power of ten of the last one ("1.50",
+ * "+15e-1" -> 15e-1; "-0", "0.00" -> zero). Equal values are equal texts written another way:
+ * the writer lets them share one symbol, and table state treats them as one key. */
+#define SL_QVD_DECIMAL_DIGITS 128 /* longer digit strings are not parsed (compared as bytes) */
+typedef struct sl_qvd_decimal {
+    int neg;
+    const char *digits; /* ndigits, in the caller's buffer (SL_QVD_DECIMAL_DIGITS bytes) */
+    size_t ndigits;     /* 0 = zero */
+    long exp10;
+} sl_qvd_decimal;
+/* 0, or -1 when s is not a plain decimal (NaN, Infinity, ...) or has too many digits. */
+int sl_qvd_decimal_parse(const char *s, size_t n, sl_qvd_decimal *d, char *buf);
+int sl_qvd_decimal_eq(const sl_qvd_decimal *a, const sl_qvd_decimal *b);
 
 /* Rows written so far (sl_qvd_writer_add_row calls that succeeded). */
 uint64_t sl_qvd_writer_rows(const sl_qvd_writer *w);

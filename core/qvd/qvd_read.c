@@ -4,12 +4,14 @@
 #include "qvd_xml.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void rerr(char *err, size_t errlen, const char *fmt, ...) SL_PRINTF(3, 4);
 static void rerr(char *err, size_t errlen, const char *fmt, ...)
@@ -25,6 +27,8 @@ static void rerr(char *err, size_t errlen, const char *fmt, ...)
         if ((unsigned char)*c < 0x20)
             *c = '?';
 }
+
+static int check_indices(const sl_qvd_table *t, char *err, size_t errlen);
 
 void sl_qvd_table_free(sl_qvd_table *t)
 {
@@ -58,28 +62,37 @@ void sl_qvd_table_free(sl_qvd_table *t)
 
 sl_qvd_table *sl_qvd_read_file(const char *path, char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever, before
+     * the regular-file check below could refuse it. It changes nothing for regular files. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
         rerr(err, errlen, "%s", strerror(errno));
         return NULL;
     }
     struct stat st;
-    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rerr(err, errlen, "not a regular file");
-        fclose(fp);
+        close(fd);
         return NULL;
     }
     size_t len = (size_t)st.st_size;
     unsigned char *buf = malloc(len ? len : 1);
     if (!buf) {
         rerr(err, errlen, "out of memory reading %zu bytes", len);
-        fclose(fp);
+        close(fd);
         return NULL;
     }
-    size_t got = fread(buf, 1, len, fp);
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad || got != len) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (got != len) {
         rerr(err, errlen, "read error");
         free(buf);
         return NULL;
@@ -410,6 +423,8 @@ sl_qvd_table *sl_qvd_read_buffer(unsigned char *buf, size_t len, char *err, size
             parse_symbols(f, body + f->offset, f->length, err, errlen) != 0)
             goto fail;
     }
+    if (check_indices(t, err, errlen) != 0)
+        goto fail;
     sl_xml_free(root);
     return t;
 bad:
@@ -423,11 +438,9 @@ fail:
     return NULL;
 }
 
-const sl_qvd_symbol *sl_qvd_cell(const sl_qvd_table *t, uint64_t row, size_t field)
+/* The stored (biased) index of one cell. */
+static uint64_t stored_at(const sl_qvd_table *t, uint64_t row, const sl_qvd_field *f)
 {
-    if (row >= t->nrecords || field >= t->nfields)
-        return NULL;
-    const sl_qvd_field *f = &t->fields[field];
     const unsigned char *r = t->index + row * t->record_byte_size;
     uint64_t stored = 0, bit = f->bit_offset;
     unsigned got = 0;
@@ -439,10 +452,52 @@ const sl_qvd_symbol *sl_qvd_cell(const sl_qvd_table *t, uint64_t row, size_t fie
         got += take;
         bit += take;
     }
-    /* Qlik's NULL is index -2; any negative index or one past the symbols is NULL too */
+    return stored;
+}
+
+/* Symbol index of a stored value: -1 for NULL (any negative index: Qlik writes -2), or an index
+ * that may still be >= NoOfSymbols (checked once, at load). */
+static int64_t index_of(uint64_t stored, const sl_qvd_field *f)
+{
     if (stored > (uint64_t)INT64_MAX / 2) /* nsymbols < 2^62: always out of range */
-        return NULL;
+        return INT64_MAX;
     int64_t idx = (int64_t)stored + f->bias;
+    return idx < 0 ? -1 : idx;
+}
+
+/* Every row's index must name a symbol or NULL. A file with an index past the symbols is damaged
+ * (or written by a tool with another NULL convention): reading it as NULL would be silent wrong
+ * data, so it is refused, naming the first bad row and field. Fields whose width cannot hold an
+ * out-of-range index are not scanned. */
+static int check_indices(const sl_qvd_table *t, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < t->nfields; k++) {
+        const sl_qvd_field *f = &t->fields[k];
+        uint64_t maxstored = f->bit_width >= 64 ? UINT64_MAX : (1ull << f->bit_width) - 1;
+        if (index_of(maxstored, f) < (int64_t)f->nsymbols || t->nrecords == 0)
+            continue;
+        for (uint64_t r = 0; r < t->nrecords; r++) {
+            int64_t idx = index_of(stored_at(t, r, f), f);
+            if (idx >= 0 && (uint64_t)idx >= f->nsymbols) {
+                rerr(err, errlen,
+                     "row %" PRIu64 " of %" PRIu64 ", field %.60s: symbol index %" PRIu64
+                     " is outside its %" PRIu64 " symbols (damaged file?)",
+                     r + 1, t->nrecords, f->name, stored_at(t, r, f) + (uint64_t)(int64_t)f->bias,
+                     f->nsymbols);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+const sl_qvd_symbol *sl_qvd_cell(const sl_qvd_table *t, uint64_t row, size_t field)
+{
+    if (row >= t->nrecords || field >= t->nfields)
+        return NULL;
+    const sl_qvd_field *f = &t->fields[field];
+    int64_t idx = index_of(stored_at(t, row, f), f);
+    /* past the symbols cannot happen after check_indices; stay in bounds regardless */
     if (idx < 0 || (uint64_t)idx >= f->nsymbols)
         return NULL;
     return &f->symbols[idx];

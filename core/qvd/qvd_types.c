@@ -26,13 +26,59 @@ int sl_qvd_fmt_double(double d, char *buf, size_t len)
         return snprintf(buf, len, "NaN");
     if (isinf(d))
         return snprintf(buf, len, d > 0 ? "+Inf" : "-Inf");
-    int n = 0;
-    for (int prec = 1; prec <= 17; prec++) {
-        n = snprintf(buf, len, "%.*g", prec, d);
-        if (n > 0 && (size_t)n < len && strtod(buf, NULL) == d)
+    /* The fewest significant digits that read back exactly ("%.*e" gives them and the exponent).
+     */
+    char e[40];
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, d);
+        if (strtod(e, NULL) == d)
             break;
     }
-    return n;
+    /* Laid out as ECMAScript's Number::toString does (10, 670, 0.000001, 1e+21, 1e-7): plain
+     * notation for 1e-6 <= |d| < 1e21, as Qlik shows numbers, never "1e+01". */
+    char dig[20];
+    int nd = 0;
+    const char *p = e;
+    int neg = *p == '-';
+    if (neg)
+        p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            dig[nd++] = *p;
+    int x = *p == 'e' ? atoi(p + 1) : 0;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    char o[64];
+    int n = 0;
+    if (neg)
+        o[n++] = '-';
+    if (d == 0) {
+        o[n++] = '0';
+    } else if (x >= 21 || x < -6) {
+        o[n++] = dig[0];
+        if (nd > 1) {
+            o[n++] = '.';
+            memcpy(o + n, dig + 1, (size_t)nd - 1);
+            n += nd - 1;
+        }
+        n += snprintf(o + n, sizeof o - (size_t)n, "e%c%d", x < 0 ? '-' : '+', abs(x));
+    } else if (x >= 0) {
+        for (int i = 0; i <= x || i < nd; i++) {
+            if (i == x + 1)
+                o[n++] = '.';
+            o[n++] = i < nd ? dig[i] : '0';
+        }
+    } else {
+        o[n++] = '0';
+        o[n++] = '.';
+        for (int i = 0; i < -x - 1; i++)
+            o[n++] = '0';
+        memcpy(o + n, dig, (size_t)nd);
+        n += nd;
+    }
+    o[n] = '\0';
+    return snprintf(buf, len, "%s", o);
 }
 
 /* Howard Hinnant's civil calendar algorithms (public domain), proleptic Gregorian. */
@@ -225,21 +271,24 @@ int sl_qvd_parse_time(const char *s, size_t n, int64_t *us)
     return 0;
 }
 
-int sl_qvd_parse_timestamp(const char *s, size_t n, int64_t *us, int *offmin)
+int sl_qvd_parse_timestamp(const char *s, size_t n, int64_t *us, int *offsec, int *has_off)
 {
     const char *e = s + n;
     int64_t days, t;
-    *offmin = 0;
+    *offsec = 0;
+    if (has_off)
+        *has_off = 0;
     if (parse_date_at(&s, e, &days) != 0 || s >= e || (*s != ' ' && *s != 'T'))
         return -1;
     s++;
-    if (*s == '-' || parse_time_at(&s, e, &t) != 0)
+    if (s >= e || *s == '-' || parse_time_at(&s, e, &t) != 0)
         return -1;
     if (days > SL_QVD_MAX_ABS_DAYS || days < -SL_QVD_MAX_ABS_DAYS)
         return -1;
     if (s < e) {
-        /* " +hh:mm" zone suffix written for TIMESTAMPTZ shown in a non-UTC zone */
-        int64_t oh, om;
+        /* " +hh:mm" zone suffix (TIMESTAMPTZ shown in a non-UTC zone, TIMESTAMPOFF), with
+         * seconds for offsets such as local mean time */
+        int64_t oh, om, os = 0;
         if (*s == ' ')
             s++;
         if (s >= e || (*s != '+' && *s != '-'))
@@ -249,15 +298,86 @@ int sl_qvd_parse_timestamp(const char *s, size_t n, int64_t *us, int *offmin)
         if (digits(&s, e, 2, &oh) != 0 || s >= e || *s != ':')
             return -1;
         s++;
-        if (digits(&s, e, 2, &om) != 0 || s != e || om > 59)
+        if (digits(&s, e, 2, &om) != 0 || om > 59)
             return -1;
-        *offmin = sign * (int)(oh * 60 + om);
+        if (s < e && *s == ':') {
+            s++;
+            if (digits(&s, e, 2, &os) != 0 || os > 59)
+                return -1;
+        }
+        if (s != e)
+            return -1;
+        *offsec = sign * (int)(oh * 3600 + om * 60 + os);
+        if (has_off)
+            *has_off = 1;
     }
     int64_t base;
     if (__builtin_mul_overflow(days, SL_QVD_US_PER_DAY, &base) ||
         __builtin_add_overflow(base, t, us))
         return -1; /* beyond the int64 microsecond range (found by fuzz_qvd_read) */
     return 0;
+}
+
+/* ---- exact decimal values ---- */
+
+int sl_qvd_decimal_parse(const char *s, size_t n, sl_qvd_decimal *d, char *buf)
+{
+    size_t i = 0, k = 0;
+    long frac = 0, e = 0;
+    d->neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        d->neg = s[i++] == '-';
+    int any = 0, dot = 0;
+    for (; i < n; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            any = 1;
+            frac += dot;
+            if (k == 0 && s[i] == '0') /* a leading zero only shifts the scale */
+                continue;
+            if (k >= SL_QVD_DECIMAL_DIGITS)
+                return -1;
+            buf[k++] = s[i];
+        } else if (s[i] == '.' && !dot) {
+            dot = 1;
+        } else {
+            break;
+        }
+    }
+    if (!any)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        int eneg = 0, ed = 0;
+        i++;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            eneg = s[i++] == '-';
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, ed++)
+            if (e < 100000000)
+                e = e * 10 + (s[i] - '0');
+        if (!ed)
+            return -1;
+        if (eneg)
+            e = -e;
+    }
+    if (i != n)
+        return -1;
+    while (k > 0 && buf[k - 1] == '0') {
+        k--;
+        frac--;
+    }
+    if (k == 0) { /* zero: no sign, no scale */
+        d->neg = 0;
+        frac = e = 0;
+    }
+    d->digits = buf;
+    d->ndigits = k;
+    d->exp10 = e - frac;
+    return 0;
+}
+
+int sl_qvd_decimal_eq(const sl_qvd_decimal *a, const sl_qvd_decimal *b)
+{
+    return a->neg == b->neg && a->ndigits == b->ndigits && a->exp10 == b->exp10 &&
+           memcmp(a->digits, b->digits, a->ndigits) == 0;
 }
 
 /* ---- symbol -> engine value ---- */
@@ -300,6 +420,22 @@ static int parse_i64(const char *s, size_t n, int64_t *v)
     return 0;
 }
 
+static int parse_u64(const char *s, size_t n, uint64_t *v)
+{
+    char buf[32];
+    if (n == 0 || n >= sizeof buf || s[0] < '0' || s[0] > '9')
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(buf, &end, 10);
+    if (errno || *end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -330,6 +466,7 @@ int sl_qvd_symbol_to_value(const sl_qvd_symbol *sym, sl_type t, sl_value *out, c
 {
     double d;
     int64_t v;
+    uint64_t u;
     int off;
     memset(out, 0, sizeof *out);
     out->flag = SL_CELL_VALUE;
@@ -340,8 +477,27 @@ int sl_qvd_symbol_to_value(const sl_qvd_symbol *sym, sl_type t, sl_value *out, c
     const int text = sym_has_text(sym);
     switch (t) {
     case SL_T_UINT64:
+        /* above 2^53 the text is exact (dual or, sharing a number, text only) */
+        if (text && parse_u64(sym->s, sym->slen, &u) == 0) {
+            out->i = (int64_t)u;
+            return 0;
+        }
+        if (sym_number(sym, &d) != 0 || d != floor(d) || d < 0 || d > 9007199254740992.0)
+            return -1;
+        out->i = (int64_t)d;
+        return 0;
     case SL_T_TIMESTAMPOFF:
-        return -1; /* not written yet */
+        /* the text is the source's wall clock and offset; without an offset it is UTC */
+        if (text && sl_qvd_parse_timestamp(sym->s, sym->slen, &v, &off, NULL) == 0) {
+            if (__builtin_sub_overflow(v, (int64_t)off * 1000000, &out->i))
+                return -1;
+            out->aux = off;
+            return 0;
+        }
+        if (sym_number(sym, &d) != 0 || !isfinite(d) || fabs(d) > 1e8)
+            return -1;
+        out->i = (int64_t)llround((d - SL_QVD_EPOCH_SERIAL) * (double)SL_QVD_US_PER_DAY);
+        return 0;
     case SL_T_INT64:
         /* Beyond int32 the writer stores a dual double whose text is exact. */
         if (text && parse_i64(sym->s, sym->slen, &v) == 0) {
@@ -404,11 +560,11 @@ int sl_qvd_symbol_to_value(const sl_qvd_symbol *sym, sl_type t, sl_value *out, c
         return 0;
     case SL_T_TIMESTAMP:
     case SL_T_TIMESTAMPTZ:
-        if (text && sl_qvd_parse_timestamp(sym->s, sym->slen, &v, &off) == 0) {
+        if (text && sl_qvd_parse_timestamp(sym->s, sym->slen, &v, &off, NULL) == 0) {
             /* the text is wall clock in the zone its suffix names; engine TZ values are UTC */
             if (t != SL_T_TIMESTAMPTZ)
                 off = 0;
-            if (__builtin_sub_overflow(v, (int64_t)off * 60000000, &out->i))
+            if (__builtin_sub_overflow(v, (int64_t)off * 1000000, &out->i))
                 return -1;
             return 0;
         }

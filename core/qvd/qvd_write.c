@@ -3,6 +3,7 @@
  * width so far. Nothing is kept per cell beyond those bits, so memory stays close to the size of
  * the final file. finish() streams header, symbol tables and the record table. */
 #include "qvd_internal.h"
+#include "qvd_xml.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +37,13 @@ typedef struct wfield {
     int has_null;
     /* facts for Tags */
     int nonintegral, nonascii;
+    int mixed; /* a field of a numeric type holds a text symbol (Qlik then writes no tags) */
+    /* number -> symbol, for the numbers another value of the field could share (docs/qvd-types.md,
+     * "One number, one symbol"): hash tag << 32 | (symbol index + 1), 0 = empty */
+    uint64_t *nums;
+    size_t nnums, nnum_used;
+    double last_num;      /* sorted mode: the number of the latest value (rounding is monotonic) */
+    const sl_field *meta; /* the source's field metadata, or NULL */
     /* Sorted mode: while an integer-backed column (INT64, DATE, TIME, TIMESTAMP[TZ]) only grows,
      * every value is a new symbol (their encodings are injective), so no hash table is kept
      * at all. Keys arrive sorted from the table state: this saves the largest hash tables. */
@@ -77,6 +85,32 @@ static char *dupz(const char *s)
     return s ? strdup(s) : calloc(1, 1);
 }
 
+/* Two columns whose names the header would hold alike (the same name, or names that differ
+ * only in characters XML cannot hold) would make fields Qlik cannot tell apart: refused. */
+static int check_names(sl_qvd_writer *w)
+{
+    char **clean = calloc(w->ncols, sizeof *clean);
+    int rc = clean ? 0 : -1;
+    for (size_t c = 0; c < w->ncols && rc == 0; c++)
+        if (!(clean[c] = sl_qvd_header_text(w->f[c].name)))
+            rc = -1;
+    if (rc != 0)
+        werr(w, "out of memory writing the QVD table");
+    for (size_t a = 0; a < w->ncols && rc == 0; a++)
+        for (size_t b = a + 1; b < w->ncols && rc == 0; b++)
+            if (strcmp(clean[a], clean[b]) == 0) {
+                werr(w,
+                     "columns %zu and %zu are both named \"%s\" in the QVD header (characters "
+                     "XML cannot hold become U+FFFD)",
+                     a + 1, b + 1, clean[a]);
+                rc = -1;
+            }
+    for (size_t c = 0; clean && c < w->ncols; c++)
+        free(clean[c]);
+    free(clean);
+    return rc;
+}
+
 sl_qvd_writer *sl_qvd_writer_new(const sl_qvd_write_opts *opts, size_t ncols,
                                  const sl_qvd_column_spec *cols)
 {
@@ -106,6 +140,7 @@ sl_qvd_writer *sl_qvd_writer_new(const sl_qvd_write_opts *opts, size_t ncols,
         w->f[c].name = dupz(cols[c].name);
         w->f[c].type = cols[c].type;
         w->f[c].key = cols[c].key;
+        w->f[c].meta = opts->fields ? &opts->fields[c] : NULL;
         w->f[c].sorted = cols[c].type == SL_T_INT64 || cols[c].type == SL_T_DATE ||
                          cols[c].type == SL_T_TIME || cols[c].type == SL_T_TIMESTAMP ||
                          cols[c].type == SL_T_TIMESTAMPTZ;
@@ -113,11 +148,13 @@ sl_qvd_writer *sl_qvd_writer_new(const sl_qvd_write_opts *opts, size_t ncols,
             sl_qvd_writer_free(w);
             return NULL;
         }
-        if (cols[c].type < SL_T_INT64 || cols[c].type > SL_T_BINARY) {
+        if (cols[c].type < SL_T_INT64 || cols[c].type > SL_T_TIMESTAMPOFF) {
             werr(w, "column %s: unknown type %d", w->f[c].name, (int)cols[c].type);
             w->broken = 1;
         }
     }
+    if (!w->broken && check_names(w) != 0)
+        w->broken = 1;
     return w;
 }
 
@@ -131,6 +168,7 @@ void sl_qvd_writer_free(sl_qvd_writer *w)
         free(f->sym);
         free(f->offs);
         free(f->slots);
+        free(f->nums);
         free(f->bits);
     }
     free(w->f);
@@ -161,7 +199,7 @@ size_t sl_qvd_writer_mem(const sl_qvd_writer *w)
     size_t m = sizeof *w + w->tmpcap;
     for (size_t c = 0; c < w->ncols; c++) {
         const wfield *f = &w->f[c];
-        m += sizeof *f + f->symcap + f->offcap * 8 + f->nslots * 8 + f->nwords * 8;
+        m += sizeof *f + f->symcap + f->offcap * 8 + f->nslots * 8 + f->nnums * 8 + f->nwords * 8;
     }
     return m;
 }
@@ -256,24 +294,54 @@ static int fits_i32(double d)
     return d >= -2147483648.0 && d <= 2147483647.0 && d == floor(d);
 }
 
+/* Qlik serial (days since 1899-12-30 plus the fraction of the day) of a microsecond timestamp. */
+static double serial_of(int64_t us)
+{
+    int64_t days = sl_qvd_floordiv(us, SL_QVD_US_PER_DAY);
+    return (double)(days + SL_QVD_EPOCH_SERIAL) +
+           (double)(us - days * SL_QVD_US_PER_DAY) / (double)SL_QVD_US_PER_DAY;
+}
+
 /* Encodes one non-NULL value of field f at w->tmp + w->tmppos; returns its length, 0 on error. */
 static size_t encode(sl_qvd_writer *w, const wfield *f, const sl_value *v)
 {
     char buf[96];
     int n;
     switch (f->type) {
-    case SL_T_UINT64:
-    case SL_T_TIMESTAMPOFF:
-        werr(w, "column %s: type %d is not written yet", f->name, (int)f->type);
-        return 0;
+    case SL_T_UINT64: {
+        uint64_t u = (uint64_t)v->i;
+        if (u <= INT32_MAX)
+            return enc_num(w, 1, (int32_t)u, 0, NULL, 0);
+        n = snprintf(buf, sizeof buf, "%" PRIu64, u);
+        return enc_num(w, 0, 0, (double)u, buf, (size_t)n);
+    }
+    case SL_T_TIMESTAMPOFF: {
+        /* text: the source's own wall clock and offset (exact); number: the instant, in the
+         * job's zone like TIMESTAMPTZ, so rows with different offsets compare and link right */
+        int64_t local, inst;
+        int tz = w->tz_offset_minutes, off = v->aux;
+        if (__builtin_add_overflow(v->i, (int64_t)off * 1000000, &local) ||
+            __builtin_add_overflow(v->i, (int64_t)tz * 60000000, &inst) ||
+            (n = sl_qvd_fmt_timestamp(local, buf, sizeof buf - 16)) < 0) {
+            werr(w, "column %s: timestamp out of range", f->name);
+            return 0;
+        }
+        int a = abs(off);
+        if (a % 60)
+            n += snprintf(buf + n, 16, " %c%02d:%02d:%02d", off < 0 ? '-' : '+', a / 3600,
+                          a / 60 % 60, a % 60);
+        else
+            n += snprintf(buf + n, 16, " %c%02d:%02d", off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+        return enc_num(w, 0, 0, serial_of(inst), buf, (size_t)n);
+    }
     case SL_T_INT64:
         if (v->i >= INT32_MIN && v->i <= INT32_MAX)
             return enc_num(w, 1, (int32_t)v->i, 0, NULL, 0);
         n = snprintf(buf, sizeof buf, "%" PRId64, v->i);
         return enc_num(w, 0, 0, (double)v->i, buf, (size_t)n);
     case SL_T_DOUBLE:
-        if (isnan(v->f))
-            return enc_num(w, 0, 0, v->f, "NaN", 3);
+        if (isnan(v->f)) /* one NaN: payloads and signs are not kept */
+            return enc_num(w, 0, 0, NAN, "NaN", 3);
         if (isinf(v->f))
             return enc_num(w, 0, 0, v->f, v->f > 0 ? "+Inf" : "-Inf", 4);
         return enc_num(w, 0, 0, v->f, NULL, 0);
@@ -336,10 +404,7 @@ static size_t encode(sl_qvd_writer *w, const wfield *f, const sl_value *v)
         if (tz) /* the text names its zone so the exact instant survives a round trip */
             n += snprintf(buf + n, 16, " %c%02d:%02d", tz < 0 ? '-' : '+', abs(tz) / 60,
                           abs(tz) % 60);
-        int64_t days = sl_qvd_floordiv(us, SL_QVD_US_PER_DAY);
-        double serial = (double)(days + SL_QVD_EPOCH_SERIAL) +
-                        (double)(us - days * SL_QVD_US_PER_DAY) / (double)SL_QVD_US_PER_DAY;
-        return enc_num(w, 0, 0, serial, buf, (size_t)n);
+        return enc_num(w, 0, 0, serial_of(us), buf, (size_t)n);
     }
     case SL_T_BINARY:
         return enc_hex(w, v->len ? v->p : "", v->len);
@@ -409,16 +474,6 @@ static int grow_if_needed(wfield *f)
     return 0;
 }
 
-/* Leaves sorted mode: builds the hash table over the symbols appended so far. */
-static int leave_sorted(wfield *f)
-{
-    size_t n = 64;
-    while (f->nsym + 1 >= n / 5 * 4)
-        n *= 2;
-    f->sorted = 0;
-    return rehash(f, n);
-}
-
 /* Appends a new symbol; slot is its empty hash slot, or SIZE_MAX in sorted mode (no table). */
 static int64_t append_symbol(wfield *f, const unsigned char *p, size_t len, uint64_t h, size_t slot)
 {
@@ -463,14 +518,13 @@ static int64_t append_symbol(wfield *f, const unsigned char *p, size_t len, uint
     return (int64_t)f->nsym++;
 }
 
-/* Index of the symbol [p, p+len) (hash h) in f, adding it if new. -1 on out of memory / too
- * many. The slot keeps 32 bits of the hash, so a probe touches a symbol's bytes only on a
- * likely hit: one cache miss per lookup instead of one per probe. */
-static int64_t intern(wfield *f, const unsigned char *p, size_t len, uint64_t h, int *added)
+/* Index of the symbol [p, p+len) (hash h) in f, or -1 with *slot set to the empty slot where it
+ * would go. The slot keeps 32 bits of the hash, so a probe touches a symbol's bytes only on a
+ * likely hit: one cache miss per lookup instead of one per probe. The table has room (see
+ * grow_if_needed). */
+static int64_t find_symbol(const wfield *f, const unsigned char *p, size_t len, uint64_t h,
+                           size_t *slot)
 {
-    *added = 0;
-    if (grow_if_needed(f) != 0)
-        return -1;
     uint64_t tag = h & 0xFFFFFFFF00000000ull;
     size_t i = (size_t)h & (f->nslots - 1);
     while (f->slots[i]) {
@@ -483,9 +537,241 @@ static int64_t intern(wfield *f, const unsigned char *p, size_t len, uint64_t h,
         }
         i = (i + 1) & (f->nslots - 1);
     }
-    int64_t s = append_symbol(f, p, len, h, i);
+    *slot = i;
+    return -1;
+}
+
+/* ---- one number, one symbol (docs/qvd-types.md) ---- */
+
+/* The number of an encoded symbol; 0 when it has none (a text symbol). */
+static int sym_number(const unsigned char *p, double *d)
+{
+    uint64_t b = 0;
+    switch (p[0]) {
+    case SL_QVD_SYM_INT:
+    case SL_QVD_SYM_DUAL_INT:
+        *d = (int32_t)(uint32_t)(p[1] | p[2] << 8 | p[3] << 16 | (uint32_t)p[4] << 24);
+        return 1;
+    case SL_QVD_SYM_DOUBLE:
+    case SL_QVD_SYM_DUAL_DOUBLE:
+        for (int k = 0; k < 8; k++)
+            b |= (uint64_t)p[1 + k] << (8 * k);
+        memcpy(d, &b, 8);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Numbers compare as Qlik compares them: 0.0 == -0.0, every NaN alike. */
+static uint64_t num_key(double d)
+{
+    uint64_t b;
+    if (d == 0)
+        return 0;
+    if (isnan(d))
+        return 0x7ff8000000000000ull;
+    memcpy(&b, &d, 8);
+    return b;
+}
+
+static uint64_t num_hash(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    return k ^ (k >> 33);
+}
+
+/* Whether another value of a field of type t could have the number d: only those numbers are
+ * tracked. Integers up to 2^53, dates and booleans are exact and distinct as doubles; a DOUBLE
+ * shares its number only as 0.0 / -0.0 (NaN has one encoding). */
+static int num_shareable(sl_type t, double d)
+{
+    switch (t) {
+    case SL_T_DOUBLE:
+        return d == 0;
+    case SL_T_INT64:
+    case SL_T_UINT64:
+        return fabs(d) >= 9007199254740992.0;
+    case SL_T_DECIMAL:
+    case SL_T_TIME:
+    case SL_T_TIMESTAMP:
+    case SL_T_TIMESTAMPTZ:
+    case SL_T_TIMESTAMPOFF:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Symbol of f whose number is d (tracked numbers only), or -1. */
+static int64_t num_find(const wfield *f, double d)
+{
+    if (!f->nnums)
+        return -1;
+    uint64_t key = num_key(d), h = num_hash(key), tag = h & 0xFFFFFFFF00000000ull;
+    size_t i = (size_t)h & (f->nnums - 1);
+    while (f->nums[i]) {
+        if ((f->nums[i] & 0xFFFFFFFF00000000ull) == tag) {
+            uint64_t s = (f->nums[i] & 0xFFFFFFFFu) - 1;
+            size_t sl;
+            double e;
+            if (sym_number(sym_at(f, s, &sl), &e) && num_key(e) == key)
+                return (int64_t)s;
+        }
+        i = (i + 1) & (f->nnums - 1);
+    }
+    return -1;
+}
+
+static void num_put(uint64_t *t, size_t n, double d, uint64_t sym)
+{
+    uint64_t h = num_hash(num_key(d));
+    size_t i = (size_t)h & (n - 1);
+    while (t[i])
+        i = (i + 1) & (n - 1);
+    t[i] = (h & 0xFFFFFFFF00000000ull) | (sym + 1);
+}
+
+/* Records that symbol sym has number d (not yet tracked). */
+static int num_add(wfield *f, double d, uint64_t sym)
+{
+    if (f->nnum_used + 1 >= f->nnums / 5 * 4) {
+        size_t n = f->nnums ? f->nnums * 2 : 64;
+        uint64_t *t = calloc(n, sizeof *t);
+        if (!t)
+            return -1;
+        for (size_t i = 0; i < f->nnums; i++) {
+            if (!f->nums[i])
+                continue;
+            uint64_t s = (f->nums[i] & 0xFFFFFFFFu) - 1;
+            size_t sl;
+            double e = 0;
+            sym_number(sym_at(f, s, &sl), &e);
+            num_put(t, n, e, s);
+        }
+        free(f->nums);
+        f->nums = t;
+        f->nnums = n;
+    }
+    num_put(f->nums, f->nnums, d, sym);
+    f->nnum_used++;
+    return 0;
+}
+
+/* Whether two DECIMAL texts are the same number exactly (1 / 1.0 / 1.00, 0 / -0). */
+static int dec_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+    char ba[SL_QVD_DECIMAL_DIGITS], bb[SL_QVD_DECIMAL_DIGITS];
+    sl_qvd_decimal da, db;
+    return sl_qvd_decimal_parse(a, an, &da, ba) == 0 && sl_qvd_decimal_parse(b, bn, &db, bb) == 0 &&
+           sl_qvd_decimal_eq(&da, &db);
+}
+
+/* Text part of an encoded dual symbol [p, p+len): *tlen bytes, or NULL for other symbols. */
+static const char *sym_text(const unsigned char *p, size_t len, size_t *tlen)
+{
+    size_t num = p[0] == SL_QVD_SYM_DUAL_INT ? 4 : p[0] == SL_QVD_SYM_DUAL_DOUBLE ? 8 : 0;
+    if (!num)
+        return NULL;
+    *tlen = len - 2 - num;
+    return (const char *)p + 1 + num;
+}
+
+/* A new value [p, p+len) has the number of the earlier symbol e: whether it is the same value
+ * written another way, so it may share e (first text wins, as when Qlik loads such values),
+ * rather than a different value whose own text must be kept. */
+static int same_number_same_value(sl_type t, const unsigned char *e, size_t elen,
+                                  const unsigned char *p, size_t len)
+{
+    if (t == SL_T_DOUBLE)
+        return 1; /* 0.0 and -0.0 */
+    if (t != SL_T_DECIMAL)
+        return 0; /* integers beyond 2^53, sub-µs-apart timestamps, other offsets: all distinct */
+    size_t an, bn;
+    const char *a = sym_text(e, elen, &an), *b = sym_text(p, len, &bn);
+    return a && b && dec_equal(a, an, b, bn);
+}
+
+/* Turns the dual symbol at w->tmp + off (length *len) into a text symbol with the same text. */
+static void make_text(sl_qvd_writer *w, size_t off, size_t *len)
+{
+    unsigned char *p = w->tmp + off;
+    size_t num = p[0] == SL_QVD_SYM_DUAL_INT ? 4 : 8;
+    p[0] = SL_QVD_SYM_STRING;
+    memmove(p + 1, p + 1 + num, *len - 1 - num);
+    *len -= num;
+}
+
+/* Index of the symbol for row cell c (encoded at w->tmp + w->enc_off[c]), adding it if new, with
+ * the rule that no two symbols of a field share a number. -1 on out of memory / too many. */
+static int64_t intern(sl_qvd_writer *w, wfield *f, size_t c, int *added)
+{
+    size_t len = w->enc_len[c];
+    const unsigned char *p = w->tmp + w->enc_off[c];
+    uint64_t h = w->enc_hash[c];
+    size_t slot;
+    double d;
+    *added = 0;
+    int64_t s = find_symbol(f, p, len, h, &slot);
+    if (s >= 0)
+        return s;
+    int track = sym_number(p, &d) && num_shareable(f->type, d);
+    if (track) {
+        int64_t e = num_find(f, d);
+        if (e >= 0) {
+            size_t elen;
+            const unsigned char *ep = sym_at(f, (uint64_t)e, &elen);
+            if (same_number_same_value(f->type, ep, elen, p, len) || !sym_text(p, len, &elen))
+                return e;
+            make_text(w, w->enc_off[c], &w->enc_len[c]);
+            len = w->enc_len[c];
+            h = hash_bytes(p, len);
+            track = 0;
+            if ((s = find_symbol(f, p, len, h, &slot)) >= 0)
+                return s;
+        }
+    }
+    s = append_symbol(f, p, len, h, slot);
+    if (s >= 0 && track && num_add(f, d, (uint64_t)s) != 0)
+        return -1;
     *added = s >= 0;
     return s;
+}
+
+/* Leaves sorted mode: builds the hash table over the symbols appended so far. */
+static int leave_sorted(wfield *f)
+{
+    size_t n = 64;
+    while (f->nsym + 1 >= n / 5 * 4)
+        n *= 2;
+    f->sorted = 0;
+    if (rehash(f, n) != 0)
+        return -1;
+    for (uint64_t i = 0; i < f->nsym; i++) { /* the numbers sorted mode did not track */
+        size_t len;
+        double d;
+        if (sym_number(sym_at(f, i, &len), &d) && num_shareable(f->type, d) &&
+            num_add(f, d, i) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Sorted mode (values strictly ascending, every one new): a number can only equal the previous
+ * value's, since rounding to double never reverses the order. */
+static void sorted_check_number(sl_qvd_writer *w, wfield *f, size_t c)
+{
+    double d;
+    const unsigned char *p = w->tmp + w->enc_off[c];
+    if (!sym_number(p, &d) || !num_shareable(f->type, d))
+        return;
+    size_t tl;
+    if (f->nsym > 0 && num_key(d) == num_key(f->last_num) && sym_text(p, w->enc_len[c], &tl))
+        make_text(w, w->enc_off[c], &w->enc_len[c]);
+    f->last_num = d;
 }
 
 /* ---- packed row indices ---- */
@@ -570,6 +856,8 @@ static void note_symbol(wfield *f, const unsigned char *p, size_t len)
         break;
     }
     case SL_QVD_SYM_STRING:
+        if (f->type != SL_T_STRING && f->type != SL_T_BINARY)
+            f->mixed = 1;
         for (size_t k = 1; k + 1 < len; k++)
             if (p[k] & 0x80) {
                 f->nonascii = 1;
@@ -653,8 +941,13 @@ int sl_qvd_writer_add_row(sl_qvd_writer *w, const sl_value *values)
         } else {
             const unsigned char *p = w->tmp + w->enc_off[c];
             int added = 1;
-            int64_t s = w->enc_new[c] ? append_symbol(f, p, w->enc_len[c], 0, SIZE_MAX)
-                                      : intern(f, p, w->enc_len[c], w->enc_hash[c], &added);
+            int64_t s;
+            if (w->enc_new[c]) {
+                sorted_check_number(w, f, c);
+                s = append_symbol(f, p, w->enc_len[c], 0, SIZE_MAX);
+            } else {
+                s = intern(w, f, c, &added);
+            }
             if (s < 0)
                 goto oom;
             if (added)
@@ -750,26 +1043,62 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     sb_add(b, tmp, (size_t)n);
 }
 
+/* Text as the header holds it. as_xml: escaped for XML 1.0 (& < > as entities; TAB, LF, CR as
+ * character references, so a CR is not turned into LF by a reader's line-end handling);
+ * otherwise the text a reader gets back. Either way bytes that are not UTF-8 and characters
+ * XML 1.0 cannot hold at all (other C0 controls, U+FFFE, U+FFFF) become U+FFFD. */
+static void sb_text(sbuf *b, const char *text, int as_xml)
+{
+    const unsigned char *s = (const unsigned char *)(text ? text : "");
+    size_t n = strlen((const char *)s);
+    while (n) {
+        size_t k = 0;
+        while (k < n && s[k] >= 0x20 && s[k] < 0x80 && s[k] != '&' && s[k] != '<' && s[k] != '>')
+            k++;
+        sb_add(b, (const char *)s, k);
+        s += k;
+        n -= k;
+        if (!n)
+            break;
+        uint32_t cp;
+        size_t used = sl_xml_char(s, n, &cp);
+        if (as_xml && cp == '&')
+            sb_add(b, "&amp;", 5);
+        else if (as_xml && cp == '<')
+            sb_add(b, "&lt;", 4);
+        else if (as_xml && cp == '>')
+            sb_add(b, "&gt;", 4);
+        else if (as_xml && cp < 0x20)
+            sb_printf(b, "&#%u;", (unsigned)cp);
+        else if (cp == 0xFFFD && !(used == 3 && memcmp(s, "\xEF\xBF\xBD", 3) == 0))
+            sb_add(b, "\xEF\xBF\xBD", 3);
+        else
+            sb_add(b, (const char *)s, used);
+        s += used;
+        n -= used;
+    }
+}
+
 /* <tag>escaped text</tag> CRLF at the given indentation */
 static void sb_elem(sbuf *b, int indent, const char *tag, const char *text)
 {
     for (int i = 0; i < indent; i++)
         sb_add(b, " ", 1);
     sb_printf(b, "<%s>", tag);
-    for (const char *s = text ? text : ""; *s;) {
-        size_t k = strcspn(s, "&<>");
-        sb_add(b, s, k);
-        s += k;
-        if (*s == '&')
-            sb_add(b, "&amp;", 5);
-        else if (*s == '<')
-            sb_add(b, "&lt;", 4);
-        else if (*s == '>')
-            sb_add(b, "&gt;", 4);
-        if (*s)
-            s++;
-    }
+    sb_text(b, text, 1);
     sb_printf(b, "</%s>\r\n", tag);
+}
+
+char *sl_qvd_header_text(const char *s)
+{
+    sbuf b = {0};
+    sb_add(&b, "", 0);
+    sb_text(&b, s, 0);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p ? b.p : calloc(1, 1);
 }
 
 static void sb_open(sbuf *b, int indent, const char *tag)
@@ -791,33 +1120,61 @@ typedef struct {
     int bias;
 } layout;
 
-static void numfmt_for(sl_type t, const char **type, const char **fmt, const char **dec,
-                       const char **thou)
+typedef struct {
+    const char *type, *fmt, *dec, *thou;
+    int ndec;
+} numfmt;
+
+/* NumberFormat of a field: a display hint only (the text of a dual is what Qlik shows). */
+static numfmt numfmt_for(const wfield *f)
 {
-    *type = "UNKNOWN";
-    *fmt = *dec = *thou = "";
-    switch (t) {
+    numfmt n = {"UNKNOWN", "", "", "", 0};
+    int scale = f->meta ? f->meta->scale : -1;
+    switch (f->type) {
     case SL_T_INT64: /* as Qlik Sense writes SQL integer columns */
-        *type = "INTEGER";
-        *dec = ".";
-        *thou = ",";
+    case SL_T_UINT64:
+        n.type = "INTEGER";
+        n.dec = ".";
+        n.thou = ",";
+        break;
+    case SL_T_DECIMAL: /* a known scale: INTEGER or FIX with that many decimals, as for SQL */
+        if (scale >= 0) {
+            n.type = scale ? "FIX" : "INTEGER";
+            n.ndec = scale;
+            n.dec = ".";
+            n.thou = ",";
+        }
         break;
     case SL_T_DATE:
-        *type = "DATE";
-        *fmt = "YYYY-MM-DD";
+        n.type = "DATE";
+        n.fmt = "YYYY-MM-DD";
         break;
     case SL_T_TIME:
-        *type = "TIME";
-        *fmt = "hh:mm:ss";
+        n.type = "TIME";
+        n.fmt = "hh:mm:ss";
         break;
     case SL_T_TIMESTAMP:
     case SL_T_TIMESTAMPTZ:
-        *type = "TIMESTAMP";
-        *fmt = "YYYY-MM-DD hh:mm:ss[.fff]";
+    case SL_T_TIMESTAMPOFF:
+        n.type = "TIMESTAMP";
+        n.fmt = scale == 0 ? "YYYY-MM-DD hh:mm:ss" : "YYYY-MM-DD hh:mm:ss[.fff]";
         break;
     default:
         break;
     }
+    return n;
+}
+
+/* Field Comment: the source's type and NOT NULL ("numeric(12,2) NOT NULL"), which Qlik shows
+ * as the field's comment. */
+static void comment_for(const wfield *f, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!f->meta)
+        return;
+    const char *st = f->meta->source_type ? f->meta->source_type : "";
+    int nn = (f->meta->flags & SL_FIELD_NOT_NULL) != 0;
+    snprintf(buf, len, "%s%s%s", st, *st && nn ? " " : "", nn ? "NOT NULL" : "");
 }
 
 static void tags_for(const wfield *f, sbuf *b)
@@ -826,9 +1183,10 @@ static void tags_for(const wfield *f, sbuf *b)
     int n = 0;
     if (f->key)
         t[n++] = "$key";
-    if (f->nsym > 0) {
+    if (f->nsym > 0 && !f->mixed) { /* Qlik tags a field mixing text and numbers with nothing */
         switch (f->type) {
         case SL_T_INT64:
+        case SL_T_UINT64:
         case SL_T_DOUBLE:
         case SL_T_DECIMAL:
         case SL_T_BOOL:
@@ -844,14 +1202,12 @@ static void tags_for(const wfield *f, sbuf *b)
             break;
         case SL_T_TIMESTAMP:
         case SL_T_TIMESTAMPTZ:
+        case SL_T_TIMESTAMPOFF:
             t[n++] = "$numeric";
             t[n++] = "$timestamp";
             break;
         case SL_T_TIME:
             t[n++] = "$numeric";
-            break;
-        case SL_T_UINT64:
-        case SL_T_TIMESTAMPOFF:
             break;
         case SL_T_STRING:
         case SL_T_BINARY:
@@ -909,25 +1265,26 @@ static char *build_header(const sl_qvd_writer *w, const layout *lay, uint64_t rb
     uint64_t off = 0;
     for (size_t c = 0; c < w->ncols; c++) {
         const wfield *f = &w->f[c];
-        const char *nt, *fmt, *dec, *thou;
-        numfmt_for(f->type, &nt, &fmt, &dec, &thou);
+        numfmt nf = numfmt_for(f);
+        char comment[256];
+        comment_for(f, comment, sizeof comment);
         sb_open(&b, 5, "QvdFieldHeader");
         sb_elem(&b, 7, "FieldName", f->name);
         sb_printf(&b, "       <BitOffset>%u</BitOffset>\r\n", lay[c].offset);
         sb_printf(&b, "       <BitWidth>%u</BitWidth>\r\n", lay[c].width);
         sb_printf(&b, "       <Bias>%d</Bias>\r\n", lay[c].bias);
         sb_open(&b, 7, "NumberFormat");
-        sb_elem(&b, 9, "Type", nt);
-        sb_elem(&b, 9, "nDec", "0");
+        sb_elem(&b, 9, "Type", nf.type);
+        sb_printf(&b, "         <nDec>%d</nDec>\r\n", nf.ndec);
         sb_elem(&b, 9, "UseThou", "0");
-        sb_elem(&b, 9, "Fmt", fmt);
-        sb_elem(&b, 9, "Dec", dec);
-        sb_elem(&b, 9, "Thou", thou);
+        sb_elem(&b, 9, "Fmt", nf.fmt);
+        sb_elem(&b, 9, "Dec", nf.dec);
+        sb_elem(&b, 9, "Thou", nf.thou);
         sb_close(&b, 7, "NumberFormat");
         sb_printf(&b, "       <NoOfSymbols>%" PRIu64 "</NoOfSymbols>\r\n", f->nsym);
         sb_printf(&b, "       <Offset>%" PRIu64 "</Offset>\r\n", off);
         sb_printf(&b, "       <Length>%zu</Length>\r\n", f->symlen);
-        sb_elem(&b, 7, "Comment", "");
+        sb_elem(&b, 7, "Comment", comment);
         tags_for(f, &b);
         sb_close(&b, 5, "QvdFieldHeader");
         off += f->symlen;

@@ -378,3 +378,48 @@ const char *sl_xml_child_text(const sl_xml_node *n, const char *name)
     sl_xml_node *c = sl_xml_child(n, name);
     return c ? c->text : NULL;
 }
+
+size_t sl_xml_char(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        *cp = (c < 0x20 && c != '\t' && c != '\n' && c != '\r') ? 0xFFFD : c;
+        return 1;
+    }
+    size_t len;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        v = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        v = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        v = c & 0x07;
+        min = 0x10000;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    if (n < len) {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = 0xFFFD;
+            return 1;
+        }
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    /* overlong forms, surrogates, beyond U+10FFFF, and the two non-characters XML excludes */
+    if (v < min || (v >= 0xD800 && v <= 0xDFFF) || v > 0x10FFFF || v == 0xFFFE || v == 0xFFFF) {
+        *cp = 0xFFFD;
+        return v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) ? 1 : len;
+    }
+    *cp = v;
+    return len;
+}

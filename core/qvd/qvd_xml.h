@@ -5,6 +5,7 @@
 #define SL_QVD_XML_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sl_xml_node {
     char *name;
@@ -20,5 +21,10 @@ void sl_xml_free(sl_xml_node *n);
 sl_xml_node *sl_xml_child(const sl_xml_node *n, const char *name);
 /* Text of the first child named name, or NULL when there is no such child. */
 const char *sl_xml_child_text(const sl_xml_node *n, const char *name);
+
+/* One character of UTF-8 text [s, s+n) (n > 0) as an XML 1.0 document may hold it: returns the
+ * bytes consumed and sets *cp to the code point, or to U+FFFD for a byte that is not valid UTF-8
+ * or a character XML 1.0 forbids (C0 controls other than TAB, LF, CR; U+FFFE, U+FFFF). */
+size_t sl_xml_char(const unsigned char *s, size_t n, uint32_t *cp);
 
 #endif

@@ -6,5 +6,6 @@ return {
   transforms = {
     transform{ plugin = "select", columns = { "id", "c4_string as name", "c6_date as day", "c9_timestamptz as at" } },
   },
-  sink = sink{ plugin = "file", path = "/tmp/sluice-demo/out", flush_interval = 1, changes = true },
+  sink = sink{ plugin = "file", path = "/tmp/sluice-demo/out" },
+  flush_interval = 1, changes = true,
 }

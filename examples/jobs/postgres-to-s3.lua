@@ -16,6 +16,6 @@ return {
     prefix = "sluice/",
     access_key_id = env("ACME_S3_KEY_ID"),
     secret_access_key = secret_file("/run/secrets/acme-s3-secret"),
-    flush_interval = 1,
   },
+  flush_interval = 1,                              -- job-wide: seconds between flushes
 }

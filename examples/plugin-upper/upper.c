@@ -1,6 +1,9 @@
-/* An out-of-tree transform built only against the installed header:
- *   cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags sluice) upper.c -o
- * sl-transform-upper.so It upper-cases (ASCII) the string columns named in `columns`. */
+/* An out-of-tree transform: it upper-cases (ASCII) the string columns named in `columns`.
+ * Built only against the installed SDK, either way:
+ *   cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags sluice) upper.c \
+ *      -o sl-transform-upper.so                      (or `make`, `make check`)
+ *   cmake -S . -B b -DCMAKE_PREFIX_PATH=<prefix>      (CMakeLists.txt: find_package(Sluice))
+ * test_upper.c is its unit test, on the mock host (libsluice-testhost). */
 #include <sluice/plugin.h>
 #include <stdlib.h>
 #include <string.h>

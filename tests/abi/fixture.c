@@ -20,8 +20,36 @@ typedef struct fx {
     sl_batch *out;
 } fx;
 
+/* Set by init(): create() refuses to run without it, so a job that runs proves init() ran
+ * first. Process-wide state is exactly what init() is for. */
+static int fx_inited;
+
+static int fx_init(const sl_host_api *api, char *err, size_t errlen)
+{
+    (void)api;
+#ifdef FIXTURE_INIT_FAIL
+    strncpy(err, "the fixture's library is missing", errlen - 1);
+    err[errlen - 1] = 0;
+    return -1;
+#else
+    (void)err;
+    (void)errlen;
+    fx_inited = 1;
+    return 0;
+#endif
+}
+
+static void fx_fini(void)
+{
+    fx_inited = 0;
+}
+
 static int fx_create(sl_host *h, const sl_host_api *api, void **ctx)
 {
+    if (!fx_inited) {
+        api->set_error(h, "fixture: create() before init()");
+        return -1;
+    }
     fx *f = api->calloc(h, 1, sizeof *f);
     if (!f)
         return -1;
@@ -163,6 +191,8 @@ static const sl_plugin plugin = {
     .version = "0.0.1",
     .description = "loader test fixture",
     FX_OPTIONS,
+    .init = fx_init,
+    .fini = fx_fini,
     .create = fx_create,
     .destroy = fx_destroy,
     FX_OPS,

@@ -25,8 +25,9 @@ check "refused .*abi_short_source\.so: refused: source ops too small" "short sou
 check "refused .*abi_short_sink\.so: refused: sink ops too small" "short sink ops refused"
 check "refused .*abi_short_notifier\.so: refused: notifier ops too small" "short notifier ops refused"
 check "refused .*abi_short_option\.so: refused: option_size 24 too small" "short sl_option refused"
+check "refused .*abi_init_fail\.so: refused: init failed: the fixture's library is missing" "failing init() refused with its reason"
 n=$(grep -c '^refused' <<<"$out")
-if [ "$n" -eq 10 ]; then echo "ok   exactly 10 refusals"; else echo "FAIL expected 10 refusals, got $n"; fail=1; fi
+if [ "$n" -eq 11 ]; then echo "ok   exactly 11 refusals"; else echo "FAIL expected 11 refusals, got $n"; fail=1; fi
 # A grown sl_option is walked with the plugin's stride: its second option is still there.
 grown=$(sed -En '/^transform +abi_grown/,/^[a-z]/p' <<<"$out")
 if grep -qE '^ +second +integer +optional, default 2' <<<"$grown"; then
@@ -53,7 +54,7 @@ return { tenant = "t1", source = { plugin = "generator", rows = 3 },
          sink = { plugin = "file", path = "$tmp/out", fsync = false } }
 LUA
 if "$SLUICE" --plugin-dir "$FIX" run --once "$tmp/j.lua" 2>"$tmp/log" && [ -s "$tmp/out/items.qvd" ]; then
-    echo "ok   job runs with the good fixture"
+    echo "ok   job runs with the good fixture (its create() checks that init() ran first)"
 else
     echo "FAIL job with the good fixture"; cat "$tmp/log"; fail=1
 fi

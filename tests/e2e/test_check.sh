@@ -7,7 +7,8 @@ return {
   tenant = "good",
   source = { plugin = "generator", rows = 10 },
   transforms = { { plugin = "select", columns = { "id", "c4_string as name" } } },
-  sink = { plugin = "file", path = "out", flush_interval = 0.5 },
+  sink = { plugin = "file", path = "out" },
+  flush_interval = 0.5,
 }
 LUA
 cat > syntax.lua <<'LUA'

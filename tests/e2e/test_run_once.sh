@@ -8,7 +8,8 @@ job() { # file tenant dir changes extra
 return {
   tenant = "$2",
   source = { plugin = "generator", tables = 2, rows = 3000, changes = $4, changes_per_txn = 7 },
-  sink = { plugin = "file", path = "$T/$3", fsync = false, flush_interval = 0.05 $5 },
+  sink = { plugin = "file", path = "$T/$3", fsync = false },
+  flush_interval = 0.05 $5,
 }
 LUA
 }
@@ -42,7 +43,8 @@ return {
   tenant = "csv",
   source = { plugin = "generator", rows = 5, columns = { "string", "date" }, null_every = 0 },
   transforms = { { plugin = "select", columns = { "c2_date as day", "id" } } },
-  sink = { plugin = "file", path = "$T/out3", format = "csv", fsync = false },
+  sink = { plugin = "file", path = "$T/out3", fsync = false },
+  format = "csv",
 }
 LUA
 "$SLUICE" run --once c.lua 2>log4

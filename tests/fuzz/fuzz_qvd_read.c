@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t k = 0; k < s->slen; k++)
                 sum += (unsigned char)s->s[k];
             (void)sum;
-            for (int ty = SL_T_INT64; ty <= SL_T_BINARY; ty++) {
-                char scratch[64];
+            for (int ty = SL_T_INT64; ty <= SL_T_TIMESTAMPOFF; ty++) {
+                char scratch[64]; /* every sl_type, UINT64 and TIMESTAMPOFF included */
                 sl_value v;
                 sl_qvd_symbol_to_value(s, (sl_type)ty, &v, scratch, sizeof scratch);
             }

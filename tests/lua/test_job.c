@@ -23,15 +23,28 @@ static const sl_option generator_opts[] = {
     SL_OPTION("seed", SL_OPT_INT, 0, NULL, "random seed"),
     SL_OPTIONS_END,
 };
+static const char *const snapshot_modes[] = {"initial", "never", "always", NULL};
 static const sl_option postgres_opts[] = {
     SL_OPTION("conninfo", SL_OPT_STRING, SL_OPT_REQUIRED | SL_OPT_SECRET, NULL,
               "libpq connection string"),
     SL_OPTION("tables", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "tables to replicate"),
-    SL_OPTION("slot", SL_OPT_STRING, 0, "sluice", "replication slot"),
+    SL_OPTION("slot", SL_OPT_STRING, SL_OPT_EXCLUSIVE, "sluice", "replication slot"),
+    SL_OPTION("publication", SL_OPT_STRING, SL_OPT_EXCLUSIVE, NULL, "publication"),
+    SL_OPTION_CHOICE("snapshot", 0, "initial", "initial | never | always", snapshot_modes),
+    SL_OPTION_RANGE("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds", 1, 3600),
     SL_OPTIONS_END,
 };
 static const sl_option select_opts[] = {
     SL_OPTION("columns", SL_OPT_LIST, SL_OPT_REQUIRED, NULL, "columns to keep"),
+    SL_OPTIONS_END,
+};
+static const char *const mask_levels[] = {"low", "medium", "high", NULL};
+static const sl_option mask_opts[] = {
+    SL_OPTION("rules", SL_OPT_TABLE, SL_OPT_REQUIRED, NULL, "{ {column=..., method=...}, ... }"),
+    SL_OPTION("methods", SL_OPT_MAP, 0, NULL, "column = method"),
+    {.name = "levels", .type = SL_OPT_LIST, .choices = mask_levels, .help = "levels"},
+    SL_OPTION_RANGE("ratio", SL_OPT_DOUBLE, 0, NULL, "share of rows", 0, 1),
+    SL_OPTION("key", SL_OPT_STRING, SL_OPT_EXCLUSIVE | SL_OPT_SECRET, NULL, "hmac key"),
     SL_OPTIONS_END,
 };
 static const sl_option file_opts[] = {
@@ -59,6 +72,7 @@ static sl_plugin_entry fake_items[] = {
     FAKE(SL_KIND_SOURCE, "postgres", postgres_opts),
     FAKE(SL_KIND_SOURCE, "generator", generator_opts),
     FAKE(SL_KIND_TRANSFORM, "select", select_opts),
+    FAKE(SL_KIND_TRANSFORM, "mask", mask_opts),
     FAKE(SL_KIND_SINK, "s3", s3_opts),
     FAKE(SL_KIND_SINK, "file", file_opts),
 };
@@ -197,7 +211,7 @@ static void test_valid(void)
     CHECK(v && strcmp(v->s, "public.orders,customers") == 0);
     v = sl_spec_opt(&job->source, "slot");
     CHECK(v && v->is_default && v->line == 0 && strcmp(v->s, "sluice") == 0);
-    CHECK_EQ_INT(job->source.nopts, 3);
+    CHECK_EQ_INT(job->source.nopts, 5); /* + snapshot and heartbeat_interval defaults */
 
     CHECK_EQ_INT(job->ntransforms, 2);
     if (job->ntransforms == 2) {
@@ -217,20 +231,25 @@ static void test_valid(void)
     CHECK(v && strcmp(v->s, "eu-west-1") == 0 && !v->is_default);
     v = sl_spec_opt(&job->sink, "secret_access_key");
     CHECK(v && strcmp(v->s, "s3cr3t") == 0 && (v->flags & SL_OPT_SECRET));
-    v = sl_spec_opt(&job->sink, "flush_interval");
+    v = sl_spec_opt(&job->settings, "flush_interval");
     CHECK(v && v->type == SL_OPT_DOUBLE && v->d == 2.5 && strcmp(v->s, "2.5") == 0);
-    v = sl_spec_opt(&job->sink, "changes");
+    CHECK(v && v->line == 22);
+    v = sl_spec_opt(&job->settings, "changes");
     CHECK(v && v->i == 1 && strcmp(v->s, "true") == 0);
     v = sl_spec_opt(&job->sink, "part_size_mb");
     CHECK(v && v->type == SL_OPT_INT && v->i == 16 && strcmp(v->s, "16") == 0);
-    /* core sink defaults */
-    v = sl_spec_opt(&job->sink, "flush_max_changes");
+    /* job-wide defaults, and none of them in the sink's options */
+    v = sl_spec_opt(&job->settings, "flush_max_changes");
     CHECK(v && v->is_default && v->i == 10000);
-    v = sl_spec_opt(&job->sink, "format");
+    v = sl_spec_opt(&job->settings, "format");
     CHECK(v && v->is_default && strcmp(v->s, "qvd") == 0);
-    v = sl_spec_opt(&job->sink, "memory_limit_mb");
+    v = sl_spec_opt(&job->settings, "memory_limit_mb");
     CHECK(v && v->is_default && v->i == 0);
-    CHECK(sl_spec_opt(&job->sink, "timezone") == NULL); /* no default */
+    CHECK(sl_spec_opt(&job->settings, "timezone") == NULL); /* no default */
+    CHECK_EQ_INT(job->settings.nopts, 5);
+    for (const sl_option *o = sl_job_options; o->name; o++) {
+        CHECK(sl_spec_opt(&job->sink, o->name) == NULL);
+    }
     CHECK(sl_spec_opt(&job->sink, "endpoint") == NULL);
     /* sorted by name */
     for (size_t i = 1; i < job->sink.nopts; i++) {
@@ -278,7 +297,7 @@ static void test_valid_plain(void)
     CHECK(sl_spec_opt(&job->source, "seed") == NULL);
     v = sl_spec_opt(&job->sink, "fsync");
     CHECK(v && v->is_default && v->i == 1);
-    v = sl_spec_opt(&job->sink, "flush_interval");
+    v = sl_spec_opt(&job->settings, "flush_interval");
     CHECK(v && v->is_default && v->d == 1.0 && strcmp(v->s, "1") == 0);
 
     /* Writing defaults out does not change the hash. */
@@ -370,6 +389,121 @@ static void test_doc_examples(void)
     unsetenv("ACME_PG");
 }
 
+/* The old place of the job-wide settings (inside sink{}) still works: same values, same hash
+ * as the new place, one warning line naming them. */
+static void test_legacy_settings(void)
+{
+    sl_diag d = {0};
+    sl_jobdesc *old = sl_job_load("legacy_settings.lua", &reg, &d);
+    CHECK(old != NULL);
+    CHECK_EQ_INT(d.n, 1);
+    if (d.n == 1) {
+        CHECK_EQ_STR(d.lines[0],
+                     "legacy_settings.lua:20: warning: sink: flush_interval, changes inside sink{} "
+                     "are deprecated: write job-wide settings in the job table (return { tenant = "
+                     "..., flush_interval = ..., source = ..., sink = ... })");
+    }
+    sl_diag_free(&d);
+    sl_jobdesc *now = load_ok("valid.lua");
+    if (old && now) {
+        const sl_optval *v = sl_spec_opt(&old->settings, "flush_interval");
+        CHECK(v && v->d == 2.5 && v->line == 20 && !v->is_default);
+        v = sl_spec_opt(&old->settings, "changes");
+        CHECK(v && v->i == 1 && v->line == 21);
+        CHECK(sl_spec_opt(&old->sink, "flush_interval") == NULL);
+        CHECK(sl_spec_opt(&old->sink, "changes") == NULL);
+        CHECK_EQ_INT(old->settings.nopts, now->settings.nopts);
+        CHECK_EQ_STR(old->hash, now->hash);
+    }
+    sl_job_free(old);
+    sl_job_free(now);
+}
+
+/* MAP and TABLE options arrive as trees with keys sorted and lines kept. */
+static void test_maps(void)
+{
+    sl_jobdesc *job = load_ok("maps_ok.lua");
+    if (!job || job->ntransforms != 2) {
+        sl_job_free(job);
+        CHECK(0);
+        return;
+    }
+    const sl_optval *v = sl_spec_opt(&job->transforms[0], "rules");
+    CHECK(v && v->node && v->node->type == SL_OPT_LIST && v->node->n == 2);
+    if (v && v->node && v->node->n == 2) {
+        const sl_optnode *r1 = &v->node->items[1];
+        CHECK(r1->type == SL_OPT_MAP && r1->n == 3);
+        if (r1->n == 3) {
+            CHECK_EQ_STR(r1->keys[0], "column");
+            CHECK_EQ_STR(r1->keys[1], "keep");
+            CHECK_EQ_STR(r1->keys[2], "method");
+            CHECK(r1->items[1].type == SL_OPT_INT && r1->items[1].i == 4);
+            CHECK_EQ_STR(r1->items[2].s, "last4");
+        }
+        CHECK_EQ_INT(v->line, 7);
+    }
+    CHECK(v && strcmp(v->s, "[{column = email, method = hmac}, {column = phone, keep = 4, "
+                            "method = last4}]") == 0);
+    v = sl_spec_opt(&job->transforms[0], "methods");
+    CHECK(v && v->node && v->node->type == SL_OPT_MAP && v->node->n == 2);
+    CHECK(v && strcmp(v->s, "{email = hmac, zip = drop}") == 0);
+    v = sl_spec_opt(&job->transforms[0], "levels");
+    CHECK(v && v->nlist == 2);
+    v = sl_spec_opt(&job->transforms[0], "ratio");
+    CHECK(v && v->d == 0.5);
+    /* {} is an empty map for a MAP option and an empty list for a TABLE option */
+    v = sl_spec_opt(&job->transforms[1], "methods");
+    CHECK(v && v->node && v->node->type == SL_OPT_MAP && v->node->n == 0);
+    v = sl_spec_opt(&job->transforms[1], "rules");
+    CHECK(v && v->node && v->node->type == SL_OPT_LIST && v->node->n == 0);
+    sl_job_free(job);
+}
+
+/* SL_OPT_EXCLUSIVE: two jobs giving an exclusive option the same value (a default included)
+ * clash; other values, other plugins and non-exclusive options do not. */
+static void test_clashes(void)
+{
+    sl_jobdesc *a = load_ok("valid.lua");       /* postgres, slot default "sluice" */
+    sl_jobdesc *b = load_ok("exclusive_a.lua"); /* postgres, slot "s1", publication "p" */
+    sl_jobdesc *c = load_ok("exclusive_b.lua"); /* postgres, slot "s1", publication "p" */
+    sl_jobdesc *e = load_ok("exclusive_c.lua"); /* postgres, slot default, other publication */
+    sl_jobdesc *g = load_ok("valid_plain.lua"); /* generator: nothing exclusive */
+    if (!a || !b || !c || !e || !g) {
+        CHECK(0);
+    } else {
+        sl_diag d = {0};
+        CHECK_EQ_INT(sl_job_clashes(a, g, &d), 0);
+        CHECK_EQ_INT(sl_job_clashes(a, b, &d), 0);
+        CHECK_EQ_INT(d.n, 0);
+        CHECK_EQ_INT(sl_job_clashes(b, c, &d), 3); /* slot, publication, the mask key */
+        CHECK_EQ_INT(d.n, 3);
+        if (d.n == 3) {
+            CHECK_EQ_STR(d.lines[0],
+                         "exclusive_b.lua:5: tenant \"beta\": source \"postgres\": option "
+                         "\"publication\" = \"p\" is also used by tenant \"alpha\" "
+                         "(exclusive_a.lua:5); two jobs must not share it");
+            CHECK_EQ_STR(d.lines[1],
+                         "exclusive_b.lua:4: tenant \"beta\": source \"postgres\": option "
+                         "\"slot\" = \"s1\" is also used by tenant \"alpha\" "
+                         "(exclusive_a.lua:4); two jobs must not share it");
+            /* a secret's value is never printed */
+            CHECK_EQ_STR(d.lines[2], "exclusive_b.lua:7: tenant \"beta\": transform \"mask\": "
+                                     "option \"key\" is also used by tenant \"alpha\" "
+                                     "(exclusive_a.lua:7); two jobs must not share it");
+        }
+        sl_diag_free(&d);
+        CHECK_EQ_INT(sl_job_clashes(a, e, &d), 1); /* both take slot's default */
+        CHECK(d.n == 1 && strstr(d.lines[0], "option \"slot\" = \"sluice\" (the default) is "
+                                             "also used by tenant \"acme\" (valid.lua:6)"));
+        sl_diag_free(&d);
+    }
+    sl_job_free(a);
+    sl_job_free(b);
+    sl_job_free(c);
+    sl_job_free(e);
+    sl_job_free(g);
+}
+
 static int write_dump(lua_State *L, const void *p, size_t sz, void *ud)
 {
     (void)L;
@@ -418,7 +552,7 @@ static void test_diag(void)
     CHECK(d.n == 0 && d.lines == NULL);
     /* core sink options are declared once each with the documented defaults */
     size_t n = 0;
-    for (const sl_option *o = sl_core_sink_options; o->name; o++) {
+    for (const sl_option *o = sl_job_options; o->name; o++) {
         n++;
     }
     CHECK_EQ_INT(n, 6);
@@ -456,6 +590,9 @@ int main(void)
     SL_RUN(test_bytecode);
     SL_RUN(test_doc_examples);
     SL_RUN(test_scan);
+    SL_RUN(test_legacy_settings);
+    SL_RUN(test_maps);
+    SL_RUN(test_clashes);
 
     char path[600];
     snprintf(path, sizeof path, "%s/bytecode.lua", tmp);

@@ -3,67 +3,32 @@
  * never do silently (issue 9, items 2, 4, 7, 8, 11): publish a table whose UPDATE/DELETE would
  * then fail for the application, resume across a gap in a re-created slot, share a slot between
  * tenants, hang a stop in a server call, skip a misspelt table, stop every table for one without
- * columns; and the probe of `sluice check --connect`. Driven by the harness in pg_host.h, with
- * log capture, opt_where and stopping of its own.
+ * columns; and the probe of `sluice check --connect`. The plugin is driven by the mock host
+ * (libsluice-testhost); a stop in the middle of open() comes from a timer signal.
  */
-#include "pg_host.h"
 #include "sl_test.h"
 
 #include <libpq-fe.h>
+#include <signal.h>
+#include <sluice/testhost.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 static char g_conninfo[512];
+static sl_th_plugin *g_tp;
 static const sl_plugin *g_plugin;
 static PGconn *g_db;
-static sl_host_api g_api;
-static th_strv g_logs; /* warnings and errors the plugin logged */
-static double g_stop_at;
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void cap_log(sl_host *h, sl_log_level lvl, const char *fmt, ...)
-{
-    (void)h;
-    char *line;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&line, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    if (lvl <= SL_LOG_WARN) {
-        fprintf(stderr, "  [plugin %d] %s\n", (int)lvl, line);
-        th_push(&g_logs, line);
-    } else {
-        free(line);
-    }
-}
-
-static const char *cap_where(sl_host *h, const char *name)
-{
-    (void)h;
-    return strcmp(name, "tables") == 0 ? "job.lua:7" : NULL;
-}
-
-static int cap_stopping(sl_host *h)
-{
-    (void)h;
-    return g_stop_at > 0 && now_s() >= g_stop_at;
-}
-
-/* Logged lines containing every one of up to three fragments. */
-static int logged(const char *a, const char *b, const char *c)
-{
-    int n = 0;
-    for (size_t i = 0; i < g_logs.n; i++)
-        n += strstr(g_logs.v[i], a) && (!b || strstr(g_logs.v[i], b)) &&
-             (!c || strstr(g_logs.v[i], c));
-    return n;
 }
 
 static int sql(const char *q)
@@ -103,18 +68,30 @@ static char *sql1(const char *q)
 }
 
 typedef struct inst {
-    sl_host h;
-    void *ctx;
+    sl_th *t; /* the mock host: options, the instance and what it delivered */
 } inst;
+
+/* The list option "tables" is written "a,b" here: the mock takes it as "{'a', 'b'}". */
+static int set_opt(sl_th *t, const char *name, const char *value)
+{
+    if (strcmp(name, "tables") != 0)
+        return sl_th_set(t, name, value);
+    char buf[512];
+    size_t o = (size_t)snprintf(buf, sizeof buf, "{'");
+    for (const char *p = value; *p && o < sizeof buf - 8; p++)
+        o += (size_t)(*p == ',' ? snprintf(buf + o, sizeof buf - o, "', '")
+                                : snprintf(buf + o, sizeof buf - o, "%c", *p));
+    snprintf(buf + o, sizeof buf - o, "'}");
+    return sl_th_set(t, name, buf);
+}
 
 static int inst_create(inst *in, const char *const *kv, const char *tenant)
 {
-    th_host_reset(&in->h);
-    memset(in, 0, sizeof *in);
-    in->h.kv = kv;
-    in->h.tenant = tenant;
-    in->h.quiet = 1;
-    return g_plugin->create(&in->h, &g_api, &in->ctx);
+    sl_th_free(in->t);
+    in->t = sl_th_new(g_tp, tenant);
+    for (size_t i = 0; kv[i]; i += 2)
+        CHECK_EQ_INT(set_opt(in->t, kv[i], kv[i + 1]), 0);
+    return sl_th_create(in->t);
 }
 
 static int inst_open(inst *in, const char *const *kv, const char *tenant, const char *resume,
@@ -122,45 +99,56 @@ static int inst_open(inst *in, const char *const *kv, const char *tenant, const 
 {
     if (inst_create(in, kv, tenant) != 0)
         return -1;
-    sl_open_args a = {.size = sizeof a,
-                      .resume_pos = resume,
-                      .resume_len = resume ? strlen(resume) : 0,
-                      .once = once};
-    return g_plugin->open(in->ctx, &a);
+    return sl_th_open(in->t, resume, resume ? strlen(resume) : 0, once);
 }
 
 static void inst_close(inst *in)
 {
-    if (in->ctx) {
-        g_plugin->close(in->ctx);
-        g_plugin->destroy(in->ctx);
-    }
-    in->ctx = NULL;
+    if (in->t)
+        sl_th_close(in->t); /* the recordings stay until inst_free */
 }
 
 static void inst_free(inst *in)
 {
-    inst_close(in);
-    th_host_reset(&in->h);
+    if (in->t)
+        CHECK_EQ_INT(sl_th_misuses(in->t), 0);
+    sl_th_free(in->t);
+    in->t = NULL;
+}
+
+static size_t nrows(const inst *in)
+{
+    return sl_th_rows(in->t);
+}
+
+static const char *row(const inst *in, size_t i)
+{
+    return sl_th_row(in->t, i);
+}
+
+static const char *err(const inst *in)
+{
+    return sl_th_error(in->t);
+}
+
+/* Log lines ("warn ...") of the instance containing every one of up to three fragments. */
+static int logged(const inst *in, const char *a, const char *b, const char *c)
+{
+    int n = 0;
+    for (size_t i = 0; i < sl_th_logs(in->t); i++) {
+        const char *l = sl_th_log(in->t, i);
+        n += strstr(l, a) && (!b || strstr(l, b)) && (!c || strstr(l, c));
+    }
+    return n;
 }
 
 static sl_status drive(inst *in, size_t want, double max_s)
 {
-    double end = now_s() + max_s;
-    while (in->h.commits.n < want) {
-        sl_status st = g_plugin->source->poll(in->ctx, 100);
-        if (st == SL_EOF)
-            return SL_EOF;
-        if (st < 0) {
-            fprintf(stderr, "poll: %d: %s\n", st, in->h.err);
-            return st;
-        }
-        if (now_s() > end) {
-            fprintf(stderr, "timeout waiting for %zu commits (have %zu)\n", want, in->h.commits.n);
-            return SL_AGAIN;
-        }
-    }
-    return SL_OK;
+    sl_status st = sl_th_poll_until(in->t, want, (int)(max_s * 1000));
+    if (st != SL_OK && st != SL_EOF)
+        fprintf(stderr, "poll: %d: %s (have %zu commits, want %zu)\n", st, err(in),
+                sl_th_commits(in->t), want);
+    return st;
 }
 
 /* Table state from delivered rows "ns.t|op|k|v..." (key = first cell) as "k|v..." lines. */
@@ -274,7 +262,6 @@ static void test_keyless(void)
         " INSERT INTO sfk.by_index VALUES (1, 'x')");
     const char *kv[] = {"conninfo", g_conninfo, "tables", "sfk.*", NULL};
     inst in = {0};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv, "sfkeyless", NULL, 0), 0);
     CHECK_EQ_INT(drive(&in, 1, 20), SL_OK);
     char *pubs = sql1("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM"
@@ -282,7 +269,7 @@ static void test_keyless(void)
     CHECK_EQ_STR(pubs, "by_index,full_id,withpk");
     free(pubs);
     /* One warning naming both and the fix. */
-    CHECK_EQ_INT(logged("left out", "sfk.nothing, sfk.np", "REPLICA IDENTITY FULL"), 1);
+    CHECK_EQ_INT(logged(&in, "left out", "sfk.nothing, sfk.np", "REPLICA IDENTITY FULL"), 1);
     /* The application's own UPDATE and DELETE keep working, while sluice runs ... */
     char err[512];
     CHECK_EQ_INT(sql_try("UPDATE sfk.np SET b = 'y'", err, sizeof err), 0);
@@ -293,16 +280,15 @@ static void test_keyless(void)
     sql("UPDATE sfk.full_id SET b = 'y'; UPDATE sfk.by_index SET b = 'y'"); /* one commit */
     CHECK_EQ_INT(drive(&in, 2, 20), SL_OK);
     int seen = 0;
-    for (size_t i = 0; i < in.h.rows.n; i++)
-        seen += strcmp(in.h.rows.v[i], "sfk.full_id|I|1|y") == 0 ||
-                strcmp(in.h.rows.v[i], "sfk.by_index|U|1|y") == 0;
+    for (size_t i = 0; i < nrows(&in); i++)
+        seen += strcmp(row(&in, i), "sfk.full_id|I|1|y") == 0 ||
+                strcmp(row(&in, i), "sfk.by_index|U|1|y") == 0;
     CHECK_EQ_INT(seen, 2);
     inst_close(&in);
     /* ... and after it stopped. */
     CHECK_EQ_INT(sql_try("DELETE FROM sfk.np", err, sizeof err), 0);
     if (*err)
         fprintf(stderr, "  %s", err);
-    th_host_reset(&in.h);
 
     /* An existing publication (an administrator's, named with the option) that already holds
      * a keyless table: used, with a warning; nothing is added that lacks an identity. */
@@ -311,10 +297,10 @@ static void test_keyless(void)
         " ALTER TABLE sfk.np REPLICA IDENTITY DEFAULT");
     const char *kv2[] = {"conninfo",    g_conninfo, "tables", "sfk.*",
                          "publication", "sf_admin", NULL};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv2, "sfadmin", NULL, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
-    CHECK_EQ_INT(logged("already holds", "sfk.np", "ALTER PUBLICATION sf_admin DROP TABLE"), 1);
+    CHECK_EQ_INT(logged(&in, "already holds", "sfk.np", "ALTER PUBLICATION sf_admin DROP TABLE"),
+                 1);
     pubs = sql1("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM"
                 " pg_publication_tables WHERE pubname = 'sf_admin'");
     CHECK_EQ_STR(pubs, "by_index,full_id,np,withpk");
@@ -331,14 +317,13 @@ static void test_nocols(void)
         " CREATE TABLE sf_cols (id int PRIMARY KEY); INSERT INTO sf_cols VALUES (1), (2)");
     const char *kv[] = {"conninfo", g_conninfo, "tables", "sf_nocols,sf_cols", NULL};
     inst in = {0};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv, "sfnocols", NULL, 0), 0);
     CHECK_EQ_INT(drive(&in, 1, 20), SL_OK);
-    CHECK_EQ_INT(in.h.rows.n, 2);
-    CHECK_EQ_INT(logged("no columns", "public.sf_nocols", NULL), 1);
+    CHECK_EQ_INT(nrows(&in), 2);
+    CHECK_EQ_INT(logged(&in, "no columns", "public.sf_nocols", NULL), 1);
     sql("INSERT INTO sf_cols VALUES (3)");
     CHECK_EQ_INT(drive(&in, 2, 20), SL_OK);
-    CHECK_EQ_INT(in.h.rows.n, 3);
+    CHECK_EQ_INT(nrows(&in), 3);
     inst_free(&in);
 }
 
@@ -350,20 +335,20 @@ static void test_tables_option(void)
     inst in = {0};
     const char *kv[] = {"conninfo", g_conninfo, "tables", "sf_t1,sf_nosuch,nosuchschema.x", NULL};
     CHECK_EQ_INT(inst_open(&in, kv, "sftables", NULL, 0), -1);
-    fprintf(stderr, "  missing tables: %s\n", in.h.err);
-    CHECK(strncmp(in.h.err, "job.lua:7: postgres: ", 21) == 0);
-    CHECK(strstr(in.h.err, "public.sf_nosuch, nosuchschema.x") != NULL);
-    CHECK(strstr(in.h.err, "sf_t1") == NULL);
+    fprintf(stderr, "  missing tables: %s\n", err(&in));
+    /* The mock host has no job file (opt_where is NULL): the FILE:LINE prefix is checked with
+     * the real binary in tests/active/test_pg_safety.sh. */
+    CHECK(strncmp(err(&in), "postgres: option tables names ", 30) == 0);
+    CHECK(strstr(err(&in), "public.sf_nosuch, nosuchschema.x") != NULL);
+    CHECK(strstr(err(&in), "sf_t1") == NULL);
     inst_free(&in);
     char *s = slot_of("sluice_sftables_%");
     CHECK_EQ_STR(s, ""); /* nothing created for a job that cannot run */
     free(s);
     /* A pattern that matches nothing may be for tables to come: a warning. */
     const char *kv2[] = {"conninfo", g_conninfo, "tables", "sf_t1,sfsales.*", NULL};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv2, "sftables", NULL, 1), 0);
-    CHECK_EQ_INT(
-        logged("job.lua:7: postgres: tables entry 'sfsales.*' matches no table", NULL, NULL), 1);
+    CHECK_EQ_INT(logged(&in, "postgres: tables entry 'sfsales.*' matches no table", NULL, NULL), 1);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
     inst_free(&in);
 }
@@ -380,14 +365,14 @@ static void test_slot_gap(void)
     CHECK_EQ_INT(drive(&in, 1, 20), SL_OK);
     sql("UPDATE sf_gap SET v = 1 WHERE id <= 10");
     CHECK_EQ_INT(drive(&in, 2, 20), SL_OK);
-    if (in.h.commits.n < 2) {
+    if (sl_th_commits(in.t) < 2) {
         inst_free(&in);
         return;
     }
-    char *pos = strdup(in.h.commits.v[in.h.commits.n - 1]);
-    g_plugin->source->durable(in.ctx, pos, strlen(pos));
+    char *pos = strdup(sl_th_commit_pos(in.t, sl_th_commits(in.t) - 1, NULL));
+    sl_th_durable(in.t, pos, strlen(pos));
     for (int i = 0; i < 20; i++)
-        (void)g_plugin->source->poll(in.ctx, 50);
+        (void)sl_th_poll(in.t, 50);
     inst_close(&in);
     char *slot = slot_of("sluice_sfgap_%");
     CHECK(strncmp(slot, "sluice_sfgap_", 13) == 0);
@@ -416,23 +401,23 @@ static void test_slot_gap(void)
     confirmed = sql1(q);
     /* Resuming would skip the changes made while the slot was missing: a clear error. */
     CHECK_EQ_INT(inst_open(&in, kv, "sfgap", pos, 0), -1);
-    fprintf(stderr, "  gap: %s\n", in.h.err);
-    CHECK(strstr(in.h.err, slot) != NULL);
-    CHECK(strstr(in.h.err, pos) != NULL);       /* the durable position */
-    CHECK(strstr(in.h.err, confirmed) != NULL); /* the slot's */
-    CHECK(strchr(in.h.err, '\n') == NULL);
+    fprintf(stderr, "  gap: %s\n", err(&in));
+    CHECK(strstr(err(&in), slot) != NULL);
+    CHECK(strstr(err(&in), pos) != NULL);       /* the durable position */
+    CHECK(strstr(err(&in), confirmed) != NULL); /* the slot's */
+    CHECK(strchr(err(&in), '\n') == NULL);
     inst_free(&in);
     /* With the option: a fresh snapshot, equal to the table. */
     const char *kv2[] = {"conninfo", g_conninfo, "tables", "sf_gap", "resnapshot_on_slot_loss",
                          "true",     NULL};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv2, "sfgap", pos, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
     CHECK_EQ_INT(
-        logged("not the slot the durable position came from", "taking a new snapshot", NULL), 1);
+        logged(&in, "not the slot the durable position came from", "taking a new snapshot", NULL),
+        1);
     state st = {0};
-    for (size_t i = 0; i < in.h.rows.n; i++)
-        state_apply(&st, in.h.rows.v[i], "public.sf_gap|");
+    for (size_t i = 0; i < nrows(&in); i++)
+        state_apply(&st, row(&in, i), "public.sf_gap|");
     CHECK(state_equals(&st, "SELECT id || '|' || v FROM sf_gap"));
     CHECK_EQ_INT(st.n, 99);
     state_free(&st);
@@ -465,16 +450,25 @@ static void test_two_tenants(void)
     CHECK_EQ_INT(drive(&a, 2, 20), SL_OK);
     CHECK_EQ_INT(drive(&b, 2, 20), SL_OK);
     state sa = {0}, sb = {0};
-    for (size_t i = 0; i < a.h.rows.n; i++)
-        state_apply(&sa, a.h.rows.v[i], "public.sf_tt|");
-    for (size_t i = 0; i < b.h.rows.n; i++)
-        state_apply(&sb, b.h.rows.v[i], "public.sf_tt|");
+    for (size_t i = 0; i < nrows(&a); i++)
+        state_apply(&sa, row(&a, i), "public.sf_tt|");
+    for (size_t i = 0; i < nrows(&b); i++)
+        state_apply(&sb, row(&b, i), "public.sf_tt|");
     CHECK(state_equals(&sa, "SELECT id || '|' || v FROM sf_tt"));
     CHECK(state_equals(&sb, "SELECT id || '|' || v FROM sf_tt"));
     state_free(&sa);
     state_free(&sb);
     inst_free(&a);
     inst_free(&b);
+}
+
+static sl_th *volatile g_stop_th;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (g_stop_th)
+        sl_th_set_stopping(g_stop_th, 1);
 }
 
 /* No server call holds up a stop: slot creation waits for an open transaction here. */
@@ -491,16 +485,22 @@ static void test_stop_not_blocked(void)
     PQclear(r);
     const char *kv[] = {"conninfo", g_conninfo, "tables", "sf_st", NULL};
     inst in = {0};
+    CHECK_EQ_INT(inst_create(&in, kv, "sfstop"), 0);
+    /* The stop arrives 1 s into open(), from a timer (the mock host is single-threaded). */
+    g_stop_th = in.t;
+    struct sigaction sa = {.sa_handler = on_alarm};
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {.it_value = {.tv_sec = 1}};
     double t0 = now_s();
-    g_stop_at = t0 + 1.0;
-    CHECK_EQ_INT(inst_open(&in, kv, "sfstop", NULL, 0), -1);
+    setitimer(ITIMER_REAL, &it, NULL);
+    CHECK_EQ_INT(sl_th_open(in.t, NULL, 0, 0), -1);
     double took = now_s() - t0;
-    g_stop_at = 0;
-    fprintf(stderr, "  open during stop returned after %.1f s: %s\n", took, in.h.err);
+    g_stop_th = NULL;
+    fprintf(stderr, "  open during stop returned after %.1f s: %s\n", took, err(&in));
     CHECK(took < 4.0);
-    CHECK(strstr(in.h.err, "stopping") != NULL);
+    CHECK(strstr(err(&in), "stopping") != NULL);
     double c0 = now_s();
-    inst_free(&in);
+    sl_th_close(in.t);
     CHECK(now_s() - c0 < 2.0);
     PQfinish(blocker);
     /* drop_slot_on_stop never waits for whoever holds the slot. */
@@ -508,9 +508,11 @@ static void test_stop_not_blocked(void)
                          "drop_slot_on_stop", "true",     NULL};
     CHECK_EQ_INT(inst_open(&in, kv2, "sfstop", NULL, 0), 0);
     CHECK_EQ_INT(drive(&in, 1, 20), SL_OK);
+    sl_th_set_stopping(in.t, 1);
     c0 = now_s();
-    inst_free(&in);
+    sl_th_close(in.t);
     CHECK(now_s() - c0 < 3.0);
+    inst_free(&in);
     char *s = slot_of("sluice_sfstop_%");
     CHECK_EQ_STR(s, "");
     free(s);
@@ -525,12 +527,11 @@ static void test_legacy_names(void)
     sql("SELECT pg_create_logical_replication_slot('sluice_sflegacy', 'pgoutput')");
     const char *kv[] = {"conninfo", g_conninfo, "tables", "sf_leg", NULL};
     inst in = {0};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv, "sflegacy", NULL, 1), 0);
-    CHECK_EQ_INT(logged("slot sluice_sflegacy (the default name of an older sluice)",
+    CHECK_EQ_INT(logged(&in, "slot sluice_sflegacy (the default name of an older sluice)",
                         "pg_drop_replication_slot('sluice_sflegacy')", NULL),
                  1);
-    CHECK_EQ_INT(logged("publication sluice_sflegacy (the default name of an older sluice)",
+    CHECK_EQ_INT(logged(&in, "publication sluice_sflegacy (the default name of an older sluice)",
                         "DROP PUBLICATION sluice_sflegacy", NULL),
                  1);
     inst_free(&in);
@@ -538,10 +539,10 @@ static void test_legacy_names(void)
     sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
         " WHERE slot_name LIKE 'sluice_sflegacy_%' AND NOT active");
     CHECK_EQ_INT(inst_open(&in, kv, "sflegacy", "lsn=0/1", 0), -1);
-    CHECK(strstr(in.h.err, "is missing") != NULL);
-    CHECK(strstr(in.h.err,
+    CHECK(strstr(err(&in), "is missing") != NULL);
+    CHECK(strstr(err(&in),
                  "set slot = \"sluice_sflegacy\" and publication = \"sluice_sflegacy\"") != NULL);
-    fprintf(stderr, "  legacy: %s\n", in.h.err);
+    fprintf(stderr, "  legacy: %s\n", err(&in));
     inst_free(&in);
     sql("SELECT pg_drop_replication_slot('sluice_sflegacy')");
     sql("DROP PUBLICATION sluice_sflegacy");
@@ -554,10 +555,10 @@ static void test_tls_warning(void)
     sql("DROP TABLE IF EXISTS sf_tls; CREATE TABLE sf_tls (id int PRIMARY KEY)");
     const char *kv[] = {"conninfo", g_conninfo, "tables", "sf_tls", NULL};
     inst in = {0};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv, "sftls", NULL, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
-    CHECK_EQ_INT(logged("tenant sftls", "sslmode=", "not verified"), 1); /* once, not per conn */
+    CHECK_EQ_INT(logged(&in, "tenant sftls", "sslmode=", "not verified"),
+                 1); /* once, not per conn */
     inst_free(&in);
     const char *root = getenv("SL_PG_SSLROOTCERT_FILE");
     if (!root || !*root) {
@@ -567,10 +568,9 @@ static void test_tls_warning(void)
     char ci[900];
     snprintf(ci, sizeof ci, "%s sslrootcert=%s", g_conninfo, root);
     const char *kv2[] = {"conninfo", ci, "sslmode", "verify-full", "tables", "sf_tls", NULL};
-    g_logs.n = 0;
     CHECK_EQ_INT(inst_open(&in, kv2, "sftls", NULL, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 20), SL_EOF);
-    CHECK_EQ_INT(logged("sslmode", NULL, NULL), 0);
+    CHECK_EQ_INT(logged(&in, "sslmode", NULL, NULL), 0);
     inst_free(&in);
 }
 
@@ -583,8 +583,8 @@ static sl_status probe(const char *const *kv, const char *tenant, inst *in)
     CHECK(g_plugin->source->probe != NULL);
     if (!g_plugin->source->probe)
         return SL_ERROR;
-    sl_status st = g_plugin->source->probe(in->ctx);
-    fprintf(stderr, "  probe %s: %d %s\n", tenant, st, in->h.err);
+    sl_status st = sl_th_probe(in->t);
+    fprintf(stderr, "  probe %s: %d %s\n", tenant, st, err(in));
     return st;
 }
 
@@ -596,30 +596,29 @@ static void test_probe(void)
                         " (SELECT count(*) FROM pg_publication)");
     inst in = {0};
     const char *kv[] = {"conninfo", g_conninfo, "tables", "sfp.*", NULL};
-    g_logs.n = 0;
     CHECK_EQ_INT(probe(kv, "sfprobe", &in), SL_OK);
-    CHECK_EQ_INT(logged("left out", "sfp.nokey", "REPLICA IDENTITY FULL"), 1);
+    CHECK_EQ_INT(logged(&in, "left out", "sfp.nokey", "REPLICA IDENTITY FULL"), 1);
     inst_free(&in);
     const char *kv2[] = {"conninfo", g_conninfo, "tables", "sfp.ok,sfp.missing", NULL};
     CHECK_EQ_INT(probe(kv2, "sfprobe", &in), SL_ERROR);
-    CHECK(strstr(in.h.err, "job.lua:7: ") == in.h.err && strstr(in.h.err, "sfp.missing"));
+    CHECK(strstr(err(&in), "option tables names sfp.missing") != NULL);
     inst_free(&in);
     /* Bad credentials, no REPLICATION, no SELECT: each one clear line. */
     char ci[700];
     snprintf(ci, sizeof ci, "%s user=sf_nosuchuser", g_conninfo);
     const char *kv3[] = {"conninfo", ci, "tables", "sfp.ok", NULL};
     CHECK_EQ_INT(probe(kv3, "sfprobe", &in), SL_ERROR);
-    CHECK(strstr(in.h.err, "sf_nosuchuser") != NULL && strchr(in.h.err, '\n') == NULL);
+    CHECK(strstr(err(&in), "sf_nosuchuser") != NULL && strchr(err(&in), '\n') == NULL);
     inst_free(&in);
     sql("DROP ROLE IF EXISTS sf_norepl; CREATE ROLE sf_norepl LOGIN");
     snprintf(ci, sizeof ci, "%s user=sf_norepl", g_conninfo);
     const char *kv4[] = {"conninfo", ci, "tables", "sfp.ok", NULL};
     CHECK_EQ_INT(probe(kv4, "sfprobe", &in), SL_ERROR);
-    CHECK(strstr(in.h.err, "REPLICATION") != NULL);
+    CHECK(strstr(err(&in), "REPLICATION") != NULL);
     inst_free(&in);
     sql("ALTER ROLE sf_norepl REPLICATION");
     CHECK_EQ_INT(probe(kv4, "sfprobe", &in), SL_ERROR);
-    CHECK(strstr(in.h.err, "SELECT") != NULL && strstr(in.h.err, "sfp.ok") != NULL);
+    CHECK(strstr(err(&in), "SELECT") != NULL && strstr(err(&in), "sfp.ok") != NULL);
     inst_free(&in);
     sql("GRANT USAGE ON SCHEMA sfp TO sf_norepl; GRANT SELECT ON sfp.ok TO sf_norepl");
     CHECK_EQ_INT(probe(kv4, "sfprobe", &in), SL_OK);
@@ -677,19 +676,13 @@ int main(int argc, char **argv)
     const char *bd = getenv("SL_BUILD_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/plugins/sl-source-postgres.so", bd ? bd : "build");
-    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!so) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
+    char lerr[1024];
+    g_tp = sl_th_load(path, lerr, sizeof lerr);
+    if (!g_tp) {
+        fprintf(stderr, "%s\n", lerr);
         return 1;
     }
-    const sl_plugin *(*desc)(void) = (const sl_plugin *(*)(void))dlsym(so, SL_PLUGIN_SYMBOL);
-    if (!desc)
-        return 1;
-    g_plugin = desc();
-    g_api = th_api;
-    g_api.log = cap_log;
-    g_api.opt_where = cap_where;
-    g_api.stopping = cap_stopping;
+    g_plugin = sl_th_desc(g_tp);
     g_db = PQconnectdb(g_conninfo);
     if (PQstatus(g_db) != CONNECTION_OK) {
         fprintf(stderr, "connect: %s", PQerrorMessage(g_db));
@@ -704,8 +697,7 @@ int main(int argc, char **argv)
     RUN(test_two_tenants);
     RUN(test_stop_not_blocked);
     RUN(test_legacy_names);
-    th_strv_free(&g_logs);
     PQfinish(g_db);
-    dlclose(so);
+    sl_th_unload(g_tp);
     SL_DONE();
 }

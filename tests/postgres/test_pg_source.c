@@ -1,16 +1,17 @@
 /*
  * Integration tests of the postgres source plugin against a real PostgreSQL 15 (the ctest
- * fixture from scripts/pg.sh). The plugin is dlopen'ed from build/plugins and driven by the
- * harness host in pg_host.h.
+ * fixture from scripts/pg.sh). The plugin is loaded from build/plugins and driven by the mock
+ * host (libsluice-testhost): rows are checked as its row text, "<ns>.<table>|<op>|v1|v2|...".
  */
-#include "pg_host.h"
 #include "sl_test.h"
 
 #include <libpq-fe.h>
+#include <sluice/testhost.h>
 #include <time.h>
 #include <unistd.h>
 
 static char g_conninfo[512];
+static sl_th_plugin *g_tp;
 static const sl_plugin *g_plugin;
 static PGconn *g_db;
 
@@ -41,37 +42,87 @@ static char *sql1(const char *q)
 }
 
 typedef struct inst {
-    sl_host h;
-    void *ctx;
-    int open;
+    sl_th *t; /* the mock host: options, the instance and what it delivered */
 } inst;
+
+/* The list option "tables" is written "a,b" here: the mock takes it as "{'a', 'b'}". */
+static int set_opt(sl_th *t, const char *name, const char *value)
+{
+    if (strcmp(name, "tables") != 0)
+        return sl_th_set(t, name, value);
+    char buf[512];
+    size_t o = (size_t)snprintf(buf, sizeof buf, "{'");
+    for (const char *p = value; *p && o < sizeof buf - 8; p++)
+        o += (size_t)(*p == ',' ? snprintf(buf + o, sizeof buf - o, "', '")
+                                : snprintf(buf + o, sizeof buf - o, "%c", *p));
+    snprintf(buf + o, sizeof buf - o, "'}");
+    return sl_th_set(t, name, buf);
+}
+
+/* A fresh host with the options kv (name, value, ..., NULL), created (not opened). */
+static int inst_create(inst *in, const char *const *kv, const char *tenant)
+{
+    sl_th_free(in->t);
+    in->t = sl_th_new(g_tp, tenant);
+    for (size_t i = 0; kv[i]; i += 2)
+        CHECK_EQ_INT(set_opt(in->t, kv[i], kv[i + 1]), 0);
+    return sl_th_create(in->t);
+}
 
 static int inst_open(inst *in, const char *const *kv, const char *tenant, const char *resume,
                      int once)
 {
-    th_host_reset(&in->h);
-    memset(in, 0, sizeof *in);
-    in->h.kv = kv;
-    in->h.tenant = tenant;
-    in->h.quiet = 1;
-    if (g_plugin->create(&in->h, &th_api, &in->ctx) != 0)
+    if (inst_create(in, kv, tenant) != 0)
         return -1;
-    sl_open_args a = {.size = sizeof a,
-                      .resume_pos = resume,
-                      .resume_len = resume ? strlen(resume) : 0,
-                      .once = once};
-    int rc = g_plugin->open(in->ctx, &a);
-    in->open = rc == 0;
-    return rc;
+    return sl_th_open(in->t, resume, resume ? strlen(resume) : 0, once);
 }
 
 static void inst_close(inst *in)
 {
-    if (in->ctx) {
-        g_plugin->close(in->ctx);
-        g_plugin->destroy(in->ctx);
-    }
-    in->ctx = NULL;
+    if (in->t)
+        sl_th_close(in->t); /* the recordings stay until inst_free */
+}
+
+static void inst_free(inst *in)
+{
+    if (in->t)
+        CHECK_EQ_INT(sl_th_misuses(in->t), 0);
+    sl_th_free(in->t);
+    in->t = NULL;
+}
+
+static size_t nrows(const inst *in)
+{
+    return sl_th_rows(in->t);
+}
+
+static const char *row(const inst *in, size_t i)
+{
+    return sl_th_row(in->t, i);
+}
+
+static size_t ncommits(const inst *in)
+{
+    return sl_th_commits(in->t);
+}
+
+static const char *commit_pos(const inst *in, size_t i)
+{
+    return sl_th_commit_pos(in->t, i, NULL);
+}
+
+static const char *err(const inst *in)
+{
+    return sl_th_error(in->t);
+}
+
+/* "<ns>.<name>:<ncols>:<nkeys>" of the i-th schema the plugin made. */
+static const char *schema_line(const inst *in, size_t i)
+{
+    static char line[256];
+    const sl_schema *s = sl_th_schema_at(in->t, i);
+    snprintf(line, sizeof line, "%s.%s:%u:%u", s->ns, s->name, s->ncols, s->nkeys);
+    return line;
 }
 
 static double now_s(void)
@@ -85,16 +136,16 @@ static double now_s(void)
 static sl_status drive(inst *in, size_t want, double max_s)
 {
     double end = now_s() + max_s;
-    while (in->h.commits.n < want) {
-        sl_status st = g_plugin->source->poll(in->ctx, 100);
+    while (ncommits(in) < want) {
+        sl_status st = sl_th_poll(in->t, 100);
         if (st == SL_EOF)
             return SL_EOF;
         if (st < 0) {
-            fprintf(stderr, "poll: %d: %s\n", st, in->h.err);
+            fprintf(stderr, "poll: %d: %s\n", st, err(in));
             return st;
         }
         if (now_s() > end) {
-            fprintf(stderr, "timeout waiting for %zu commits (have %zu)\n", want, in->h.commits.n);
+            fprintf(stderr, "timeout waiting for %zu commits (have %zu)\n", want, ncommits(in));
             return SL_AGAIN;
         }
     }
@@ -107,7 +158,7 @@ static sl_status drain(inst *in, double secs)
     double end = now_s() + secs;
     sl_status st = SL_AGAIN;
     while (now_s() < end) {
-        st = g_plugin->source->poll(in->ctx, 50);
+        st = sl_th_poll(in->t, 50);
         if (st == SL_EOF || st < 0)
             break;
     }
@@ -121,16 +172,16 @@ static int cmp_str(const void *a, const void *b)
 
 static int has_line(const inst *in, const char *line)
 {
-    for (size_t i = 0; i < in->h.rows.n; i++)
-        if (strcmp(in->h.rows.v[i], line) == 0)
+    for (size_t i = 0; i < nrows(in); i++)
+        if (strcmp(row(in, i), line) == 0)
             return 1;
     return 0;
 }
 
 static void dump_rows(const inst *in)
 {
-    for (size_t i = 0; i < in->h.rows.n; i++)
-        fprintf(stderr, "    row: %.200s\n", in->h.rows.v[i]);
+    for (size_t i = 0; i < nrows(in); i++)
+        fprintf(stderr, "    row: %.200s\n", row(in, i));
 }
 
 /* ---- a table-state model fed with delivered rows (key = first column) ---- */
@@ -252,19 +303,24 @@ static void compare_rows(inst *in, const char *query)
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         fprintf(stderr, "%s", PQerrorMessage(g_db));
     size_t n = (size_t)PQntuples(r);
-    CHECK_EQ_INT(n, in->h.rows.n);
+    size_t got_n = nrows(in);
+    CHECK_EQ_INT(n, got_n);
     char **exp = calloc(n + 1, sizeof *exp);
+    const char **got = calloc(got_n + 1, sizeof *got);
     for (size_t i = 0; i < n; i++)
         exp[i] = PQgetvalue(r, (int)i, 0);
+    for (size_t i = 0; i < got_n; i++)
+        got[i] = row(in, i);
     qsort(exp, n, sizeof *exp, cmp_str);
-    qsort(in->h.rows.v, in->h.rows.n, sizeof(char *), cmp_str);
+    qsort(got, got_n, sizeof *got, cmp_str);
     int shown = 0;
-    for (size_t i = 0; i < n && i < in->h.rows.n; i++)
-        if (strcmp(exp[i], in->h.rows.v[i]) != 0) {
+    for (size_t i = 0; i < n && i < got_n; i++)
+        if (strcmp(exp[i], got[i]) != 0) {
             if (shown++ < 5)
-                fprintf(stderr, "  got:  %s\n  want: %s\n", in->h.rows.v[i], exp[i]);
+                fprintf(stderr, "  got:  %s\n  want: %s\n", got[i], exp[i]);
             CHECK(0);
         }
+    free(got);
     free(exp);
     PQclear(r);
 }
@@ -301,17 +357,17 @@ static void test_types_snapshot(void)
     int rc = inst_open(&in, kv, "types", NULL, 1);
     CHECK_EQ_INT(rc, 0);
     if (rc != 0) {
-        fprintf(stderr, "open: %s\n", in.h.err);
+        fprintf(stderr, "open: %s\n", err(&in));
         inst_close(&in);
         return;
     }
     sl_status st = drive(&in, 100, 30);
     CHECK_EQ_INT(st, SL_EOF);
-    CHECK_EQ_INT(in.h.commits.n, 1);
-    CHECK_EQ_INT(in.h.rows.n, 9000);
-    CHECK_EQ_INT(in.h.schemas_log.n, 1);
-    if (in.h.schemas_log.n)
-        CHECK_EQ_STR(in.h.schemas_log.v[0], "public.ty:26:1");
+    CHECK_EQ_INT(ncommits(&in), 1);
+    CHECK_EQ_INT(nrows(&in), 9000);
+    CHECK_EQ_INT(sl_th_schemas(in.t), 1);
+    if (sl_th_schemas(in.t))
+        CHECK_EQ_STR(schema_line(&in, 0), "public.ty:26:1");
         /* The expected rows in the harness's text form, from SELECT. */
 #define expect_fmt                                                                                 \
     "SELECT concat_ws('|', 'public.ty', '%s', id::text, coalesce(i2::text, '\\N'),"                \
@@ -334,7 +390,7 @@ static void test_types_snapshot(void)
     char q[4096];
     snprintf(q, sizeof q, expect_fmt, "S", "id < 100000");
     compare_rows(&in, q);
-    char *pos = in.h.commits.n ? strdup(in.h.commits.v[0]) : NULL;
+    char *pos = ncommits(&in) ? strdup(commit_pos(&in, 0)) : NULL;
     inst_close(&in);
 
     /* The same values through the stream (pgoutput text) instead of COPY binary. */
@@ -346,7 +402,7 @@ static void test_types_snapshot(void)
     compare_rows(&in, q);
     free(pos);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 #undef expect_fmt
 }
 
@@ -365,7 +421,7 @@ static void test_stream(void)
     int rc = inst_open(&in, kv, "stream", NULL, 0);
     CHECK_EQ_INT(rc, 0);
     if (rc != 0) {
-        fprintf(stderr, "open: %s\n", in.h.err);
+        fprintf(stderr, "open: %s\n", err(&in));
         inst_close(&in);
         return;
     }
@@ -375,10 +431,10 @@ static void test_stream(void)
     sql("DELETE FROM st WHERE id = 3");
     CHECK_EQ_INT(drive(&in, 4, 15), SL_OK);
     model m = {0};
-    for (size_t i = 0; i < in.h.rows.n; i++)
-        model_apply(&m, in.h.rows.v[i]);
+    for (size_t i = 0; i < nrows(&in); i++)
+        model_apply(&m, row(&in, i));
     model_check(&m, ST_SELECT);
-    size_t seen = in.h.rows.n;
+    size_t seen = nrows(&in);
 
     sql("UPDATE st SET v = 10 WHERE id = 1"); /* big (TOASTed) untouched */
     sql("UPDATE st SET id = 5 WHERE id = 4"); /* key change */
@@ -390,17 +446,17 @@ static void test_stream(void)
     CHECK(has_line(&in, "public.st|D|4|\\N|\\N"));
     CHECK(has_line(&in, "public.st|I|5|four|4"));
     CHECK(has_line(&in, "public.st|D|2|\\N|\\N"));
-    for (size_t i = seen; i < in.h.rows.n; i++)
-        model_apply(&m, in.h.rows.v[i]);
+    for (size_t i = seen; i < nrows(&in); i++)
+        model_apply(&m, row(&in, i));
     model_check(&m, ST_SELECT);
-    seen = in.h.rows.n;
+    seen = nrows(&in);
 
     sql("TRUNCATE st");
     sql("INSERT INTO st VALUES (8, 'eight', 8)");
     CHECK_EQ_INT(drive(&in, 10, 15), SL_OK);
     CHECK(has_line(&in, "public.st|T"));
-    for (size_t i = seen; i < in.h.rows.n; i++)
-        model_apply(&m, in.h.rows.v[i]);
+    for (size_t i = seen; i < nrows(&in); i++)
+        model_apply(&m, row(&in, i));
     model_check(&m, ST_SELECT);
     model_free(&m);
 
@@ -415,8 +471,8 @@ static void test_stream(void)
     CHECK(has_line(&in, "public.st|I|10|y|e10"));
     CHECK(has_line(&in, "public.st|U|9|x|z"));
     int s3 = 0, s4 = 0, s3b = 0;
-    for (size_t i = 0; i < in.h.schemas_log.n; i++) {
-        const char *l = in.h.schemas_log.v[i];
+    for (size_t i = 0; i < sl_th_schemas(in.t); i++) {
+        const char *l = schema_line(&in, i);
         if (strcmp(l, "public.st:3:1") == 0) {
             if (s4)
                 s3b++;
@@ -428,13 +484,13 @@ static void test_stream(void)
     }
     CHECK(s3 == 1 && s4 == 1 && s3b == 1);
     /* Nothing more, no duplicates. */
-    size_t before = in.h.rows.n;
+    size_t before = nrows(&in);
     drain(&in, 0.5);
-    CHECK_EQ_INT(in.h.rows.n, before);
+    CHECK_EQ_INT(nrows(&in), before);
     if (sl_test_failures)
         dump_rows(&in);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 static void test_resume(void)
@@ -450,13 +506,13 @@ static void test_resume(void)
     CHECK_EQ_INT(drive(&in, 2, 10), SL_OK);
     sql("INSERT INTO rs VALUES (2, 'b')");
     CHECK_EQ_INT(drive(&in, 3, 10), SL_OK);
-    if (in.h.commits.n < 3) {
+    if (ncommits(&in) < 3) {
         inst_close(&in);
         return;
     }
-    char *pos_a = strdup(in.h.commits.v[1]);
-    g_plugin->source->durable(in.ctx, in.h.commits.v[0], strlen(in.h.commits.v[0]));
-    g_plugin->source->durable(in.ctx, pos_a, strlen(pos_a));
+    char *pos_a = strdup(commit_pos(&in, 1));
+    sl_th_durable(in.t, commit_pos(&in, 0), strlen(commit_pos(&in, 0)));
+    sl_th_durable(in.t, pos_a, strlen(pos_a));
     /* The next poll sends the standby status: confirmed_flush_lsn becomes A, not more. */
     char want[64];
     snprintf(want, sizeof want, "%s", pos_a + 4);
@@ -477,18 +533,18 @@ static void test_resume(void)
     CHECK_EQ_INT(inst_open(&in, kv, "resume", pos_a, 0), 0);
     CHECK_EQ_INT(drive(&in, 2, 10), SL_OK);
     drain(&in, 0.5);
-    CHECK_EQ_INT(in.h.rows.n, 2);
+    CHECK_EQ_INT(nrows(&in), 2);
     CHECK(has_line(&in, "public.rs|I|2|b")); /* not durable before: delivered again */
     CHECK(has_line(&in, "public.rs|I|3|c"));
     CHECK(!has_line(&in, "public.rs|I|1|a"));
-    char *last = strdup(in.h.commits.v[in.h.commits.n - 1]);
+    char *last = strdup(commit_pos(&in, ncommits(&in) - 1));
     inst_close(&in);
 
     /* once: catches up with the WAL end at open, then EOF. */
     sql("INSERT INTO rs VALUES (4, 'd')");
     CHECK_EQ_INT(inst_open(&in, kv, "resume", last, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
-    CHECK_EQ_INT(in.h.rows.n, 1);
+    CHECK_EQ_INT(nrows(&in), 1);
     CHECK(has_line(&in, "public.rs|I|4|d"));
     inst_close(&in);
 
@@ -508,14 +564,14 @@ static void test_resume(void)
         usleep(100000);
     }
     CHECK_EQ_INT(inst_open(&in, kv, "resume", last, 0), -1);
-    CHECK(strstr(in.h.err, "missing") != NULL && strchr(in.h.err, '\n') == NULL);
-    fprintf(stderr, "  lost slot error: %s\n", in.h.err);
+    CHECK(strstr(err(&in), "missing") != NULL && strchr(err(&in), '\n') == NULL);
+    fprintf(stderr, "  lost slot error: %s\n", err(&in));
     inst_close(&in);
     const char *kv2[] = {"conninfo", g_conninfo,          "tables", "rs", "resnapshot_on_slot_loss",
                          "true",     "drop_slot_on_stop", "true",   NULL};
     CHECK_EQ_INT(inst_open(&in, kv2, "resume", last, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
-    CHECK_EQ_INT(in.h.rows.n, 5);
+    CHECK_EQ_INT(nrows(&in), 5);
     CHECK(has_line(&in, "public.rs|S|4|d"));
     inst_close(&in);
     slot = sql1("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'sluice_resume_%'");
@@ -523,7 +579,7 @@ static void test_resume(void)
     free(slot);
     free(last);
     free(pos_a);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 static void test_errors(void)
@@ -532,22 +588,22 @@ static void test_errors(void)
     const char *kv1[] = {"conninfo", "host=127.0.0.1 port=1 connect_timeout=2", "tables", "x",
                          NULL};
     CHECK_EQ_INT(inst_open(&in, kv1, "err", NULL, 0), -1);
-    fprintf(stderr, "  unreachable: %s\n", in.h.err);
-    CHECK(strstr(in.h.err, "cannot connect") != NULL && strchr(in.h.err, '\n') == NULL);
+    fprintf(stderr, "  unreachable: %s\n", err(&in));
+    CHECK(strstr(err(&in), "cannot connect") != NULL && strchr(err(&in), '\n') == NULL);
     inst_close(&in);
     char ci[600];
     snprintf(ci, sizeof ci, "%s user=nosuchuser", g_conninfo);
     const char *kv2[] = {"conninfo", ci, "tables", "x", NULL};
     CHECK_EQ_INT(inst_open(&in, kv2, "err", NULL, 0), -1);
-    fprintf(stderr, "  bad user: %s\n", in.h.err);
-    CHECK(strstr(in.h.err, "nosuchuser") != NULL && strchr(in.h.err, '\n') == NULL);
+    fprintf(stderr, "  bad user: %s\n", err(&in));
+    CHECK(strstr(err(&in), "nosuchuser") != NULL && strchr(err(&in), '\n') == NULL);
     inst_close(&in);
     const char *kv3[] = {"conninfo", g_conninfo, "tables", "no_such_table_*", NULL};
     CHECK_EQ_INT(inst_open(&in, kv3, "err", NULL, 0), -1);
-    fprintf(stderr, "  no table: %s\n", in.h.err);
-    CHECK(strstr(in.h.err, "matches no table") != NULL);
+    fprintf(stderr, "  no table: %s\n", err(&in));
+    CHECK(strstr(err(&in), "matches no table") != NULL);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 static void test_full_identity(void)
@@ -574,20 +630,20 @@ static void test_full_identity(void)
     CHECK(has_line(&in, "public.nk|I|1|y"));
     CHECK(has_line(&in, "public.nk|D|1|y"));
     int found = 0;
-    for (size_t i = 0; i < in.h.schemas_log.n; i++)
-        found += strcmp(in.h.schemas_log.v[i], "public.fi:2:1") == 0 ||
-                 strcmp(in.h.schemas_log.v[i], "public.nk:2:0") == 0;
+    for (size_t i = 0; i < sl_th_schemas(in.t); i++)
+        found += strcmp(schema_line(&in, i), "public.fi:2:1") == 0 ||
+                 strcmp(schema_line(&in, i), "public.nk:2:0") == 0;
     CHECK_EQ_INT(found, 2);
     model m = {0};
-    for (size_t i = 0; i < in.h.rows.n; i++)
-        if (strncmp(in.h.rows.v[i], "public.fi|", 10) == 0)
-            model_apply(&m, in.h.rows.v[i]);
+    for (size_t i = 0; i < nrows(&in); i++)
+        if (strncmp(row(&in, i), "public.fi|", 10) == 0)
+            model_apply(&m, row(&in, i));
     model_check(&m, "SELECT concat_ws('|', id::text, v) FROM fi");
     model_free(&m);
     if (sl_test_failures)
         dump_rows(&in);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 /* Changes committed while the COPY is half way: each appears exactly once (in the stream). */
@@ -599,9 +655,9 @@ static void test_snapshot_concurrent(void)
     const char *kv[] = {"conninfo", g_conninfo, "tables", "big", NULL};
     inst in = {0};
     CHECK_EQ_INT(inst_open(&in, kv, "conc", NULL, 0), 0);
-    CHECK_EQ_INT(g_plugin->source->poll(in.ctx, 100), SL_OK); /* first 65536 rows */
-    CHECK_EQ_INT(in.h.commits.n, 0);
-    CHECK(in.h.pending.n > 0 && in.h.pending.n < 80000);
+    CHECK_EQ_INT(sl_th_poll(in.t, 100), SL_OK); /* first 65536 rows */
+    CHECK_EQ_INT(ncommits(&in), 0);
+    CHECK(sl_th_pending(in.t) > 0 && sl_th_pending(in.t) < 80000);
     sql("UPDATE big SET v = -1 WHERE id IN (1, 79999)");
     sql("DELETE FROM big WHERE id IN (2, 79998)");
     sql("INSERT INTO big VALUES (80001, 1)");
@@ -609,15 +665,15 @@ static void test_snapshot_concurrent(void)
     CHECK_EQ_INT(drive(&in, 5, 20), SL_OK);
     model m = {.snapshot_append = 1};
     size_t snap = 0;
-    for (size_t i = 0; i < in.h.rows.n; i++) {
-        snap += strstr(in.h.rows.v[i], "|S|") != NULL;
-        model_apply(&m, in.h.rows.v[i]);
+    for (size_t i = 0; i < nrows(&in); i++) {
+        snap += strstr(row(&in, i), "|S|") != NULL;
+        model_apply(&m, row(&in, i));
     }
     CHECK_EQ_INT(snap, 80000);
     model_check(&m, "SELECT concat_ws('|', id::text, v::text) FROM big");
     model_free(&m);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 static void test_tls(void)
@@ -643,10 +699,10 @@ static void test_tls(void)
     setenv("PGSSLROOTCERT", "/nonexistent/root.crt", 1);
     CHECK_EQ_INT(inst_open(&in, kv2, "tls", NULL, 0), -1);
     unsetenv("PGSSLROOTCERT");
-    fprintf(stderr, "  verify-full without CA: %s\n", in.h.err);
-    CHECK(strstr(in.h.err, "cannot connect") != NULL && strchr(in.h.err, '\n') == NULL);
+    fprintf(stderr, "  verify-full without CA: %s\n", err(&in));
+    CHECK(strstr(err(&in), "cannot connect") != NULL && strchr(err(&in), '\n') == NULL);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 static void reconnect_db(void)
@@ -674,19 +730,19 @@ static void test_restart(void)
     CHECK_EQ_INT(drive(&in, 1, 10), SL_OK);
     sql("INSERT INTO rr VALUES (1)");
     CHECK_EQ_INT(drive(&in, 2, 10), SL_OK);
-    if (in.h.commits.n < 2) {
+    if (ncommits(&in) < 2) {
         inst_close(&in);
         return;
     }
-    char *pos = strdup(in.h.commits.v[1]);
-    g_plugin->source->durable(in.ctx, pos, strlen(pos));
+    char *pos = strdup(commit_pos(&in, 1));
+    sl_th_durable(in.t, pos, strlen(pos));
     drain(&in, 0.2);
     snprintf(cmd, sizeof cmd, "'%s/scripts/pg.sh' stop '%s' >/dev/null", src, dir);
     CHECK_EQ_INT(system(cmd), 0);
     sl_status st = drain(&in, 5);
     CHECK_EQ_INT(st, SL_RETRY);
-    fprintf(stderr, "  server stopped: %s\n", in.h.err);
-    CHECK(in.h.err[0] && strchr(in.h.err, '\n') == NULL);
+    fprintf(stderr, "  server stopped: %s\n", err(&in));
+    CHECK(err(&in)[0] && strchr(err(&in), '\n') == NULL);
     inst_close(&in);
     snprintf(cmd, sizeof cmd, "'%s/scripts/pg.sh' start '%s' >/dev/null", src, dir);
     CHECK_EQ_INT(system(cmd), 0);
@@ -696,11 +752,11 @@ static void test_restart(void)
     CHECK_EQ_INT(inst_open(&in, kv, "restart", pos, 0), 0);
     CHECK_EQ_INT(drive(&in, 1, 10), SL_OK);
     drain(&in, 0.3);
-    CHECK_EQ_INT(in.h.rows.n, 1);
+    CHECK_EQ_INT(nrows(&in), 1);
     CHECK(has_line(&in, "public.rr|I|2"));
     free(pos);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 /* A partitioned table: copied through its root, changes arrive under the root's name. */
@@ -721,11 +777,11 @@ static void test_partitioned(void)
     CHECK(has_line(&in, "public.pt|S|1|a") && has_line(&in, "public.pt|S|150|b"));
     CHECK(has_line(&in, "public.pt|I|2|c") && has_line(&in, "public.pt|I|151|d"));
     CHECK(has_line(&in, "public.pt|U|150|bb"));
-    CHECK_EQ_INT(in.h.rows.n, 5);
+    CHECK_EQ_INT(nrows(&in), 5);
     if (sl_test_failures)
         dump_rows(&in);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 /* Connection by fields instead of conninfo. */
@@ -744,7 +800,7 @@ static void test_fields(void)
     CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
     CHECK(has_line(&in, "public.fl|S|1"));
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
 }
 
 /* snapshot = never / always, an existing publication, a bad option value. */
@@ -760,31 +816,28 @@ static void test_modes(void)
     sql("INSERT INTO nv VALUES (2)");
     sql("INSERT INTO nv2 VALUES (20)");
     CHECK_EQ_INT(drive(&in, 2, 10), SL_OK);
-    CHECK_EQ_INT(in.h.rows.n, 2); /* no snapshot rows */
+    CHECK_EQ_INT(nrows(&in), 2); /* no snapshot rows */
     CHECK(has_line(&in, "public.nv|I|2") && has_line(&in, "public.nv2|I|20"));
     char *n = sql1("SELECT count(*) FROM pg_publication_tables WHERE pubname = 'mypub'");
     CHECK_EQ_STR(n, "2"); /* the missing selected table was added to the existing publication */
     free(n);
-    char *pos = strdup(in.h.commits.v[in.h.commits.n - 1]);
+    char *pos = strdup(commit_pos(&in, ncommits(&in) - 1));
     inst_close(&in);
 
     const char *kv2[] = {"conninfo", g_conninfo,    "tables", "nv,nv2", "snapshot",
                          "always",   "publication", "mypub",  NULL};
     CHECK_EQ_INT(inst_open(&in, kv2, "modes", pos, 1), 0);
     CHECK_EQ_INT(drive(&in, 100, 10), SL_EOF);
-    CHECK_EQ_INT(in.h.rows.n, 3); /* a full copy again, despite the position */
+    CHECK_EQ_INT(nrows(&in), 3); /* a full copy again, despite the position */
     CHECK(has_line(&in, "public.nv|S|1") && has_line(&in, "public.nv|S|2") &&
           has_line(&in, "public.nv2|S|20"));
     inst_close(&in);
     free(pos);
 
     const char *kv3[] = {"conninfo", g_conninfo, "tables", "nv", "snapshot", "sometimes", NULL};
-    in.h.kv = kv3;
-    in.h.tenant = "modes";
-    void *ctx = NULL;
-    CHECK_EQ_INT(g_plugin->create(&in.h, &th_api, &ctx), -1);
-    CHECK(strstr(in.h.err, "initial, never or always") != NULL);
-    th_host_reset(&in.h);
+    CHECK_EQ_INT(inst_create(&in, kv3, "modes"), -1);
+    CHECK(strstr(err(&in), "initial, never or always") != NULL);
+    inst_free(&in);
 }
 
 /* Protocol 2 streaming: a large transaction arrives in stream blocks before its commit; a
@@ -808,10 +861,10 @@ static void test_streaming(void)
     sql("INSERT INTO sx VALUES (300000, 'small')");
     CHECK_EQ_INT(drive(&in, 3, 20), SL_OK);
     drain(&in, 0.5);
-    CHECK_EQ_INT(in.h.commits.n, 3);
+    CHECK_EQ_INT(ncommits(&in), 3);
     model m = {0};
-    for (size_t i = 0; i < in.h.rows.n; i++)
-        model_apply(&m, in.h.rows.v[i]);
+    for (size_t i = 0; i < nrows(&in); i++)
+        model_apply(&m, row(&in, i));
     model_check(&m, "SELECT concat_ws('|', id::text, v) FROM sx");
     model_free(&m);
     CHECK(has_line(&in, "public.sx|I|99999|kept") && has_line(&in, "public.sx|U|1|u"));
@@ -820,7 +873,7 @@ static void test_streaming(void)
     CHECK_EQ_STR(n, "t"); /* the server did stream */
     free(n);
     inst_close(&in);
-    th_host_reset(&in.h);
+    inst_free(&in);
     sql("ALTER SYSTEM RESET logical_decoding_work_mem");
     sql("SELECT pg_reload_conf()");
 }
@@ -881,16 +934,13 @@ int main(void)
     const char *bd = getenv("SL_BUILD_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/plugins/sl-source-postgres.so", bd ? bd : "build");
-    void *so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!so) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
+    char lerr[1024];
+    g_tp = sl_th_load(path, lerr, sizeof lerr);
+    if (!g_tp) {
+        fprintf(stderr, "%s\n", lerr);
         return 1;
     }
-    const sl_plugin *(*desc)(void) = (const sl_plugin *(*)(void))dlsym(so, SL_PLUGIN_SYMBOL);
-    CHECK(desc != NULL);
-    if (!desc)
-        return 1;
-    g_plugin = desc();
+    g_plugin = sl_th_desc(g_tp);
     CHECK(g_plugin->kind == SL_KIND_SOURCE && strcmp(g_plugin->name, "postgres") == 0);
     g_db = PQconnectdb(g_conninfo);
     if (PQstatus(g_db) != CONNECTION_OK) {
@@ -912,6 +962,6 @@ int main(void)
     RUN(test_tls);
     RUN(test_restart);
     PQfinish(g_db);
-    dlclose(so);
+    sl_th_unload(g_tp);
     SL_DONE();
 }

@@ -3,6 +3,7 @@
 #include "sl_test.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char out[65536], errbuf[4096];
@@ -117,9 +118,82 @@ static void test_errors(void)
     CHECK(strchr(errbuf, '\n') == errbuf + strlen(errbuf) - 1);
 }
 
+/* Writes one DOUBLE column "x" with the given values into a new temporary file. */
+static void write_doubles(char *p, const double *v, int n)
+{
+    int fd = mkstemps(p, 4);
+    close(fd);
+    sl_qvd_column_spec col = {"x", SL_T_DOUBLE, 0};
+    sl_qvd_write_opts o = {.table_name = "d", .create_time_us = 1};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 1, &col);
+    for (int i = 0; i < n; i++) {
+        sl_value x = {.f = v[i]};
+        CHECK(sl_qvd_writer_add_row(w, &x) == 0);
+    }
+    CHECK(sl_qvd_writer_finish_file(w, p) == 0);
+    sl_qvd_writer_free(w);
+}
+
+/* Whole numbers print as Qlik shows them (10, 670), not 1e+01 / 6.7e+02. */
+static void test_cat_numbers(void)
+{
+    static const double v[] = {10, 670, 1e15, 1e21, 0.000001, 1e-7, 123.5, -2, 0.1};
+    char p[] = "/tmp/sl_qvd_cli_numXXXXXX.qvd";
+    write_doubles(p, v, 9);
+    char *a[] = {"qvd", "cat", p};
+    CHECK_EQ_INT(run(3, a), 0);
+    CHECK_EQ_STR(out, "x\r\n10\r\n670\r\n1000000000000000\r\n1e+21\r\n0.000001\r\n1e-7\r\n"
+                      "123.5\r\n-2\r\n0.1\r\n");
+    char *b[] = {"qvd", "cat", p, "--format", "jsonl", "--limit", "2"};
+    CHECK_EQ_INT(run(7, b), 0);
+    CHECK_EQ_STR(out, "{\"x\":10}\n{\"x\":670}\n");
+    unlink(p);
+}
+
+/* A FIFO is refused at once (it used to block in open until a writer came). */
+static void test_fifo_refused(void)
+{
+    char dir[] = "/tmp/sl_qvd_cli_fifoXXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/f.qvd", dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    alarm(10); /* a hang kills the test (SIGALRM) instead of the whole test run */
+    char *a[] = {"qvd", "info", fifo};
+    CHECK_EQ_INT(run(3, a), 1);
+    CHECK(strstr(errbuf, "not a regular file") != NULL);
+    char *b[] = {"qvd", "cat", fifo};
+    CHECK_EQ_INT(run(3, b), 1);
+    alarm(0);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* A row whose index points past the field's symbols is an error naming the row and the field,
+ * exit 1 (it used to print NULL and exit 0). */
+static void test_index_out_of_range(void)
+{
+    static const double v[] = {1, 2, 3, 1, 2};
+    char p[] = "/tmp/sl_qvd_cli_idxXXXXXX.qvd";
+    write_doubles(p, v, 5); /* 3 symbols, 2 bits: stored 3 would be symbol 3 */
+    FILE *fp = fopen(p, "r+b");
+    fseek(fp, -2, SEEK_END); /* row 4 of 5: index 0 -> 3 */
+    fputc(3, fp);
+    fclose(fp);
+    char *a[] = {"qvd", "cat", p};
+    CHECK_EQ_INT(run(3, a), 1);
+    CHECK(strstr(errbuf, "row 4 of 5, field x: symbol index 3 is outside its 3 symbols") != NULL);
+    CHECK(strchr(errbuf, '\n') == errbuf + strlen(errbuf) - 1);
+    CHECK_EQ_STR(out, "");
+    unlink(p);
+}
+
 int main(void)
 {
     make_file();
+    SL_RUN(test_cat_numbers);
+    SL_RUN(test_fifo_refused);
+    SL_RUN(test_index_out_of_range);
     SL_RUN(test_cat_csv);
     SL_RUN(test_cat_jsonl);
     SL_RUN(test_info);

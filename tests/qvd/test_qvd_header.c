@@ -3,6 +3,9 @@
 #include "qvd_test_util.h"
 #include "sl_test.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 static const char *golden[] = {
     "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>",
     " <QvdTableHeader>",
@@ -313,8 +316,144 @@ static void test_lineage_default(void)
     sl_qvd_table_free(t);
 }
 
+/* Runs a strict XML 1.0 parser (python3's xml.etree, else xmllint) on the header of the file at
+ * path and, with python3, prints the FieldName and TableName texts it reads into out (one per
+ * line, each char as U+XXXX). Returns the parser's exit code, or -1 when neither exists. */
+static int strict_parse(const char *path, char *out, size_t outlen)
+{
+    char cmd[1024];
+    out[0] = 0;
+    if (system("python3 -c 'import xml.etree.ElementTree' >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd,
+                 "python3 -c '\n"
+                 "import sys, xml.etree.ElementTree as E\n"
+                 "b = open(sys.argv[1], \"rb\").read()\n"
+                 "r = E.fromstring(b[:b.index(b\"\\0\")])\n"
+                 "for t in [r.findtext(\"TableName\")] + [f.findtext(\"FieldName\") for f in "
+                 "r.iter(\"QvdFieldHeader\")]:\n"
+                 "    print(\" \".join(\"U+%%04X\" %% ord(c) for c in t))\n"
+                 "' %s 2>&1",
+                 path);
+    } else if (system("xmllint --version >/dev/null 2>&1") == 0) {
+        /* the header ends at the first 0x00: xmllint reads it from a copy cut there */
+        snprintf(cmd, sizeof cmd,
+                 "head -c $(grep -abo '</QvdTableHeader>' %s | head -1 | cut -d: -f1) %s "
+                 "> %s.xml && echo '</QvdTableHeader>' >> %s.xml && xmllint --noout %s.xml 2>&1",
+                 path, path, path, path, path);
+    } else {
+        return -1;
+    }
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, outlen - 1, p);
+    out[n] = 0;
+    int rc = pclose(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Names with control characters (issue 9 item 13): TAB, LF and CR are written as character
+ * references and read back as themselves (CR stays CR, not LF); what XML 1.0 cannot hold (other
+ * C0 controls, bytes that are not UTF-8, U+FFFE) becomes U+FFFD; a strict parser accepts the
+ * header. */
+static void test_control_characters(void)
+{
+    sl_qvd_column_spec cols[] = {{"a\tb", SL_T_INT64, 0},
+                                 {"line1\r\nline2\rx", SL_T_STRING, 0},
+                                 {"ctl\x01\x1f", SL_T_STRING, 0},
+                                 {"bad\xff\xc3", SL_T_STRING, 0},
+                                 {"nonchar\xef\xbf\xbe", SL_T_STRING, 0},
+                                 {"ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", SL_T_STRING, 0}};
+    sl_qvd_write_opts o = {.table_name = "t\x02\r", .comment = "pos\x7f\x0b"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 6, cols);
+    sl_value v[6] = {{.i = 1},
+                     {.p = "x", .len = 1},
+                     {.p = "y", .len = 1},
+                     {.p = "z", .len = 1},
+                     {.p = "", .len = 0},
+                     {.p = "w", .len = 1}};
+    CHECK(sl_qvd_writer_add_row(w, v) == 0);
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == 0);
+    sl_qvd_writer_free(w);
+    const char *hdr = (const char *)m.p;
+    CHECK(strstr(hdr, "<FieldName>a&#9;b</FieldName>") != NULL);
+    CHECK(strstr(hdr, "<FieldName>line1&#13;&#10;line2&#13;x</FieldName>") != NULL);
+    CHECK(strstr(hdr, "<FieldName>ctl\xef\xbf\xbd\xef\xbf\xbd</FieldName>") != NULL);
+    CHECK(strstr(hdr, "<TableName>t\xef\xbf\xbd&#13;</TableName>") != NULL);
+    CHECK(strstr(hdr, "<Comment>pos\x7f\xef\xbf\xbd</Comment>") != NULL);
+    /* the header holds no byte below 0x20 but CR and LF of the layout (and, before, the
+     * terminating 0x00 at its end) */
+    size_t hl = strlen(hdr);
+    int raw_ctl = 0;
+    for (size_t i = 0; i < hl; i++)
+        if ((unsigned char)hdr[i] < 0x20 && hdr[i] != '\r' && hdr[i] != '\n')
+            raw_ctl = 1;
+    CHECK(!raw_ctl);
+    char err[200];
+    unsigned char *copy = malloc(m.n);
+    memcpy(copy, m.p, m.n);
+    sl_qvd_table *t = sl_qvd_read_buffer(copy, m.n, err, sizeof err);
+    CHECK(t != NULL);
+    if (t) {
+        CHECK_EQ_STR(t->fields[0].name, "a\tb");
+        CHECK_EQ_STR(t->fields[1].name, "line1\r\nline2\rx");
+        CHECK_EQ_STR(t->fields[2].name, "ctl\xef\xbf\xbd\xef\xbf\xbd");
+        CHECK_EQ_STR(t->fields[3].name, "bad\xef\xbf\xbd\xef\xbf\xbd");
+        CHECK_EQ_STR(t->fields[4].name, "nonchar\xef\xbf\xbd");
+        CHECK_EQ_STR(t->fields[5].name, cols[5].name);
+        CHECK_EQ_STR(t->table_name, "t\xef\xbf\xbd\r");
+        /* recovery matches columns to fields through the same mapping */
+        for (int c = 0; c < 6; c++) {
+            char *h = sl_qvd_header_text(cols[c].name);
+            CHECK_EQ_STR(h, t->fields[c].name);
+            free(h);
+        }
+        sl_qvd_table_free(t);
+    }
+    char path[] = "/tmp/sl_qvd_ctlXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, m.p, m.n) == (ssize_t)m.n);
+    close(fd);
+    char out[2048];
+    int rc = strict_parse(path, out, sizeof out);
+    if (rc == -1) {
+        fprintf(stderr, "  strict XML check skipped: neither python3 nor xmllint is installed\n");
+    } else {
+        if (rc != 0)
+            fprintf(stderr, "  strict parser: %s\n", out);
+        CHECK_EQ_INT(rc, 0);
+        if (out[0] && strncmp(out, "U+", 2) == 0) /* python3: the names it read */
+            CHECK(strstr(out, "U+0074 U+FFFD U+000D\n"
+                              "U+0061 U+0009 U+0062\n"
+                              "U+006C U+0069 U+006E U+0065 U+0031 U+000D U+000A U+006C U+0069 "
+                              "U+006E U+0065 U+0032 U+000D U+0078\n") == out);
+    }
+    unlink(path);
+    char xml[64];
+    snprintf(xml, sizeof xml, "%s.xml", path);
+    unlink(xml);
+    free(m.p);
+}
+
+/* Two names the header would hold alike are refused (Qlik could not tell the fields apart). */
+static void test_names_alike_refused(void)
+{
+    sl_qvd_column_spec cols[] = {{"a\x01", SL_T_INT64, 0}, {"a\x02", SL_T_INT64, 0}};
+    sl_qvd_write_opts o = {.table_name = "d"};
+    sl_qvd_writer *w = sl_qvd_writer_new(&o, 2, cols);
+    membuf m = {0};
+    CHECK(sl_qvd_writer_finish(w, membuf_out, &m) == -1);
+    CHECK(strstr(sl_qvd_writer_error(w), "columns 1 and 2") != NULL);
+    CHECK(strchr(sl_qvd_writer_error(w), '\n') == NULL);
+    sl_qvd_writer_free(w);
+    free(m.p);
+}
+
 int main(void)
 {
+    SL_RUN(test_control_characters);
+    SL_RUN(test_names_alike_refused);
     SL_RUN(test_golden_header);
     SL_RUN(test_widths);
     SL_RUN(test_empty_table);

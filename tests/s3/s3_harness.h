@@ -1,16 +1,14 @@
-/* Test harness for the s3 sink plugin: loads build/plugins/sl-sink-s3.so with dlopen and gives
- * it a small host API of its own (options from a key/value list, defaults from the plugin's
- * declaration, errors recorded for the checks). This is a harness for the plugin alone; the real
- * engine's host API is the lead's. Integration tests read the server from $S3_TEST_DIR/s3.env
- * (written by scripts/s3.sh start) and skip when it is absent. */
+/* Test harness for the s3 sink plugin: loads build/plugins/sl-sink-s3.so into the mock host
+ * (libsluice-testhost: options validated and defaulted from the plugin's declaration, errors,
+ * warnings and memory recorded for the checks). Integration tests read the server from
+ * $S3_TEST_DIR/s3.env (written by scripts/s3.sh start) and skip when it is absent. */
 #ifndef SL_S3_HARNESS_H
 #define SL_S3_HARNESS_H
 
 #include "sl_test.h"
 
-#include <dlfcn.h>
 #include <openssl/evp.h>
-#include <sluice/plugin.h>
+#include <sluice/testhost.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,197 +17,13 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define H_MAX_OPTS 24
-
-struct sl_host {
-    const sl_plugin *plugin;
-    const char *names[H_MAX_OPTS];
-    const char *values[H_MAX_OPTS];
-    int nopts;
-    char last_error[1024];
-    int nerrors;
-    int nwarn;
-    int quiet;
-    size_t mem_now, mem_peak; /* bytes held through api->malloc/calloc/realloc */
-};
-
-static const sl_option *h_decl(sl_host *h, const char *name)
-{
-    for (const sl_option *o = h->plugin->options; o->name; o++) {
-        if (strcmp(o->name, name) == 0) {
-            return o;
-        }
-    }
-    fprintf(stderr, "harness: plugin asked for undeclared option '%s'\n", name);
-    abort();
-}
-
-static const char *h_value(sl_host *h, const char *name)
-{
-    const sl_option *o = h_decl(h, name);
-    for (int i = h->nopts - 1; i >= 0; i--) {
-        if (strcmp(h->names[i], name) == 0) {
-            return h->values[i];
-        }
-    }
-    return o->default_value;
-}
-
-static void h_log(sl_host *h, sl_log_level level, const char *fmt, ...)
-{
-    h->nwarn += level == SL_LOG_WARN;
-    if (h->quiet) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "  [plugin %d] ", (int)level);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static void h_set_error(sl_host *h, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(h->last_error, sizeof h->last_error, fmt, ap);
-    va_end(ap);
-    h->nerrors++;
-    if (!h->quiet) {
-        fprintf(stderr, "  [plugin error] %s\n", h->last_error);
-    }
-}
-
-static const char *h_tenant(sl_host *h)
-{
-    (void)h;
-    return "test";
-}
-static int h_opt_isset(sl_host *h, const char *name)
-{
-    return h_value(h, name) != NULL;
-}
-static const char *h_opt_string(sl_host *h, const char *name)
-{
-    return h_value(h, name);
-}
-static int64_t h_opt_int(sl_host *h, const char *name, int64_t dflt)
-{
-    const char *v = h_value(h, name);
-    return v ? strtoll(v, NULL, 10) : dflt;
-}
-static double h_opt_double(sl_host *h, const char *name, double dflt)
-{
-    const char *v = h_value(h, name);
-    return v ? strtod(v, NULL) : dflt;
-}
-static int h_opt_bool(sl_host *h, const char *name, int dflt)
-{
-    const char *v = h_value(h, name);
-    return v ? (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) : dflt;
-}
-static size_t h_opt_list_len(sl_host *h, const char *name)
-{
-    (void)h;
-    (void)name;
-    return 0;
-}
-static const char *h_opt_list_item(sl_host *h, const char *name, size_t i)
-{
-    (void)h;
-    (void)name;
-    (void)i;
-    return NULL;
-}
-static void h_counter_add(sl_host *h, const char *name, double d)
-{
-    (void)h;
-    (void)name;
-    (void)d;
-}
-static void h_gauge_set(sl_host *h, const char *name, double v)
-{
-    (void)h;
-    (void)name;
-    (void)v;
-}
-/* Host allocations carry their size in a 16-byte header so the harness can track the plugin's
- * peak memory (the per-tenant accounting the real host does). */
-static void *h_malloc(sl_host *h, size_t n)
-{
-    size_t *p = malloc(n + 16);
-    if (!p) {
-        return NULL;
-    }
-    p[0] = n;
-    h->mem_now += n;
-    if (h->mem_now > h->mem_peak) {
-        h->mem_peak = h->mem_now;
-    }
-    return (char *)p + 16;
-}
-static void *h_calloc(sl_host *h, size_t n, size_t s)
-{
-    void *p = h_malloc(h, n * s);
-    if (p) {
-        memset(p, 0, n * s);
-    }
-    return p;
-}
-static void h_free(sl_host *h, void *p)
-{
-    if (p) {
-        size_t *b = (size_t *)((char *)p - 16);
-        h->mem_now -= b[0];
-        free(b);
-    }
-}
-static void *h_realloc(sl_host *h, void *p, size_t n)
-{
-    void *q = h_malloc(h, n);
-    if (q && p) {
-        size_t old = ((size_t *)((char *)p - 16))[0];
-        memcpy(q, p, old < n ? old : n);
-        h_free(h, p);
-    }
-    return q;
-}
-static int h_stopping(sl_host *h)
-{
-    (void)h;
-    return 0;
-}
-
-static const sl_host_api h_api = {
-    .abi_minor = SL_PLUGIN_ABI_MINOR,
-    .size = sizeof(sl_host_api),
-    .log = h_log,
-    .set_error = h_set_error,
-    .tenant = h_tenant,
-    .opt_isset = h_opt_isset,
-    .opt_string = h_opt_string,
-    .opt_int = h_opt_int,
-    .opt_double = h_opt_double,
-    .opt_bool = h_opt_bool,
-    .opt_list_len = h_opt_list_len,
-    .opt_list_item = h_opt_list_item,
-    .counter_add = h_counter_add,
-    .gauge_set = h_gauge_set,
-    .malloc = h_malloc,
-    .calloc = h_calloc,
-    .realloc = h_realloc,
-    .free = h_free,
-    .stopping = h_stopping,
-};
-
 /* ---- environment ---- */
 
 static char h_dir[1024];
 static char h_src[1024];
 static char h_endpoint[256], h_bucket[128], h_ak[128], h_sk[128], h_region[64];
+static sl_th_plugin *h_tp;
 static const sl_plugin *h_plugin;
-static void *h_dl;
 
 static void h_env_line(const char *line, const char *key, char *out, size_t n)
 {
@@ -247,67 +61,70 @@ static void h_setup(void)
     }
     fclose(f);
     snprintf(path, sizeof path, "%s/plugins/sl-sink-s3.so", bld);
-    h_dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h_dl) {
-        fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+    char err[1400];
+    h_tp = sl_th_load(path, err, sizeof err);
+    if (!h_tp) {
+        fprintf(stderr, "%s\n", err);
         exit(1);
     }
-    const sl_plugin *(*desc)(void) = (const sl_plugin *(*)(void))dlsym(h_dl, SL_PLUGIN_SYMBOL);
-    if (!desc) {
-        fprintf(stderr, "no %s in %s\n", SL_PLUGIN_SYMBOL, path);
-        exit(1);
-    }
-    h_plugin = desc();
-    if (h_plugin->abi_major != SL_PLUGIN_ABI_MAJOR || h_plugin->kind != SL_KIND_SINK ||
-        !h_plugin->sink) {
+    h_plugin = sl_th_desc(h_tp);
+    if (h_plugin->kind != SL_KIND_SINK) {
         fprintf(stderr, "unexpected plugin descriptor\n");
         exit(1);
     }
 }
 
-/* An instance: the server's settings plus overrides (name, value, ..., NULL). */
+/* An instance: the server's settings plus overrides (name, value, ..., NULL). th is the mock
+ * host (sl_th_errors, sl_th_error, sl_th_log_count, sl_th_mem_now/peak); quiet = 1 before
+ * h_open keeps its log off stderr. */
 typedef struct h_inst {
-    sl_host host;
+    sl_th *th;
     void *ctx;
     const sl_sink_ops *ops;
+    int quiet;
 } h_inst;
 
 static int h_open(h_inst *in, ...)
 {
+    int quiet = in->quiet;
     memset(in, 0, sizeof *in);
-    in->host.plugin = h_plugin;
+    in->quiet = quiet;
+    in->th = sl_th_new(h_tp, "test");
+    sl_th_echo(in->th, quiet ? -1 : SL_LOG_WARN);
     const char *base[][2] = {{"endpoint", h_endpoint}, {"bucket", h_bucket},
                              {"access_key_id", h_ak},  {"secret_access_key", h_sk},
                              {"region", h_region},     {"path_style", "true"}};
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) {
-        in->host.names[in->host.nopts] = base[i][0];
-        in->host.values[in->host.nopts++] = base[i][1];
+        sl_th_set(in->th, base[i][0], base[i][1]);
     }
     va_list ap;
     va_start(ap, in);
     const char *n;
-    while ((n = va_arg(ap, const char *)) && in->host.nopts < H_MAX_OPTS) {
-        in->host.names[in->host.nopts] = n;
-        in->host.values[in->host.nopts++] = va_arg(ap, const char *);
+    int rc = 0;
+    while ((n = va_arg(ap, const char *)) && rc == 0) {
+        rc = sl_th_set(in->th, n, va_arg(ap, const char *));
     }
     va_end(ap);
     in->ops = h_plugin->sink;
-    if (h_plugin->create(&in->host, &h_api, &in->ctx) != 0) {
-        return -1;
+    if (rc == 0 && sl_th_create(in->th) == 0 && sl_th_open(in->th, NULL, 0, 0) == 0) {
+        in->ctx = sl_th_ctx(in->th);
+        return 0;
     }
-    if (h_plugin->open(in->ctx, &(sl_open_args){0}) != 0) {
-        h_plugin->destroy(in->ctx);
-        in->ctx = NULL;
-        return -1;
+    if (!quiet) {
+        fprintf(stderr, "  h_open: %s\n", sl_th_error(in->th));
     }
-    return 0;
+    sl_th_free(in->th);
+    in->th = NULL;
+    return -1;
 }
 
 static void h_close(h_inst *in)
 {
-    if (in->ctx) {
-        h_plugin->close(in->ctx);
-        h_plugin->destroy(in->ctx);
+    if (in->th) {
+        sl_th_close(in->th);
+        CHECK_EQ_INT(sl_th_misuses(in->th), 0);
+        sl_th_free(in->th);
+        in->th = NULL;
         in->ctx = NULL;
     }
 }

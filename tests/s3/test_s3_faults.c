@@ -22,7 +22,7 @@ static void stop_proxy(void)
 static void slowdown_with_retry_after(void)
 {
     CHECK(start_proxy("--fail 3 --mode slowdown --retry-after 1 --method PUT") > 0);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", proxy_ep, NULL) == 0);
     char sha[65];
     double t0 = h_now();
@@ -30,8 +30,8 @@ static void slowdown_with_retry_after(void)
     double dt = h_now() - t0;
     CHECK(dt >= 2.9); /* three Retry-After: 1 honoured */
     CHECK_EQ_INT(h_count_lines("proxy.log", "\"fault\":\"slowdown\""), 3);
-    CHECK_EQ_INT(in.host.nerrors, 0);
-    CHECK_EQ_INT(in.host.nwarn, 3);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
+    CHECK_EQ_INT(sl_th_log_count(in.th, SL_LOG_WARN), 3);
     CHECK(h_check_object("f/slowdown.qvd", sha, 50000));
     h_close(&in);
     stop_proxy();
@@ -40,13 +40,13 @@ static void slowdown_with_retry_after(void)
 static void internal_errors_on_parts(void)
 {
     CHECK(start_proxy("--fail 4 --mode 500 --match partNumber") > 0);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", proxy_ep, "part_size", "5242880", "parallel_parts", "2", NULL) ==
           0);
     char sha[65];
     CHECK_EQ_INT(h_put(&in, "f/parts500.qvd", 13 * MiB + 7, 65536, 2, sha), SL_OK);
     CHECK_EQ_INT(h_count_lines("proxy.log", "\"fault\":\"500\""), 4);
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     CHECK(h_check_object("f/parts500.qvd", sha, 13 * MiB + 7));
     h_close(&in);
     stop_proxy();
@@ -55,14 +55,14 @@ static void internal_errors_on_parts(void)
 static void slow_answer_times_out_and_retries(void)
 {
     CHECK(start_proxy("--fail 1 --mode slow --slow-ms 4000 --method PUT") > 0);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", proxy_ep, "timeout", "1", NULL) == 0);
     char sha[65];
     double t0 = h_now();
     CHECK_EQ_INT(h_put(&in, "f/slow.qvd", 20000, 20000, 3, sha), SL_OK);
     CHECK(h_now() - t0 < 3.9); /* did not wait for the slow answer */
-    CHECK_EQ_INT(in.host.nerrors, 0);
-    CHECK(in.host.nwarn >= 1);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
+    CHECK(sl_th_log_count(in.th, SL_LOG_WARN) >= 1);
     CHECK(h_check_object("f/slow.qvd", sha, 20000));
     h_close(&in);
     stop_proxy();
@@ -71,7 +71,7 @@ static void slow_answer_times_out_and_retries(void)
 static void connection_resets(void)
 {
     CHECK(start_proxy("--fail 2 --mode reset") > 0);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", proxy_ep, NULL) == 0);
     char sha[65], got[65];
     uint64_t n;
@@ -86,7 +86,7 @@ static void connection_resets(void)
 
 static void broken_read_resumes(void)
 {
-    h_inst direct;
+    h_inst direct = {0};
     CHECK(h_open(&direct, NULL) == 0);
     char sha[65], got[65];
     uint64_t n = 0;
@@ -95,15 +95,15 @@ static void broken_read_resumes(void)
     /* the first GET's answer is cut off after 1 000 000 bytes: the retry asks for the rest with
      * Range and If-Match, and the callback sees every byte once */
     CHECK(start_proxy("--fail 1 --mode cut --cut-bytes 1000000 --method GET") > 0);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", proxy_ep, NULL) == 0);
     CHECK_EQ_INT(h_get(&in, "f/read.qvd", got, &n), SL_OK);
     CHECK_EQ_STR(got, sha);
     CHECK_EQ_INT(n, 3 * MiB + 3);
     CHECK_EQ_INT(h_count_lines("proxy.log", "\"fault\":\"cut\""), 1);
     CHECK_EQ_INT(h_count_lines("proxy.log", "\"method\":\"GET\""), 2);
-    CHECK_EQ_INT(in.host.nerrors, 0);
-    CHECK(in.host.nwarn >= 1);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
+    CHECK(sl_th_log_count(in.th, SL_LOG_WARN) >= 1);
     h_close(&in);
     stop_proxy();
 }
@@ -111,29 +111,29 @@ static void broken_read_resumes(void)
 static void retries_run_out(void)
 {
     /* a previous version exists; failed replacements must leave it whole */
-    h_inst direct;
+    h_inst direct = {0};
     CHECK(h_open(&direct, NULL) == 0);
     char sha0[65], sha[65];
     CHECK_EQ_INT(h_put(&direct, "f/keep.qvd", 999, 999, 5, sha0), SL_OK);
     h_close(&direct);
 
     CHECK(start_proxy("--fail 1000 --mode 503 --method PUT") > 0);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", proxy_ep, "max_retries", "2", "part_size", "5242880", NULL) == 0);
     CHECK_EQ_INT(h_put(&in, "f/keep.qvd", 1000, 1000, 6, sha), SL_RETRY);
-    CHECK_EQ_INT(in.host.nerrors, 1);
-    CHECK(strstr(in.host.last_error, "gave up after 3 attempts") != NULL);
-    CHECK(strstr(in.host.last_error, "etl-test") != NULL);
-    CHECK(strstr(in.host.last_error, "ServiceUnavailable") != NULL);
+    CHECK_EQ_INT(sl_th_errors(in.th), 1);
+    CHECK(strstr(sl_th_error(in.th), "gave up after 3 attempts") != NULL);
+    CHECK(strstr(sl_th_error(in.th), "etl-test") != NULL);
+    CHECK(strstr(sl_th_error(in.th), "ServiceUnavailable") != NULL);
     CHECK(h_check_object("f/keep.qvd", sha0, 999));
     /* multipart: parts keep failing; the upload is aborted (s3rver answers 405, tolerated) */
     int aborts = h_count_lines("gate.log", "\"method\":\"DELETE\"");
     CHECK_EQ_INT(h_put(&in, "f/keep.qvd", 11 * MiB, 1 * MiB, 7, sha), SL_RETRY);
-    CHECK(strstr(in.host.last_error, "UploadPart") != NULL);
+    CHECK(strstr(sl_th_error(in.th), "UploadPart") != NULL);
     CHECK_EQ_INT(h_count_lines("gate.log", "\"method\":\"DELETE\"") - aborts, 1);
     CHECK(h_check_object("f/keep.qvd", sha0, 999));
     CHECK_EQ_INT(h_check(NULL, 0, "absent", "f/never.qvd"), 0);
-    fprintf(stderr, "  error text: %s\n", in.host.last_error);
+    fprintf(stderr, "  error text: %s\n", sl_th_error(in.th));
     h_close(&in);
     stop_proxy();
 }
@@ -142,7 +142,7 @@ static void retries_run_out(void)
  * no retries, no errors. */
 static void slow_writer_is_not_a_stall(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "part_size", "5242880", "timeout", "1", NULL) == 0);
     sl_put *p = NULL;
     CHECK_EQ_INT(in.ops->put_begin(in.ctx, "f/slowwriter.qvd", NULL, &p), SL_OK);
@@ -170,15 +170,15 @@ static void slow_writer_is_not_a_stall(void)
     EVP_MD_CTX_free(md);
     free(buf);
     h_hex(d, 32, sha);
-    CHECK_EQ_INT(in.host.nwarn, 0);
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_log_count(in.th, SL_LOG_WARN), 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     CHECK(h_check_object("f/slowwriter.qvd", sha, size));
     h_close(&in);
 }
 
 static void server_restarts_mid_upload(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "part_size", "5242880", "parallel_parts", "2", "max_retries", "8", NULL) ==
           0);
     sl_put *p = NULL;
@@ -213,8 +213,8 @@ static void server_restarts_mid_upload(void)
     EVP_MD_CTX_free(md);
     free(buf);
     h_hex(d, 32, sha);
-    CHECK(in.host.nwarn >= 1); /* it did have to retry */
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK(sl_th_log_count(in.th, SL_LOG_WARN) >= 1); /* it did have to retry */
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     CHECK(h_check_object("f/bounce.qvd", sha, size));
     h_close(&in);
 }
@@ -230,6 +230,6 @@ int main(void)
     SL_RUN(retries_run_out);
     SL_RUN(slow_writer_is_not_a_stall);
     SL_RUN(server_restarts_mid_upload);
-    dlclose(h_dl);
+    sl_th_unload(h_tp);
     SL_DONE();
 }

@@ -6,7 +6,7 @@
 
 static void probe_ok(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, NULL) == 0);
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_OK);
     h_close(&in);
@@ -14,7 +14,7 @@ static void probe_ok(void)
 
 static void single_put_and_read_back(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, NULL) == 0);
     char sha[65], got[65];
     uint64_t n = 0;
@@ -28,13 +28,13 @@ static void single_put_and_read_back(void)
     CHECK(h_check_object("single/empty.qvd", sha, 0));
     CHECK_EQ_INT(h_get(&in, "single/empty.qvd", got, &n), SL_OK);
     CHECK_EQ_INT(n, 0);
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
 }
 
 static void multipart_put(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "part_size", "5242880", "parallel_parts", "3", NULL) == 0);
     int before = h_count_lines("gate.log", "uploadId=");
     char sha[65], got[65];
@@ -47,14 +47,14 @@ static void multipart_put(void)
     /* 4 parts (5+5+5+2 MiB) and one CompleteMultipartUpload went through the gate */
     CHECK_EQ_INT(h_count_lines("gate.log", "uploadId=") - before, 5);
     /* streaming: never more than (parallel_parts + 1) part buffers, all returned */
-    CHECK(in.host.mem_peak <= 4 * 5 * MiB);
-    CHECK_EQ_INT(in.host.mem_now, 0);
+    CHECK(sl_th_mem_peak(in.th) <= 4 * 5 * MiB);
+    CHECK_EQ_INT(sl_th_mem_now(in.th), 0);
     h_close(&in);
     CHECK(h_open(&in, "part_size", "5242880", "parallel_parts", "1", NULL) == 0);
     CHECK_EQ_INT(h_put(&in, "multi/big1.qvd", 23 * MiB, 1 * MiB, 6, sha), SL_OK);
     CHECK(h_check_object("multi/big1.qvd", sha, 23 * MiB));
-    CHECK(in.host.mem_peak <= 2 * 5 * MiB);
-    CHECK_EQ_INT(in.host.mem_now, 0);
+    CHECK(sl_th_mem_peak(in.th) <= 2 * 5 * MiB);
+    CHECK_EQ_INT(sl_th_mem_now(in.th), 0);
     /* exactly part_size: one PUT, no multipart */
     before = h_count_lines("gate.log", "uploadId=");
     CHECK_EQ_INT(h_put(&in, "multi/exact.qvd", 5 * MiB, 65536, 4, sha), SL_OK);
@@ -63,13 +63,13 @@ static void multipart_put(void)
     /* two exact parts: the last buffer is full at commit */
     CHECK_EQ_INT(h_put(&in, "multi/two.qvd", 10 * MiB, 1 * MiB, 5, sha), SL_OK);
     CHECK(h_check_object("multi/two.qvd", sha, 10 * MiB));
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
 }
 
 static void overwrite_and_abort(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "part_size", "5242880", NULL) == 0);
     char sha1[65], sha2[65], got[65];
     uint64_t n;
@@ -94,13 +94,13 @@ static void overwrite_and_abort(void)
     CHECK(h_check_object("ow/t.qvd", sha1, 5000));
     CHECK_EQ_INT(h_get(&in, "ow/t.qvd", got, &n), SL_OK);
     CHECK_EQ_STR(got, sha1);
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
 }
 
 static void get_missing_and_delete(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, NULL) == 0);
     char sha[65];
     uint64_t n;
@@ -110,7 +110,7 @@ static void get_missing_and_delete(void)
     CHECK_EQ_INT(h_check(NULL, 0, "absent", "del/x.qvd"), 0);
     CHECK_EQ_INT(h_get(&in, "del/x.qvd", sha, &n), SL_NOTFOUND);
     CHECK_EQ_INT(in.ops->del(in.ctx, "del/x.qvd"), SL_OK); /* absent: still OK */
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
 }
 
@@ -135,9 +135,9 @@ static sl_status list_cb(void *ud, const char *key, uint64_t size)
 
 static void list_paginates(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "prefix", "lst/", NULL) == 0);
-    in.host.quiet = 1;
+    sl_th_echo(in.th, -1);
     char key[64], sha[65];
     const int count = 1105; /* more than one ListObjectsV2 page (1000) */
     int ok = 1;
@@ -168,13 +168,13 @@ static void list_paginates(void)
     list_acc c = {0};
     CHECK_EQ_INT(in.ops->list(in.ctx, "none/", list_cb, &c), SL_OK);
     CHECK_EQ_INT(c.n, 0);
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
 }
 
 static void odd_keys_and_prefix(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "prefix", "tenant a/", NULL) == 0);
     const char *keys[] = {"dir/ä b+c&d=e.qvd", "_changes/orders/0000000000001A2B.qvd",
                           "_sluice/manifest.json", "x~y!$*()'.qvd"};
@@ -193,7 +193,7 @@ static void odd_keys_and_prefix(void)
     CHECK_EQ_INT(in.ops->list(in.ctx, "dir/", list_cb, &a), SL_OK);
     CHECK_EQ_INT(a.n, 1);
     CHECK_EQ_STR(a.last, "dir/ä b+c&d=e.qvd");
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
 }
 
@@ -204,7 +204,7 @@ static void virtual_hosted_and_sse(void)
     char ep[300];
     const char *port = strrchr(h_endpoint, ':');
     snprintf(ep, sizeof ep, "http://localhost%s", port ? port : "");
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", ep, "path_style", "false", "sse", "AES256", NULL) == 0);
     char sha[65], got[65];
     uint64_t n;
@@ -214,28 +214,28 @@ static void virtual_hosted_and_sse(void)
     CHECK_EQ_INT(h_get(&in, "vhost/a.qvd", got, &n), SL_OK);
     CHECK_EQ_STR(got, sha);
     CHECK(h_count_lines("gate.log", "\"url\":\"/vhost/a.qvd\"") >= 2);
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
 }
 
 static void wrong_secret_is_one_clear_error(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "secret_access_key", "not-the-secret", NULL) == 0);
     int reqs = h_count_lines("gate.log", "SignatureDoesNotMatch");
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR);
-    CHECK_EQ_INT(in.host.nerrors, 1);
-    CHECK(strstr(in.host.last_error, h_bucket) != NULL);
-    CHECK(strstr(in.host.last_error, "SignatureDoesNotMatch") != NULL);
+    CHECK_EQ_INT(sl_th_errors(in.th), 1);
+    CHECK(strstr(sl_th_error(in.th), h_bucket) != NULL);
+    CHECK(strstr(sl_th_error(in.th), "SignatureDoesNotMatch") != NULL);
     char sha[65];
     CHECK_EQ_INT(h_put(&in, "denied.qvd", 100, 100, 1, sha), SL_ERROR);
-    CHECK_EQ_INT(in.host.nerrors, 2);
-    CHECK(strstr(in.host.last_error, "SignatureDoesNotMatch") != NULL);
-    CHECK(strstr(in.host.last_error, "denied.qvd") != NULL);
+    CHECK_EQ_INT(sl_th_errors(in.th), 2);
+    CHECK(strstr(sl_th_error(in.th), "SignatureDoesNotMatch") != NULL);
+    CHECK(strstr(sl_th_error(in.th), "denied.qvd") != NULL);
     /* permanent: no retries (one request each) */
     CHECK_EQ_INT(h_count_lines("gate.log", "SignatureDoesNotMatch") - reqs, 2);
     CHECK_EQ_INT(h_check(NULL, 0, "absent", "denied.qvd"), 0);
-    fprintf(stderr, "  error text: %s\n", in.host.last_error);
+    fprintf(stderr, "  error text: %s\n", sl_th_error(in.th));
     h_close(&in);
 }
 
@@ -246,17 +246,17 @@ static void session_token(void)
     CHECK(port > 0);
     char ep[64];
     snprintf(ep, sizeof ep, "http://127.0.0.1:%d", port);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", ep, "session_token", "tok/123+abc=", NULL) == 0);
     char sha[65];
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_OK);
     CHECK_EQ_INT(h_put(&in, "token/a.qvd", 2222, 1000, 50, sha), SL_OK);
     CHECK(h_check_object("token/a.qvd", sha, 2222));
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     h_close(&in);
     CHECK(h_open(&in, "endpoint", ep, "session_token", "expired", NULL) == 0);
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR);
-    CHECK(strstr(in.host.last_error, "InvalidToken") != NULL);
+    CHECK(strstr(sl_th_error(in.th), "InvalidToken") != NULL);
     h_close(&in);
     CHECK(h_open(&in, "endpoint", ep, NULL) == 0);
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR);
@@ -281,17 +281,17 @@ static void tls_verification(void)
     char ep[64], ca[1200], sha[65];
     snprintf(ep, sizeof ep, "https://127.0.0.1:%d", port);
     snprintf(ca, sizeof ca, "%s/tls.pem", h_dir);
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "endpoint", ep, NULL) == 0);
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR); /* verification is on by default */
-    CHECK_EQ_INT(in.host.nerrors, 1);
-    CHECK(strstr(in.host.last_error, "certificate") != NULL ||
-          strstr(in.host.last_error, "SSL") != NULL);
+    CHECK_EQ_INT(sl_th_errors(in.th), 1);
+    CHECK(strstr(sl_th_error(in.th), "certificate") != NULL ||
+          strstr(sl_th_error(in.th), "SSL") != NULL);
     h_close(&in);
     CHECK(h_open(&in, "endpoint", ep, "ca_file", ca, NULL) == 0);
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_OK);
     CHECK_EQ_INT(h_put(&in, "tls/a.qvd", 6 * MiB, 1 * MiB, 60, sha), SL_OK);
-    CHECK_EQ_INT(in.host.nerrors, 0);
+    CHECK_EQ_INT(sl_th_errors(in.th), 0);
     CHECK(h_check_object("tls/a.qvd", sha, 6 * MiB));
     h_close(&in);
 }
@@ -299,7 +299,7 @@ static void tls_verification(void)
 /* Sequential requests of one instance reuse one kept-alive connection. */
 static void connection_reuse(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, NULL) == 0);
     char sha[65], key[64];
     for (int i = 0; i < 20; i++) {
@@ -337,11 +337,11 @@ static void connection_reuse(void)
 
 static void missing_bucket(void)
 {
-    h_inst in;
+    h_inst in = {0};
     CHECK(h_open(&in, "bucket", "no-such-bucket", NULL) == 0);
     CHECK_EQ_INT(in.ops->probe(in.ctx), SL_ERROR);
-    CHECK(strstr(in.host.last_error, "no-such-bucket") != NULL);
-    CHECK(strstr(in.host.last_error, "NoSuchBucket") != NULL);
+    CHECK(strstr(sl_th_error(in.th), "no-such-bucket") != NULL);
+    CHECK(strstr(sl_th_error(in.th), "NoSuchBucket") != NULL);
     char sha[65];
     uint64_t n;
     CHECK_EQ_INT(h_get(&in, "x.qvd", sha, &n), SL_ERROR); /* not SL_NOTFOUND */
@@ -351,8 +351,7 @@ static void missing_bucket(void)
 
 static void bad_options_fail_create(void)
 {
-    h_inst in;
-    in.host.quiet = 1;
+    h_inst in = {.quiet = 1};
     CHECK(h_open(&in, "part_size", "1000", NULL) != 0);
     CHECK(h_open(&in, "sse", "rot13", NULL) != 0);
     CHECK(h_open(&in, "endpoint", "ftp://x", NULL) != 0);
@@ -388,6 +387,6 @@ int main(void)
     SL_RUN(connection_reuse);
     SL_RUN(missing_bucket);
     SL_RUN(bad_options_fail_create);
-    dlclose(h_dl);
+    sl_th_unload(h_tp);
     SL_DONE();
 }

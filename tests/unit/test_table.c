@@ -211,8 +211,107 @@ static void test_random_model(void)
     sl_table_free(t);
 }
 
+/* TIMESTAMPOFF keeps its offset (sl_value.aux) in table state: it used to be dropped, so an
+ * active QVD showed every such value at +00:00 after the first flush. The offset is part of the
+ * value: a keyless table tells rows apart by it. UINT64 keeps all 64 bits. */
+static void test_timestampoff_and_uint64(void)
+{
+    sl_field f[] = {SL_FIELD_INIT("id", SL_T_INT64, 1), SL_FIELD_INIT("at", SL_T_TIMESTAMPOFF, 0),
+                    SL_FIELD_INIT("n", SL_T_UINT64, 0), SL_FIELD_INIT("s", SL_T_STRING, 0)};
+    const sl_schema *s = sl_schema_store_add(&st, "dbo", "ev", 4, f);
+    sl_table *t = sl_table_new("dbo", "ev", s);
+    sl_batch *b = sl_batch_new(s);
+    const int64_t t0 = 1710072000000000LL;
+    for (int64_t id = 1; id <= 3; id++) {
+        sl_batch_row_begin(b, SL_OP_SNAPSHOT);
+        sl_batch_set_i64(b, 0, id);
+        sl_batch_set_tsoff(b, 1, t0 + id, (int32_t)(id * 3600 - 19800));
+        sl_batch_set_i64(b, 2, (int64_t)(UINT64_MAX - (uint64_t)id));
+        sl_batch_set_bytes(b, 3, "after", 5);
+    }
+    apply_all(t, b);
+    sl_value v[4];
+    for (int64_t id = 1; id <= 3; id++) {
+        CHECK(find_row(t, id, v));
+        CHECK(v[1].flag == SL_CELL_VALUE && v[1].i == t0 + id);
+        CHECK_EQ_INT(v[1].aux, id * 3600 - 19800);
+        CHECK((uint64_t)v[2].i == UINT64_MAX - (uint64_t)id);
+        CHECK(v[3].len == 5 && memcmp(v[3].p, "after", 5) == 0); /* the cell after it */
+    }
+    /* an UPDATE whose offset cell is UNCHANGED keeps the stored offset */
+    sl_batch_row_begin(b, SL_OP_UPDATE);
+    sl_batch_set_i64(b, 0, 2);
+    sl_batch_set_unchanged(b, 1);
+    sl_batch_set_i64(b, 2, 5);
+    sl_batch_set_null(b, 3);
+    apply_all(t, b);
+    CHECK(find_row(t, 2, v));
+    CHECK(v[1].i == t0 + 2 && v[1].aux == 2 * 3600 - 19800);
+    sl_table_free(t);
+    sl_batch_free(b);
+
+    /* keyless: two rows differing only in the offset are two rows; a DELETE removes its own */
+    sl_field g[] = {SL_FIELD_INIT("at", SL_T_TIMESTAMPOFF, 0)};
+    const sl_schema *k = sl_schema_store_add(&st, "dbo", "nokey", 1, g);
+    t = sl_table_new("dbo", "nokey", k);
+    b = sl_batch_new(k);
+    sl_batch_row_begin(b, SL_OP_INSERT);
+    sl_batch_set_tsoff(b, 0, t0, 3600);
+    sl_batch_row_begin(b, SL_OP_INSERT);
+    sl_batch_set_tsoff(b, 0, t0, -3600);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 2);
+    CHECK_EQ_INT(t->nrows, 2);
+    sl_batch_row_begin(b, SL_OP_DELETE);
+    sl_batch_set_tsoff(b, 0, t0, -3600);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 1);
+    sl_table_row(t, 0, v);
+    CHECK_EQ_INT(v[0].aux, 3600);
+    sl_table_free(t);
+    sl_batch_free(b);
+}
+
+/* Identity is the value, not its spelling: the QVD keeps one spelling per number (first text
+ * wins), so after recovery a row stored as "1.0" must still match a DELETE carrying "1.00", and
+ * 0.0 must match -0.0. */
+static void test_same_value_other_spelling(void)
+{
+    sl_field f[] = {SL_FIELD_INIT("d", SL_T_DECIMAL, 0), SL_FIELD_INIT("x", SL_T_DOUBLE, 0)};
+    const sl_schema *k = sl_schema_store_add(&st, "public", "nokey2", 2, f);
+    sl_table *t = sl_table_new("public", "nokey2", k);
+    sl_batch *b = sl_batch_new(k);
+    static const char *const in[] = {"1.0", "1.00", "+1", "10e-1", "2.5"};
+    for (int i = 0; i < 5; i++) {
+        sl_batch_row_begin(b, SL_OP_INSERT);
+        sl_batch_set_bytes(b, 0, in[i], strlen(in[i]));
+        sl_batch_set_f64(b, 1, i % 2 ? -0.0 : 0.0);
+    }
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 5);
+    CHECK_EQ_INT(t->nrows, 2); /* 1 (four times) and 2.5 */
+    sl_batch_row_begin(b, SL_OP_DELETE);
+    sl_batch_set_bytes(b, 0, "1.000", 5);
+    sl_batch_set_f64(b, 1, -0.0);
+    sl_batch_row_begin(b, SL_OP_DELETE);
+    sl_batch_set_bytes(b, 0, "2.50", 4);
+    sl_batch_set_f64(b, 1, 0.0);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 3);
+    CHECK_EQ_INT(t->nrows, 1);
+    sl_batch_row_begin(b, SL_OP_DELETE); /* a different value is still a different row */
+    sl_batch_set_bytes(b, 0, "1.0000000000000000000001", 24);
+    sl_batch_set_f64(b, 1, 0.0);
+    apply_all(t, b);
+    CHECK_EQ_INT(sl_table_count(t), 3);
+    sl_table_free(t);
+    sl_batch_free(b);
+}
+
 int main(void)
 {
+    SL_RUN(test_same_value_other_spelling);
+    SL_RUN(test_timestampoff_and_uint64);
     SL_RUN(test_upsert_delete);
     SL_RUN(test_key_change_unchanged);
     SL_RUN(test_keyless);

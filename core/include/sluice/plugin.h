@@ -110,6 +110,12 @@ typedef enum sl_opt_type {
 #define SL_OPT_REQUIRED 0x1u
 #define SL_OPT_SECRET   0x2u /* never logged or printed */
 #define SL_OPT_RANGE    0x4u /* INT/DOUBLE: the value must lie in [min, max] */
+/* Two jobs must not give this option the same value for the same plugin (a replication slot, a
+ * publication): `sluice check` and `sluice run` refuse the second job, naming both files and
+ * tenants. Values a plugin derives at run time from an unset option (e.g. from the tenant name)
+ * are the plugin's to keep apart. A flag bit, not a new member: an older host ignores it, so it
+ * needs no minor of its own. */
+#define SL_OPT_EXCLUSIVE 0x8u
 
 typedef struct sl_option {
     const char *name;

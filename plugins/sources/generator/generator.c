@@ -25,6 +25,7 @@ typedef struct gen_ctx {
     sl_batch *batches[MAX_TABLES];
     int once;
     int fail_open;
+    int fail_probe;
     /* Progress. */
     int snap_table;
     int64_t snap_row;
@@ -36,31 +37,37 @@ typedef struct gen_ctx {
 static const sl_option options[] = {
     SL_OPTION("table", SL_OPT_STRING, 0, "items",
               "table name (with tables > 1: name_1, name_2, ...)"),
-    SL_OPTION("tables", SL_OPT_INT, 0, "1", "number of tables"),
-    SL_OPTION("rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot"),
+    SL_OPTION_RANGE("tables", SL_OPT_INT, 0, "1", "number of tables", 1, MAX_TABLES),
+    SL_OPTION_RANGE("rows", SL_OPT_INT, 0, "1000", "rows per table in the snapshot", 0, 1e12),
     SL_OPTION("columns", SL_OPT_LIST, 0,
               "int64,double,decimal,string,bool,date,time,timestamp,timestamptz,binary",
-              "column types after the int64 key column \"id\""),
+              "column types after the int64 key column \"id\" (also uint64, timestampoff)"),
     SL_OPTION("changes", SL_OPT_INT, 0, "0",
               "change transactions after the snapshot (-1 = endless)"),
-    SL_OPTION("changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction"),
-    SL_OPTION("rate", SL_OPT_DOUBLE, 0, "0", "transactions per second (0 = as fast as possible)"),
-    SL_OPTION("batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch"),
+    SL_OPTION_RANGE("changes_per_txn", SL_OPT_INT, 0, "10", "rows changed per transaction", 1, 1e9),
+    SL_OPTION_RANGE("rate", SL_OPT_DOUBLE, 0, "0",
+                    "transactions per second (0 = as fast as possible)", 0, 1e9),
+    SL_OPTION_RANGE("batch_rows", SL_OPT_INT, 0, "4096", "rows per emitted batch", 1, 1e7),
     SL_OPTION("seed", SL_OPT_INT, 0, "1", "seed of the deterministic values"),
     SL_OPTION("null_every", SL_OPT_INT, 0, "7",
               "every Nth value of a non-key column is NULL (0 = never)"),
-    SL_OPTION("fail", SL_OPT_STRING, 0, NULL,
-              "test hook: \"open\" fails every open; \"poll\" fails after fail_after polls"),
+    SL_OPTION_CHOICE("fail", 0, NULL,
+                     "test hook: \"open\" fails every open; \"poll\" fails after fail_after "
+                     "polls; \"probe\" fails sluice check --connect",
+                     ((const char *const[]){"open", "poll", "probe", NULL})),
     SL_OPTION("fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"),
     SL_OPTIONS_END,
 };
 
+/* Column type names, indexed by sl_type (also the column name suffix). */
+static const char *const type_names[] = {
+    NULL,   "int64",     "double",      "decimal", "string", "bool",        "date",
+    "time", "timestamp", "timestamptz", "binary",  "uint64", "timestampoff"};
+
 static int parse_type(const char *s, sl_type *t)
 {
-    static const char *const names[] = {NULL,        "int64",       "double", "decimal",
-                                        "string",    "bool",        "date",   "time",
-                                        "timestamp", "timestamptz", "binary"};
-    for (int i = 1; i <= 10; i++)
+    const char *const *names = type_names;
+    for (int i = 1; i <= SL_T_TIMESTAMPOFF; i++)
         if (strcmp(names[i], s) == 0) {
             *t = (sl_type)i;
             return 0;
@@ -102,8 +109,9 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
         char *save = NULL;
         for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             if (c->ncols >= MAX_COLS || parse_type(tok, &c->types[c->ncols]) != 0) {
-                api->set_error(h, "columns: unknown type \"%s\" (or more than %d columns)", tok,
-                               MAX_COLS);
+                const char *where = api->opt_where(h, "columns");
+                api->set_error(h, "%s%scolumns: unknown type \"%s\" (or more than %d columns)",
+                               where ? where : "", where ? ": " : "", tok, MAX_COLS);
                 free(c);
                 return -1;
             }
@@ -112,8 +120,10 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
     }
     if (fail && strcmp(fail, "open") == 0)
         c->fail_open = 1;
+    else if (fail && strcmp(fail, "probe") == 0)
+        c->fail_probe = 1;
     else if (fail && strcmp(fail, "poll") != 0) {
-        api->set_error(h, "fail must be \"open\" or \"poll\"");
+        api->set_error(h, "fail must be \"open\", \"poll\" or \"probe\"");
         free(c);
         return -1;
     } else if (!fail)
@@ -174,11 +184,22 @@ static int gen_open(void *ctx, const sl_open_args *a)
         sl_field f[MAX_COLS + 1];
         char cname[MAX_COLS + 1][32];
         f[0] = (sl_field)SL_FIELD_INIT("id", SL_T_INT64, 1);
+        f[0].flags = SL_FIELD_NOT_NULL;
+        f[0].source_type = "bigint";
         for (int i = 0; i < c->ncols; i++) {
-            snprintf(cname[i], sizeof cname[i], "c%d_%s", i + 1,
-                     (const char *[]){"", "int64", "double", "decimal", "string", "bool", "date",
-                                      "time", "timestamp", "timestamptz", "binary"}[c->types[i]]);
+            snprintf(cname[i], sizeof cname[i], "c%d_%s", i + 1, type_names[c->types[i]]);
             f[i + 1] = (sl_field)SL_FIELD_INIT(cname[i], c->types[i], 0);
+            /* the metadata a SQL source would give (decimals have 2 places, see fill_row) */
+            if (c->types[i] == SL_T_DECIMAL) {
+                f[i + 1].precision = 8;
+                f[i + 1].scale = 2;
+                f[i + 1].source_type = "numeric(8,2)";
+            } else if (c->types[i] == SL_T_UINT64) {
+                f[i + 1].source_type = "bigint unsigned";
+            } else if (c->types[i] == SL_T_TIMESTAMPOFF) {
+                f[i + 1].scale = 6;
+                f[i + 1].source_type = "datetimeoffset(6)";
+            }
         }
         c->schemas[t] = c->api->schema_new(c->h, "", name, (uint32_t)c->ncols + 1, f, sizeof *f);
         if (!c->schemas[t])
@@ -242,8 +263,17 @@ static int fill_row(gen_ctx *c, sl_batch *b, int t, sl_op op, int64_t id, int64_
             c->api->set_i64(b, col, (int64_t)(r % 4000000000000000ULL) - 1000000000000000LL);
             break;
         case SL_T_UINT64:
+            /* a third small, a third anywhere in 64 bits (most above INT64_MAX's half), a third
+             * within 5000 of UINT64_MAX, where 2048 values share one double */
+            c->api->set_i64(b, col,
+                            (int64_t)(r % 3 == 0   ? (r >> 8) % 100000
+                                      : r % 3 == 1 ? r
+                                                   : UINT64_MAX - (r >> 8) % 5000));
+            break;
         case SL_T_TIMESTAMPOFF:
-            c->api->set_null(b, col); /* not generated: the types option cannot name them */
+            /* the instant as for timestamp; offsets -14:00..+14:00 in quarter hours */
+            c->api->set_tsoff(b, col, (int64_t)(r % 4000000000000000ULL) - 1000000000000000LL,
+                              (int32_t)((r >> 20) % 113) * 900 - 50400);
             break;
         case SL_T_BINARY:
             memcpy(txt, &r, 8);
@@ -357,7 +387,21 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
     return SL_OK;
 }
 
-static const sl_source_ops ops = {.size = sizeof(sl_source_ops), .poll = gen_poll};
+/* sluice check --connect: nothing to connect to; the test hook shows how a failure reads. */
+static sl_status gen_probe(void *ctx)
+{
+    gen_ctx *c = ctx;
+    if (c->fail_probe) {
+        const char *where = c->api->opt_where(c->h, "fail");
+        c->api->set_error(c->h, "%s%ssimulated probe failure (option fail = \"probe\")",
+                          where ? where : "", where ? ": " : "");
+        return SL_ERROR;
+    }
+    return SL_OK;
+}
+
+static const sl_source_ops ops = {
+    .size = sizeof(sl_source_ops), .poll = gen_poll, .probe = gen_probe};
 
 static const sl_plugin plugin = {
     SL_PLUGIN_INIT(SL_KIND_SOURCE, "generator", "1.0.0",

@@ -1,7 +1,9 @@
 /* Transform "select": keep, reorder and rename columns.
  *   columns = {"id", "name", "email as contact"}   -- output columns, in this order
  *   tables  = {"orders", "public.customers"}       -- optional: only these tables (others pass)
- * A column that a table lacks is skipped for that table; key columns keep their key position. */
+ * A selected column that a table it applies to lacks is an error naming the table, the column and
+ * where `columns` is written (a silently missing column would be wrong data); key columns keep
+ * their key position. */
 #include <fnmatch.h>
 #include <sluice/plugin.h>
 #include <stdio.h>
@@ -142,21 +144,23 @@ static mapping *map_for(sel_ctx *c, const sl_schema *in)
     }
     uint32_t n = 0;
     for (size_t i = 0; i < c->ncols; i++) {
-        for (uint32_t k = 0; k < in->ncols; k++) {
-            const sl_field *src = SL_SCHEMA_COL(in, k);
-            if (strcmp(src->name, c->from[i]) == 0) {
-                f[n] = *src; /* type, key, precision, scale, source type */
-                f[n].name = c->to[i];
-                m->src[n++] = k;
-                break;
-            }
+        uint32_t k = 0;
+        while (k < in->ncols && strcmp(SL_SCHEMA_COL(in, k)->name, c->from[i]) != 0)
+            k++;
+        if (k == in->ncols) {
+            const char *where = c->api->opt_where(c->h, "columns");
+            c->api->set_error(c->h,
+                              "%s%stable %s%s%s has no column \"%s\" (named in columns; limit the "
+                              "transform with tables = {...} if other tables lack it)",
+                              where ? where : "", where ? ": " : "", in->ns, *in->ns ? "." : "",
+                              in->name, c->from[i]);
+            free(f);
+            free(m->src);
+            return NULL;
         }
-    }
-    if (n == 0) {
-        c->api->set_error(c->h, "table %s has none of the selected columns", in->name);
-        free(f);
-        free(m->src);
-        return NULL;
+        f[n] = *SL_SCHEMA_COL(in, k); /* type, key, precision, scale, source type */
+        f[n].name = c->to[i];
+        m->src[n++] = k;
     }
     m->out = c->api->schema_new(c->h, in->ns, in->name, n, f, sizeof *f);
     free(f);

@@ -17,8 +17,8 @@ return {
     bucket = "acme-qvd",
     region = region,
     secret_access_key = secret_file("secrets/acme.secret"),
-    flush_interval = 2.5,
-    changes = true,
     part_size_mb = 32,
   },
+  flush_interval = 2.5,
+  changes = true,
 }

@@ -2,5 +2,6 @@
 return {
   tenant = "t-1.x_Y",
   source = { plugin = "generator", rows = 1e3, deletes = false, tables = "gen" },
-  sink = { plugin = "file", dir = "/tmp/out", flush_interval = 1.0, format = "qvd" },
+  sink = { plugin = "file", dir = "/tmp/out" },
+  flush_interval = 1.0, format = "qvd",
 }

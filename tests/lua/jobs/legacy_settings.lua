@@ -1,0 +1,24 @@
+-- valid.lua written the old way: job-wide settings inside sink{} (deprecated, still accepted).
+local region = env("SL_TEST_UNSET_REGION", "eu-west-1")
+
+return {
+  tenant = "acme",
+  source = source{
+    plugin = "postgres",
+    conninfo = env("SL_TEST_PG"),
+    tables = {"public.orders", "customers"},
+  },
+  transforms = {
+    transform{ plugin = "select", columns = "id" },
+    { plugin = "select", columns = {"id", "name"} },
+  },
+  sink = sink{
+    plugin = "s3",
+    bucket = "acme-qvd",
+    region = region,
+    secret_access_key = secret_file("secrets/acme.secret"),
+    flush_interval = 2.5,
+    changes = true,
+    part_size_mb = 16.0,
+  },
+}
