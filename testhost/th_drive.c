@@ -102,6 +102,7 @@ sl_th *sl_th_new(const sl_th_plugin *p, const char *tenant)
     t->owner = pthread_self();
     const char *echo = getenv("SL_TH_ECHO");
     t->echo = echo && *echo ? atoi(echo) : SL_LOG_WARN;
+    t->keep_rows = 1;
     pthread_mutex_init(&t->log_lock, NULL);
     return t;
 }
@@ -112,8 +113,14 @@ void sl_th_echo(sl_th *t, int max_level)
     t->echo = echo && *echo ? atoi(echo) : max_level; /* the environment wins: debugging */
 }
 
+void sl_th_keep_rows(sl_th *t, int keep)
+{
+    t->keep_rows = keep;
+}
+
 static void forget(sl_th *t)
 {
+    t->nrows = t->npending = 0;
     th_strv_free(&t->rows);
     th_strv_free(&t->pending);
     free(t->emitted);
@@ -152,6 +159,7 @@ void sl_th_free(sl_th *t)
         return;
     sl_th_close(t);
     forget(t);
+    th_free_blocks(t);
     for (size_t i = 0; i < t->nbatches; i++)
         sl_batch_free(t->batches[i]);
     free(t->batches);
@@ -244,9 +252,11 @@ int sl_th_create(sl_th *t)
     if (th_opts_resolve(t) != 0)
         return -1;
     t->ctx = NULL;
+    t->mem_at_create = t->mem_now;
+    int e0 = t->nerrors;
     if (t->p->e.desc.create(&t->host, &sl_th_host_api, &t->ctx) != 0) {
-        if (!t->err[0])
-            snprintf(t->err, sizeof t->err, "create failed without set_error");
+        if (t->nerrors == e0)
+            th_misuse(t, "create() failed without set_error");
         t->ctx = NULL;
         return -1;
     }
@@ -293,8 +303,13 @@ void sl_th_close(sl_th *t)
 {
     if (t->opened && t->p->e.desc.close)
         t->p->e.desc.close(t->ctx);
-    if (t->created)
+    if (t->created) {
+        size_t before = t->mem_at_create;
         t->p->e.desc.destroy(t->ctx);
+        if (t->mem_now > before)
+            th_misuse(t, "destroy() left %zu bytes allocated through api->malloc",
+                      t->mem_now - before);
+    }
     t->opened = t->created = 0;
     t->ctx = NULL;
 }
@@ -581,7 +596,7 @@ sl_batch *sl_th_batch(sl_th *t, const sl_schema *schema)
 
 size_t sl_th_rows(const sl_th *t)
 {
-    return t->rows.n;
+    return t->nrows;
 }
 
 const char *sl_th_row(const sl_th *t, size_t i)
@@ -591,7 +606,7 @@ const char *sl_th_row(const sl_th *t, size_t i)
 
 size_t sl_th_pending(const sl_th *t)
 {
-    return t->pending.n;
+    return t->npending;
 }
 
 const char *sl_th_pending_row(const sl_th *t, size_t i)

@@ -108,6 +108,8 @@ SL_PRINTF(2, 3) static void h_set_error(sl_host *h, const char *fmt, ...)
     vsnprintf(t->err, sizeof t->err, fmt, ap);
     va_end(ap);
     t->nerrors++;
+    if (strpbrk(t->err, "\r\n"))
+        th_misuse(t, "set_error text is more than one line: \"%.80s\"", t->err);
     if (t->echo >= SL_LOG_ERROR)
         fprintf(stderr, "  [%s/%s set_error] %s\n", sl_kind_name(t->p->e.desc.kind),
                 t->p->e.desc.name, t->err);
@@ -271,13 +273,45 @@ static void h_gauge_set(sl_host *h, const char *name, double value)
 }
 
 /* Allocations carry a header with their size and a tag, so the mock can count what the plugin
- * holds and catch a free of memory it did not hand out. */
+ * holds and catch a free of memory it did not hand out; they are linked so that sl_th_free
+ * releases what a leaking plugin left (after reporting it). */
 #define TH_TAG 0x5e1ce7e57ull
-typedef struct th_blk {
+struct th_blk {
+    struct th_blk *prev, *next;
     uint64_t tag;
     size_t size;
-} th_blk;
-_Static_assert(sizeof(th_blk) == 16, "keeps 16-byte alignment");
+};
+_Static_assert(sizeof(struct th_blk) == 32, "keeps 16-byte alignment");
+
+static void blk_link(sl_th *t, th_blk *b)
+{
+    b->prev = NULL;
+    b->next = t->blocks;
+    if (t->blocks)
+        t->blocks->prev = b;
+    t->blocks = b;
+}
+
+static void blk_unlink(sl_th *t, th_blk *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        t->blocks = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+}
+
+void th_free_blocks(sl_th *t)
+{
+    while (t->blocks) {
+        th_blk *b = t->blocks;
+        blk_unlink(t, b);
+        t->mem_now -= b->size;
+        b->tag = 0;
+        free(b);
+    }
+}
 
 static void *h_malloc(sl_host *h, size_t n)
 {
@@ -289,6 +323,7 @@ static void *h_malloc(sl_host *h, size_t n)
         return NULL;
     b->tag = TH_TAG;
     b->size = n;
+    blk_link(t, b);
     t->mem_now += n;
     if (t->mem_now > t->mem_peak)
         t->mem_peak = t->mem_now;
@@ -323,6 +358,7 @@ static void h_free(sl_host *h, void *p)
     th_blk *b = blk_of(t, p, "free");
     if (!b)
         return;
+    blk_unlink(t, b);
     t->mem_now -= b->size;
     b->tag = 0;
     free(b);
@@ -339,10 +375,14 @@ static void *h_realloc(sl_host *h, void *p, size_t n)
     if (n > b->size && t->mem_limit && t->mem_now + (n - b->size) > t->mem_limit)
         return NULL;
     size_t old = b->size;
+    blk_unlink(t, b);
     th_blk *nb = realloc(b, sizeof *b + n);
-    if (!nb)
+    if (!nb) {
+        blk_link(t, b);
         return NULL;
+    }
     nb->size = n;
+    blk_link(t, nb);
     t->mem_now = t->mem_now - old + n;
     if (t->mem_now > t->mem_peak)
         t->mem_peak = t->mem_now;
@@ -417,6 +457,9 @@ static sl_op h_batch_op(const sl_batch *b, size_t row)
 
 void th_record_emit(sl_th *t, sl_batch *b)
 {
+    t->npending += b->nrows;
+    if (!t->keep_rows)
+        return;
     sl_batch *copy = th_keep_batch(t, b->schema);
     for (size_t r = 0; r < b->nrows; r++) {
         sl_batch_row_begin(copy, (sl_op)b->ops[r]);
@@ -473,6 +516,8 @@ static sl_status h_commit(sl_host *h, const void *pos, size_t len, int64_t commi
     for (size_t i = 0; i < t->pending.n; i++)
         th_push(&t->rows, t->pending.v[i]);
     t->pending.n = 0;
+    t->nrows += t->npending;
+    t->npending = 0;
     th_commit *c = realloc(t->commits, (t->ncommits + 1) * sizeof *c);
     if (!c)
         abort();

@@ -64,6 +64,8 @@ typedef struct th_metric {
     double value;
 } th_metric;
 
+typedef struct th_blk th_blk; /* an api->malloc block (th_host.c) */
+
 typedef struct th_commit {
     char *pos; /* NUL-terminated copy */
     size_t len;
@@ -100,6 +102,8 @@ struct sl_th {
     sl_batch **batches; /* test batches and emitted copies, freed with t */
     size_t nbatches;
     /* recordings */
+    int keep_rows;          /* 0: emit only counts (sl_th_keep_rows) */
+    size_t nrows, npending; /* committed / pending row counts, kept or not */
     th_strv rows, pending;
     sl_batch **emitted;
     size_t nemitted;
@@ -113,6 +117,8 @@ struct sl_th {
     th_metric *metrics;
     size_t nmetrics;
     size_t mem_now, mem_peak, mem_limit;
+    size_t mem_at_create; /* what was held before create(): destroy() must get back to it */
+    th_blk *blocks;       /* every block the plugin holds */
     th_strv drops;
     th_known *known;
     size_t nknown;
@@ -124,6 +130,7 @@ struct sl_th {
 /* th_host.c */
 #define sl_th_host_api sl_host_api_v2 /* declared in registry.h */
 void th_misuse(sl_th *t, const char *fmt, ...) SL_PRINTF(2, 3);
+void th_free_blocks(sl_th *t); /* frees what the plugin left allocated */
 void th_record_emit(sl_th *t, sl_batch *b);
 sl_batch *th_keep_batch(sl_th *t, const sl_schema *s);
 

@@ -7,9 +7,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ROWS=${1:-1000000}
 BUILD=${BUILD:-$ROOT/build-bench}
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSL_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j2 --target sl-source-postgres >/dev/null
-cc -O2 -std=c17 -D_GNU_SOURCE -I"$ROOT/core/include" "$ROOT/bench/postgres/pg_bench.c" \
-    -o "$BUILD/pg_bench" -ldl
+cmake --build "$BUILD" -j2 --target sl-source-postgres sluice_testhost >/dev/null
+cc -O2 -std=c17 -D_GNU_SOURCE -I"$ROOT/core/include" -I"$ROOT/testhost/include" \
+    "$ROOT/bench/postgres/pg_bench.c" -o "$BUILD/pg_bench" \
+    -L"$BUILD/lib" -Wl,-rpath,"$BUILD/lib" -lsluice-testhost
 D=$(mktemp -d /tmp/sl-pgbench.XXXXXX)
 trap '"$ROOT/scripts/pg.sh" stop "$D" >/dev/null; rm -rf "$D"' EXIT
 "$ROOT/scripts/pg.sh" start "$D" >/dev/null

@@ -35,6 +35,7 @@ static const sl_option probe_opts[] = {
     SL_OPTION("name", SL_OPT_STRING, SL_OPT_REQUIRED, NULL, "required"),
     SL_OPTION("alloc", SL_OPT_INT, 0, "0", "bytes to allocate in create"),
     SL_OPTION("rogue", SL_OPT_BOOL, 0, "false", "read an undeclared option"),
+    SL_OPTION("leak", SL_OPT_BOOL, 0, "false", "keep the allocation at destroy"),
     SL_OPTIONS_END,
 };
 
@@ -85,7 +86,8 @@ static int pr_create(sl_host *h, const sl_host_api *api, void **ctx)
 static void pr_destroy(void *ctx)
 {
     pr_ctx *c = ctx;
-    c->api->free(c->h, c->mem);
+    if (!c->api->opt_bool(c->h, "leak", 0))
+        c->api->free(c->h, c->mem);
     free(c);
 }
 
@@ -190,6 +192,13 @@ static void memory_and_rule_breaks_are_seen(void)
     CHECK_EQ_INT(sl_th_misuses(t), 1);
     CHECK(sl_th_misuse(t) && strstr(sl_th_misuse(t), "undeclared") != NULL);
     sl_th_close(t);
+    /* memory the instance still holds after destroy */
+    sl_th_reset(t);
+    CHECK_EQ_INT(sl_th_set_all(t, "rogue", "false", "alloc", "64", "leak", "true", NULL), 0);
+    CHECK_EQ_INT(sl_th_create(t), 0);
+    sl_th_close(t);
+    CHECK_EQ_INT(sl_th_misuses(t), 1);
+    CHECK(sl_th_misuse(t) && strstr(sl_th_misuse(t), "left 64 bytes") != NULL);
     sl_th_free(t);
     sl_th_unload(p);
 }

@@ -146,7 +146,10 @@ SL_TH_API int sl_th_row_text(const sl_batch *b, size_t row, char *out, size_t ou
 
 /* ---- what the plugin did ---- */
 
-/* Rows emitted and then committed, in order, as row text; pending: emitted, not yet committed. */
+/* Rows emitted and then committed, in order, as row text; pending: emitted, not yet committed.
+ * After sl_th_keep_rows(t, 0) only the counts are kept (sl_th_row and sl_th_emitted return
+ * NULL): for benchmarks and very large snapshots. */
+SL_TH_API void sl_th_keep_rows(sl_th *t, int keep);
 SL_TH_API size_t sl_th_rows(const sl_th *t);
 SL_TH_API const char *sl_th_row(const sl_th *t, size_t i);
 SL_TH_API size_t sl_th_pending(const sl_th *t);
@@ -187,7 +190,9 @@ SL_TH_API const char *sl_th_drop(const sl_th *t, size_t i);
 /* The value the plugin last gave state_set (NULL: none). */
 SL_TH_API const char *sl_th_state(const sl_th *t);
 /* Rule breaks seen (an undeclared option read, emit outside poll, a host call from another
- * thread, free of a pointer the host did not allocate, ...): a count and the first one's text.
+ * thread, free of a pointer the host did not allocate, a set_error of more than one line,
+ * memory from api->malloc still held after destroy(), a failure returned without set_error,
+ * ...): a count and the first one's text.
  * Each is also printed to stderr. A good test checks sl_th_misuses(t) == 0. */
 SL_TH_API int sl_th_misuses(const sl_th *t);
 SL_TH_API const char *sl_th_misuse(const sl_th *t);
