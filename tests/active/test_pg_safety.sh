@@ -19,8 +19,9 @@ job() { # file tenant extra-source-options
     cat >"$T/$1.lua" <<LUA
 return {
   tenant = "$2",
+  flush_interval = 0.2,
   source = { plugin = "postgres", conninfo = "$DB_CONNINFO"$3 },
-  sink = { plugin = "file", path = "$T/$1", flush_interval = 0.2 },
+  sink = { plugin = "file", path = "$T/$1" },
 }
 LUA
 }
@@ -75,5 +76,29 @@ job missing missing ",
              tables = { \"t\", \"nosuch\" }"
 "$SLUICE" run --once "$T/missing.lua" 2>"$T/missing.log"
 expect "missing table: exit 1" [ $? -eq 1 ]
-expect "missing table: FILE:LINE and the name" grep -q "source/postgres: $T/missing.lua:4: postgres: option tables names public.nosuch, which is not a table" "$T/missing.log"
+expect "missing table: FILE:LINE and the name" grep -q "source/postgres: $T/missing.lua:5: postgres: option tables names public.nosuch, which is not a table" "$T/missing.log"
+
+# --- item 11: sluice check --connect opens the source (probe), changing nothing ---
+before=$(psql -qAt -c "SELECT (SELECT count(*) FROM pg_replication_slots) || '/' || (SELECT count(*) FROM pg_publication)")
+job probe_ok probeok ", tables = { \"t\", \"np\" }"
+"$SLUICE" check --connect "$T/probe_ok.lua" >"$T/probe_ok.out" 2>&1
+expect "check --connect: reachable source, exit 0" [ $? -eq 0 ]
+expect "check --connect: the keyless table reported" grep -q "left out, no primary key or replica identity.*public.np" "$T/probe_ok.out"
+cat >"$T/probe_user.lua" <<LUA
+return {
+  tenant = "probeuser",
+  source = { plugin = "postgres", conninfo = "$DB_CONNINFO user=sluice_no_such_user", tables = { "t" } },
+  sink = { plugin = "file", path = "$T/probe_user" },
+}
+LUA
+"$SLUICE" check --connect "$T/probe_user.lua" >"$T/probe_user.out" 2>&1
+expect "check --connect: wrong user, exit 1" [ $? -eq 1 ]
+expect "check --connect: wrong user, one line with file, tenant and cause" grep -q "probe_user.lua.*probeuser.*sluice_no_such_user" "$T/probe_user.out"
+job probe_missing probemissing ",
+             tables = { \"t\", \"nosuch\" }"
+"$SLUICE" check --connect "$T/probe_missing.lua" >"$T/probe_missing.out" 2>&1
+expect "check --connect: missing table, exit 1" [ $? -eq 1 ]
+expect "check --connect: missing table with FILE:LINE" grep -q "probe_missing.lua:5: tenant probemissing: source \"postgres\": postgres: option tables names public.nosuch" "$T/probe_missing.out"
+after=$(psql -qAt -c "SELECT (SELECT count(*) FROM pg_replication_slots) || '/' || (SELECT count(*) FROM pg_publication)")
+expect "check --connect created no slot and no publication ($before -> $after)" [ "$before" = "$after" ]
 finish
