@@ -163,44 +163,25 @@ PGresult *sl_pg_run(pgsrc *s, PGconn *c, const char *sql, int nparams, const cha
     }
     int64_t deadline = sl_pg_now_us() + (int64_t)timeout_ms * 1000;
     const char *why = NULL;
-    while (PQisBusy(c)) {
-        if (interrupted(s, flags, deadline, &why))
-            break;
-        wait_socket(c, 0, 100);
-        if (!PQconsumeInput(c)) {
-            sl_pg_errline(PQerrorMessage(c), err, errlen);
-            return NULL;
-        }
-    }
-    if (why) {
-        /* Ask the server to stop the statement; if it does not answer soon the caller closes
-         * the connection (every error path does), which ends the statement too. */
-        char ebuf[256];
-        PGcancel *k = PQgetCancel(c);
-        if (k) {
-            (void)PQcancel(k, ebuf, sizeof ebuf);
-            PQfreeCancel(k);
-        }
-        int64_t grace = sl_pg_now_us() + 2000000;
-        while (PQisBusy(c) && sl_pg_now_us() < grace) {
-            wait_socket(c, 0, 100);
-            if (!PQconsumeInput(c))
+    /* Keep the last result, or the first failed one. Every wait (also between the results of a
+     * multi-statement text) is bounded: PQgetResult is only called when it will not block. */
+    PGresult *keep = NULL;
+    for (;;) {
+        while (PQisBusy(c) && !why) {
+            if (interrupted(s, flags, deadline, &why))
                 break;
+            wait_socket(c, 0, 100);
+            if (!PQconsumeInput(c)) {
+                sl_pg_errline(PQerrorMessage(c), err, errlen);
+                PQclear(keep);
+                return NULL;
+            }
         }
-        if (!PQisBusy(c)) {
-            PGresult *r;
-            while ((r = PQgetResult(c)))
-                PQclear(r);
-        }
-        if (strcmp(why, "timed out") == 0)
-            snprintf(err, errlen, "no answer within %d s (statement cancelled)", timeout_ms / 1000);
-        else
-            snprintf(err, errlen, "%s (statement cancelled)", why);
-        return NULL;
-    }
-    /* Keep the last result, or the first failed one. */
-    PGresult *keep = NULL, *r;
-    while ((r = PQgetResult(c))) {
+        if (why)
+            break;
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            break;
         ExecStatusType st = PQresultStatus(r);
         if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
             PQclear(r);
@@ -210,6 +191,34 @@ PGresult *sl_pg_run(pgsrc *s, PGconn *c, const char *sql, int nparams, const cha
         keep = r;
         if (st == PGRES_COPY_OUT || st == PGRES_COPY_IN || st == PGRES_COPY_BOTH)
             break; /* the caller runs the copy */
+    }
+    if (why) {
+        PQclear(keep);
+        /* Ask the server to stop the statement; if it does not answer soon the caller closes
+         * the connection (every error path does), which ends the statement too. */
+        char ebuf[256];
+        PGcancel *k = PQgetCancel(c);
+        if (k) {
+            (void)PQcancel(k, ebuf, sizeof ebuf);
+            PQfreeCancel(k);
+        }
+        int64_t grace = sl_pg_now_us() + 2000000;
+        for (;;) {
+            while (PQisBusy(c) && sl_pg_now_us() < grace) {
+                wait_socket(c, 0, 100);
+                if (!PQconsumeInput(c))
+                    break;
+            }
+            PGresult *r;
+            if (PQisBusy(c) || !(r = PQgetResult(c)))
+                break;
+            PQclear(r);
+        }
+        if (strcmp(why, "timed out") == 0)
+            snprintf(err, errlen, "no answer within %d s (statement cancelled)", timeout_ms / 1000);
+        else
+            snprintf(err, errlen, "%s (statement cancelled)", why);
+        return NULL;
     }
     if (!keep)
         sl_pg_errline(PQerrorMessage(c), err, errlen);
