@@ -53,8 +53,11 @@ void sl_value_text(sl_buf *out, sl_type t, const sl_value *v, int tz_minutes)
         put_date(out, days);
         sl_buf_add(out, " ", 1);
         put_time(out, us - days * 86400000000LL);
-        int off = v->aux / 60;
-        sl_buf_printf(out, "%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
+        /* seconds only when the offset has them (local mean time): the text stays exact */
+        int a = abs(v->aux);
+        sl_buf_printf(out, "%c%02d:%02d", v->aux < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+        if (a % 60)
+            sl_buf_printf(out, ":%02d", a % 60);
         break;
     }
     case SL_T_DOUBLE: {

@@ -586,7 +586,10 @@ static uint64_t num_hash(uint64_t k)
 
 /* Whether another value of a field of type t could have the number d: only those numbers are
  * tracked. Integers up to 2^53, dates and booleans are exact and distinct as doubles; a DOUBLE
- * shares its number only as 0.0 / -0.0 (NaN has one encoding). */
+ * shares its number only as 0.0 / -0.0 (NaN has one encoding). Microseconds are 1.16e-11 days
+ * apart, more than a double's step below 65536 days (serial 65536 is 2079-06-06), so times and
+ * timestamps can share a number only beyond it. TIMESTAMPOFF shares the instant's number at
+ * other offsets; DECIMAL texts can spell one number many ways. */
 static int num_shareable(sl_type t, double d)
 {
     switch (t) {
@@ -595,10 +598,11 @@ static int num_shareable(sl_type t, double d)
     case SL_T_INT64:
     case SL_T_UINT64:
         return fabs(d) >= 9007199254740992.0;
-    case SL_T_DECIMAL:
     case SL_T_TIME:
     case SL_T_TIMESTAMP:
     case SL_T_TIMESTAMPTZ:
+        return !(fabs(d) < 65536.0);
+    case SL_T_DECIMAL:
     case SL_T_TIMESTAMPOFF:
         return 1;
     default:

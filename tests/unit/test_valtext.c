@@ -38,6 +38,20 @@ static void test_times(void)
     CHECK_EQ_STR(text(SL_T_TIMESTAMPTZ, 0, 0, -330), "1969-12-31 18:30:00-05:30");
 }
 
+static void test_timestampoff(void)
+{
+    sl_buf b = {0};
+    sl_value v = {.flag = SL_CELL_VALUE, .i = 1710072000000000LL, .aux = -19800};
+    sl_value_text(&b, SL_T_TIMESTAMPOFF, &v, 0);
+    CHECK_EQ_STR(b.p, "2024-03-10 06:30:00-05:30");
+    sl_buf_free(&b);
+    b = (sl_buf){0};
+    v.aux = -561; /* local mean time: the offset keeps its seconds, as the wall clock does */
+    sl_value_text(&b, SL_T_TIMESTAMPOFF, &v, 0);
+    CHECK_EQ_STR(b.p, "2024-03-10 11:50:39-00:09:21");
+    sl_buf_free(&b);
+}
+
 static void test_numbers(void)
 {
     CHECK_EQ_STR(text(SL_T_DOUBLE, 0, 0.1, 0), "0.1");
@@ -52,5 +66,6 @@ int main(void)
     SL_RUN(test_dates);
     SL_RUN(test_times);
     SL_RUN(test_numbers);
+    SL_RUN(test_timestampoff);
     SL_DONE();
 }
