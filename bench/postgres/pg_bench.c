@@ -36,7 +36,8 @@ int main(int argc, char **argv)
     sl_th *t = sl_th_new(p, "bench");
     sl_th_keep_rows(t, 0);
     if (sl_th_set_all(t, "conninfo", argv[2], "tables", argv[3], "slot", "sluice_bench",
-                      "drop_slot_on_stop", drop, "snapshot", snap, NULL) != 0) {
+                      "publication", "sluice_bench", "drop_slot_on_stop", drop, "snapshot", snap,
+                      NULL) != 0) {
         fprintf(stderr, "options: %s\n", sl_th_error(t));
         return 1;
     }

@@ -4,7 +4,8 @@ return {
   tenant = "acme",
   source = source{
     plugin = "postgres",
-    conninfo = env("ACME_PG_CONNINFO"),            -- e.g. "host=db.acme.internal dbname=erp user=sluice sslmode=verify-full"
+    conninfo = env("ACME_PG_CONNINFO"),            -- e.g. "host=db.acme.internal dbname=erp user=sluice sslrootcert=/etc/sluice/acme-ca.crt"
+    sslmode = "verify-full",                       -- verify the server's certificate (anything else logs a warning)
     tables = { "public.orders", "public.customers", "public.products" },
   },
   sink = sink{

@@ -21,7 +21,7 @@ expect "the empty table still gets its QVD" wait_for 10 test -s "$T/out/quiet.qv
 for i in $(seq 1 200); do echo "UPDATE busy SET v = v + 1;"; done | psql -q
 target=$(psql -qAt -c "SELECT pg_current_wal_lsn()")
 moved() {
-    [ "$(psql -qAt -c "SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'sluice_quiet'")" = t ]
+    [ "$(psql -qAt -c "SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name LIKE 'sluice_quiet_%'")" = t ]
 }
 expect "confirmed_flush_lsn passes the other table's traffic ($target) within 30 s" wait_for 30 moved
 kill -TERM "$PID"; wait "$PID"; PIDS=()

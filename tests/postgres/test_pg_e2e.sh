@@ -17,7 +17,7 @@ expect() {
 }
 cd "$T"
 psql -qX -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'
-SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 'sluice_pge2e';
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'sluice_pge2e_%';
 DROP TABLE IF EXISTS e2e;
 CREATE TABLE e2e (id int PRIMARY KEY, name text, amount numeric(10,2), at timestamptz, d date);
 INSERT INTO e2e SELECT g, 'n' || g, g * 1.5, '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 hour',
@@ -48,6 +48,6 @@ expect "second run exits 0" [ $? -eq 0 ]
 expect "second run resumed (no snapshot)" bash -c "! grep -q 'snapshot of' log2 && grep -q 'streaming from slot' log2"
 expect "QVD equals the table after the changes" expected
 pos=$(sed -n 's/.*"position_text": "lsn=\(.*\)".*/\1/p' out/_sluice/manifest.json)
-flush=$(psql -AtX -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'sluice_pge2e'")
+flush=$(psql -AtX -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name LIKE 'sluice_pge2e_%'")
 expect "confirmed_flush_lsn ($flush) = manifest position ($pos)" [ -n "$pos" -a "$flush" = "$pos" ]
 [ $FAILS -eq 0 ]

@@ -521,7 +521,7 @@ static void test_resume(void)
         drain(&in, 0.05);
         free(got);
         got = sql1("SELECT confirmed_flush_lsn FROM pg_replication_slots"
-                   " WHERE slot_name = 'sluice_resume'");
+                   " WHERE slot_name LIKE 'sluice_resume_%'");
         if (strcmp(got, want) == 0)
             break;
     }
@@ -550,13 +550,13 @@ static void test_resume(void)
 
     /* The slot survives close; a lost slot is a clear error, or a fresh snapshot on request. */
     char *slot =
-        sql1("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_resume'");
+        sql1("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'sluice_resume_%'");
     CHECK_EQ_STR(slot, "1");
     free(slot);
     /* The walsender may still be exiting: retry while the slot is active. */
     for (int i = 0; i < 50; i++) {
         char *d = sql1("SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots"
-                       " WHERE slot_name = 'sluice_resume' AND NOT active");
+                       " WHERE slot_name LIKE 'sluice_resume_%' AND NOT active");
         int dropped = strcmp(d, "1") == 0;
         free(d);
         if (dropped)
@@ -574,7 +574,7 @@ static void test_resume(void)
     CHECK_EQ_INT(nrows(&in), 5);
     CHECK(has_line(&in, "public.rs|S|4|d"));
     inst_close(&in);
-    slot = sql1("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sluice_resume'");
+    slot = sql1("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'sluice_resume_%'");
     CHECK_EQ_STR(slot, "0"); /* drop_slot_on_stop */
     free(slot);
     free(last);
@@ -872,7 +872,7 @@ static void test_streaming(void)
     model_free(&m);
     CHECK(has_line(&in, "public.sx|I|99999|kept") && has_line(&in, "public.sx|U|1|u"));
     char *n = sql1("SELECT stream_txns > 0 FROM pg_stat_replication_slots"
-                   " WHERE slot_name = 'sluice_strm'");
+                   " WHERE slot_name LIKE 'sluice_strm_%'");
     CHECK_EQ_STR(n, "t"); /* the server did stream */
     free(n);
     /* ... and the first transaction went past the in-memory budget into the spill file. */

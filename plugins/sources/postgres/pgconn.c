@@ -1,7 +1,7 @@
 /* pgconn.c - libpq connections from the plugin's options, one-line errors. */
 #include "pgsrc.h"
 
-#include <ctype.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,40 @@ void sl_pg_errline(const char *msg, char *out, size_t outlen)
     out[o] = 0;
 }
 
-PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen)
+/* Waits until c's socket is readable (want_write = 0) or writable, at most ms. */
+static void wait_socket(PGconn *c, int want_write, int ms)
+{
+    struct pollfd p = {.fd = PQsocket(c), .events = want_write ? POLLOUT : POLLIN};
+    if (p.fd >= 0)
+        (void)poll(&p, 1, ms);
+}
+
+static int interrupted(pgsrc *s, int flags, int64_t deadline, const char **why)
+{
+    if ((flags & SL_PG_Q_STOPPABLE) && s->api->stopping(s->h)) {
+        *why = "the job is stopping";
+        return 1;
+    }
+    if (sl_pg_now_us() >= deadline) {
+        *why = "timed out";
+        return 1;
+    }
+    return 0;
+}
+
+/* The connect_timeout libpq would apply (ours or the user's), in seconds. */
+static int connect_timeout_s(PGconn *c)
+{
+    int t = 10;
+    PQconninfoOption *o = PQconninfo(c);
+    for (PQconninfoOption *p = o; p && p->keyword; p++)
+        if (strcmp(p->keyword, "connect_timeout") == 0 && p->val && atoi(p->val) > 0)
+            t = atoi(p->val);
+    PQconninfoFree(o);
+    return t;
+}
+
+PGconn *sl_pg_connect_ex(pgsrc *s, int replication, int flags, char *err, size_t errlen)
 {
     const sl_host_api *api = s->api;
     const char *kw[24], *val[24];
@@ -85,45 +118,141 @@ PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen)
     }
     kw[n] = NULL;
     val[n] = NULL;
-    PGconn *c = PQconnectdbParams(kw, val, 1);
+    /* Non-blocking, so a stop is never held up by a server that does not answer (libpq's own
+     * connect_timeout applies only to the blocking calls: the same limit is kept here). */
+    PGconn *c = PQconnectStartParams(kw, val, 1);
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (PQstatus(c) != CONNECTION_OK) {
+    const char *why = NULL;
+    if (PQstatus(c) != CONNECTION_BAD) {
+        int64_t deadline = sl_pg_now_us() + (int64_t)connect_timeout_s(c) * 1000000;
+        PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+        while (ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
+            if (interrupted(s, flags, deadline, &why))
+                break;
+            wait_socket(c, ps == PGRES_POLLING_WRITING, 100);
+            ps = PQconnectPoll(c);
+        }
+    }
+    if (why || PQstatus(c) != CONNECTION_OK) {
         char line[512];
-        sl_pg_errline(PQerrorMessage(c), line, sizeof line);
+        if (why)
+            snprintf(line, sizeof line, "%s", why);
+        else
+            sl_pg_errline(PQerrorMessage(c), line, sizeof line);
         snprintf(err, errlen, "cannot connect to PostgreSQL: %s", line);
         PQfinish(c);
         return NULL;
     }
     /* Text formats the value decoders expect, for COPY and for pgoutput alike (the walsender
      * formats values with its own session settings). */
-    static const char *const setup[] = {"SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'",
-                                        "SET IntervalStyle = 'postgres'",
-                                        "SET extra_float_digits = 3", "SET bytea_output = 'hex'"};
-    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) {
-        PGresult *r = PQexec(c, setup[i]);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            char line[512];
-            sl_pg_errline(PQerrorMessage(c), line, sizeof line);
-            snprintf(err, errlen, "%s: %s", setup[i], line);
-            PQclear(r);
-            PQfinish(c);
-            return NULL;
-        }
+    const char *setup = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD';"
+                        " SET IntervalStyle = 'postgres'; SET extra_float_digits = 3;"
+                        " SET bytea_output = 'hex'";
+    char line[512];
+    PGresult *r = sl_pg_run(s, c, setup, 0, NULL, SL_PG_QUERY_TIMEOUT_MS, flags, line, sizeof line);
+    if (r && PQresultStatus(r) != PGRES_COMMAND_OK)
+        sl_pg_errline(PQerrorMessage(c), line, sizeof line);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "session settings: %s", line);
         PQclear(r);
+        PQfinish(c);
+        return NULL;
     }
+    PQclear(r);
     return c;
+}
+
+PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen)
+{
+    return sl_pg_connect_ex(s, replication, SL_PG_Q_STOPPABLE, err, errlen);
+}
+
+PGresult *sl_pg_run(pgsrc *s, PGconn *c, const char *sql, int nparams, const char *const *params,
+                    int timeout_ms, int flags, char *err, size_t errlen)
+{
+    /* Replication commands need the simple query protocol. */
+    int sent = nparams > 0 ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+                           : PQsendQuery(c, sql);
+    if (!sent) {
+        sl_pg_errline(PQerrorMessage(c), err, errlen);
+        return NULL;
+    }
+    int64_t deadline = sl_pg_now_us() + (int64_t)timeout_ms * 1000;
+    const char *why = NULL;
+    /* Keep the last result, or the first failed one. Every wait (also between the results of a
+     * multi-statement text) is bounded: PQgetResult is only called when it will not block. */
+    PGresult *keep = NULL;
+    for (;;) {
+        while (PQisBusy(c) && !why) {
+            if (interrupted(s, flags, deadline, &why))
+                break;
+            wait_socket(c, 0, 100);
+            if (!PQconsumeInput(c)) {
+                sl_pg_errline(PQerrorMessage(c), err, errlen);
+                PQclear(keep);
+                return NULL;
+            }
+        }
+        if (why)
+            break;
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            break;
+        ExecStatusType st = PQresultStatus(r);
+        if (keep && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(keep);
+        keep = r;
+        if (st == PGRES_COPY_OUT || st == PGRES_COPY_IN || st == PGRES_COPY_BOTH)
+            break; /* the caller runs the copy */
+    }
+    if (why) {
+        PQclear(keep);
+        /* Ask the server to stop the statement; if it does not answer soon the caller closes
+         * the connection (every error path does), which ends the statement too. */
+        char ebuf[256];
+        PGcancel *k = PQgetCancel(c);
+        if (k) {
+            (void)PQcancel(k, ebuf, sizeof ebuf);
+            PQfreeCancel(k);
+        }
+        int64_t grace = sl_pg_now_us() + 2000000;
+        for (;;) {
+            while (PQisBusy(c) && sl_pg_now_us() < grace) {
+                wait_socket(c, 0, 100);
+                if (!PQconsumeInput(c))
+                    break;
+            }
+            PGresult *r;
+            if (PQisBusy(c) || !(r = PQgetResult(c)))
+                break;
+            PQclear(r);
+        }
+        if (strcmp(why, "timed out") == 0)
+            snprintf(err, errlen, "no answer within %d s (statement cancelled)", timeout_ms / 1000);
+        else
+            snprintf(err, errlen, "%s (statement cancelled)", why);
+        return NULL;
+    }
+    if (!keep)
+        sl_pg_errline(PQerrorMessage(c), err, errlen);
+    return keep;
 }
 
 int sl_pg_exec_ok(pgsrc *s, PGconn *c, const char *sql, const char *what)
 {
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
+    char line[512];
+    PGresult *r = sl_pg_run(s, c, sql, 0, NULL, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_OPENING(s), line,
+                            sizeof line);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char line[512];
-        sl_pg_errline(PQerrorMessage(c), line, sizeof line);
+        if (r)
+            sl_pg_errline(PQerrorMessage(c), line, sizeof line);
         s->api->set_error(s->h, "postgres: %s: %s", what, line);
         PQclear(r);
         return -1;
@@ -132,14 +261,25 @@ int sl_pg_exec_ok(pgsrc *s, PGconn *c, const char *sql, const char *what)
     return 0;
 }
 
-/* "sluice_<tenant>" lowercased, [a-z0-9_] only, at most 63 bytes (NAMEDATALEN - 1). */
-char *sl_pg_sanitize_name(const char *prefix, const char *tenant)
+void sl_pg_warn_tls(pgsrc *s, PGconn *c)
 {
-    char buf[64];
-    snprintf(buf, sizeof buf, "%s%s", prefix, tenant ? tenant : "");
-    for (char *p = buf; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        *p = isalnum(c) ? (char)tolower(c) : '_';
+    if (s->warned_tls)
+        return;
+    const char *host = PQhost(c);
+    if (host && host[0] == '/')
+        return; /* a Unix socket: nothing travels over a network */
+    const char *mode = NULL;
+    PQconninfoOption *o = PQconninfo(c);
+    for (PQconninfoOption *p = o; p && p->keyword; p++)
+        if (strcmp(p->keyword, "sslmode") == 0)
+            mode = p->val;
+    if (!sl_pg_sslmode_verified(mode)) {
+        const char *t = s->api->tenant(s->h);
+        s->api->log(s->h, SL_LOG_WARN,
+                    "postgres: tenant %s connects to %s with sslmode=%s: the server's certificate"
+                    " is not verified (use sslmode=verify-full and sslrootcert=...)",
+                    t ? t : "", host ? host : "?", mode ? mode : "prefer");
     }
-    return strdup(buf);
+    PQconninfoFree(o);
+    s->warned_tls = 1;
 }

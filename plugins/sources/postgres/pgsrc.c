@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const sl_option pg_options[] = {
     SL_OPTION("conninfo", SL_OPT_STRING, 0, NULL, "libpq connection string (or use host/port/...)"),
@@ -31,9 +32,9 @@ static const sl_option pg_options[] = {
         "tables", SL_OPT_LIST, 0, NULL,
         "tables or patterns (* ?): schema.table or bare names in public; default all of public"),
     SL_OPTION("publication", SL_OPT_STRING, SL_OPT_EXCLUSIVE | SL_OPT_IDENTITY, NULL,
-              "publication (default sluice_<tenant>)"),
+              "publication (default sluice_<tenant>_<hash of the tenant>)"),
     SL_OPTION("slot", SL_OPT_STRING, SL_OPT_EXCLUSIVE | SL_OPT_IDENTITY, NULL,
-              "logical replication slot (default sluice_<tenant>)"),
+              "logical replication slot (default sluice_<tenant>_<hash of the tenant>)"),
     SL_OPTION_CHOICE("snapshot", 0, "initial", "initial | never | always",
                      ((const char *const[]){"initial", "never", "always", NULL})),
     SL_OPTION("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"),
@@ -47,7 +48,8 @@ static const sl_option pg_options[] = {
               "$TMPDIR, else /tmp)"),
     SL_OPTION("drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"),
     SL_OPTION("resnapshot_on_slot_loss", SL_OPT_BOOL, 0, "false",
-              "take a fresh snapshot when the slot is missing or lost"),
+              "take a fresh snapshot when the slot is missing, lost or cannot continue the "
+              "durable position"),
     SL_OPTIONS_END,
 };
 
@@ -69,10 +71,15 @@ static void pg_errmsg(pgsrc *s, PGconn *c, const char *what)
 static PGresult *catalog_query(pgsrc *s, const char *sql, const char *param, const char *what)
 {
     const char *params[1] = {param};
-    PGresult *r = PQexecParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+    char line[512];
+    PGresult *r = sl_pg_run(s, s->conn, sql, 1, params, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_OPENING(s),
+                            line, sizeof line);
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
         return r;
-    pg_errmsg(s, s->conn, what);
+    if (r)
+        pg_errmsg(s, s->conn, what);
+    else
+        s->api->set_error(s->h, "postgres: %s: %s", what, line);
     PQclear(r);
     return NULL;
 }
@@ -145,24 +152,9 @@ int sl_pg_table_selected(pgsrc *s, const char *ns, const char *name)
     size_t n = s->api->opt_list_len(s->h, "tables");
     if (n == 0)
         return strcmp(ns, "public") == 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *pat = s->api->opt_list_item(s->h, "tables", i);
-        if (!pat)
-            continue;
-        const char *dot = strchr(pat, '.');
-        if (dot) {
-            size_t nl = (size_t)(dot - pat);
-            char nsp[256];
-            if (nl >= sizeof nsp)
-                continue;
-            memcpy(nsp, pat, nl);
-            nsp[nl] = 0;
-            if (fnmatch(nsp, ns, 0) == 0 && fnmatch(dot + 1, name, 0) == 0)
-                return 1;
-        } else if (strcmp(ns, "public") == 0 && fnmatch(pat, name, 0) == 0) {
+    for (size_t i = 0; i < n; i++)
+        if (sl_pg_pattern_match(s->api->opt_list_item(s->h, "tables", i), ns, name))
             return 1;
-        }
-    }
     return 0;
 }
 
@@ -426,11 +418,15 @@ static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
     }
     s->h = h;
     s->api = api;
-    const char *tenant = api->tenant(h);
+    /* Default names carry a hash of the exact tenant text: tenants that differ only in
+     * punctuation or case ("acme-eu", "acme.eu") must never share a slot or publication. */
+    char dflt[SL_PG_NAME_MAX + 1];
+    sl_pg_default_name(api->tenant(h), dflt, sizeof dflt);
     const char *v = api->opt_string(h, "slot");
-    s->slot = v && *v ? strdup(v) : sl_pg_sanitize_name("sluice_", tenant);
+    s->slot_default = !(v && *v);
+    s->slot = strdup(v && *v ? v : dflt);
     v = api->opt_string(h, "publication");
-    s->pub = v && *v ? strdup(v) : sl_pg_sanitize_name("sluice_", tenant);
+    s->pub = strdup(v && *v ? v : dflt);
     if (!s->slot || !s->pub) {
         free(s->slot);
         free(s->pub);
@@ -527,21 +523,32 @@ static void pg_close(void *ctx)
     pg_reset(s);
     /* Only an explicit option drops the slot, and only after a successful open. */
     if (s->drop_slot && was_open) {
+        /* close runs while the job stops: bounded waits, never DROP ... WAIT (which waits for
+         * whoever holds the slot, for ever). Our own walsender may still be exiting for a
+         * moment after the PQfinish above: a few short retries cover that. */
         char err[512];
-        PGconn *c = sl_pg_connect(s, 1, err, sizeof err);
+        PGconn *c = sl_pg_connect_ex(s, 1, 0, err, sizeof err);
         if (c) {
             char *id = PQescapeIdentifier(c, s->slot, strlen(s->slot));
             char sql[256];
-            snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s WAIT", id ? id : "\"\"");
+            snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s", id ? id : "\"\"");
             PQfreemem(id);
-            PGresult *r = PQexec(c, sql);
-            if (PQresultStatus(r) == PGRES_COMMAND_OK)
-                s->api->log(s->h, SL_LOG_INFO, "postgres: dropped replication slot %s", s->slot);
-            else {
-                sl_pg_errline(PQerrorMessage(c), err, sizeof err);
-                s->api->log(s->h, SL_LOG_WARN, "postgres: cannot drop slot %s: %s", s->slot, err);
+            int ok = 0;
+            for (int attempt = 0; attempt < 20 && !ok; attempt++) {
+                PGresult *r = sl_pg_run(s, c, sql, 0, NULL, 5000, 0, err, sizeof err);
+                ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+                const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+                if (r && !ok)
+                    sl_pg_errline(PQerrorMessage(c), err, sizeof err);
+                PQclear(r);
+                if (ok || !code || strcmp(code, "55006") != 0)
+                    break;
+                usleep(100000);
             }
-            PQclear(r);
+            if (ok)
+                s->api->log(s->h, SL_LOG_INFO, "postgres: dropped replication slot %s", s->slot);
+            else
+                s->api->log(s->h, SL_LOG_WARN, "postgres: cannot drop slot %s: %s", s->slot, err);
             PQfinish(c);
         } else {
             s->api->log(s->h, SL_LOG_WARN, "postgres: cannot drop slot %s: %s", s->slot, err);
@@ -559,38 +566,6 @@ static void pg_destroy(void *ctx)
     free(s->pub);
     free(s->spill_dir);
     free(s);
-}
-
-/* Selected tables from the catalog, in name order. */
-static int load_tables(pgsrc *s)
-{
-    PGresult *r = PQexec(s->conn, "SELECT c.oid, n.nspname, c.relname, c.relkind"
-                                  " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-                                  " ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')"
-                                  " AND NOT c.relispartition"
-                                  " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                                  " AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 2, 3");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_errmsg(s, s->conn, "listing tables");
-        PQclear(r);
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (!sl_pg_table_selected(s, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2)))
-            continue;
-        if (!sl_pg_rel_add(s, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
-                           PQgetvalue(r, i, 2), PQgetvalue(r, i, 3)[0])) {
-            PQclear(r);
-            s->api->set_error(s->h, "postgres: out of memory");
-            return -1;
-        }
-    }
-    PQclear(r);
-    if (s->nrels == 0) {
-        s->api->set_error(s->h, "postgres: option tables matches no table in the database");
-        return -1;
-    }
-    return 0;
 }
 
 static char *qualified(pgsrc *s, const pg_rel *rel)
@@ -652,10 +627,12 @@ static int ensure_publication(pgsrc *s)
         if (exists) {
             char alter[1024];
             snprintf(alter, sizeof alter, "ALTER PUBLICATION %s ADD TABLE %s", pubid, q);
-            PGresult *a = PQexec(s->conn, alter);
-            if (PQresultStatus(a) != PGRES_COMMAND_OK) {
-                char line[512];
-                sl_pg_errline(PQerrorMessage(s->conn), line, sizeof line);
+            char line[512];
+            PGresult *a = sl_pg_run(s, s->conn, alter, 0, NULL, SL_PG_QUERY_TIMEOUT_MS,
+                                    SL_PG_Q_STOPPABLE, line, sizeof line);
+            if (!a || PQresultStatus(a) != PGRES_COMMAND_OK) {
+                if (a)
+                    sl_pg_errline(PQerrorMessage(s->conn), line, sizeof line);
                 s->api->log(s->h, SL_LOG_WARN,
                             "postgres: table %s is not in publication %s and cannot be added (%s):"
                             " its changes will not be captured",
@@ -694,11 +671,16 @@ static int ensure_publication(pgsrc *s)
             cap = len + strlen(with) + 1;
         }
         memcpy(sql + len, with, strlen(with) + 1);
-        PGresult *c = PQexec(s->conn, sql);
-        if (PQresultStatus(c) != PGRES_COMMAND_OK) {
-            pg_errmsg(s, s->conn,
-                      "creating publication (create it FOR TABLE the selected tables, "
-                      "or grant CREATE on the database)");
+        char line[512];
+        PGresult *c = sl_pg_run(s, s->conn, sql, 0, NULL, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_STOPPABLE,
+                                line, sizeof line);
+        if (!c || PQresultStatus(c) != PGRES_COMMAND_OK) {
+            if (c)
+                sl_pg_errline(PQerrorMessage(s->conn), line, sizeof line);
+            s->api->set_error(s->h,
+                              "postgres: creating publication (create it FOR TABLE the selected "
+                              "tables, or grant CREATE on the database): %s",
+                              line);
             rc = -1;
         } else {
             s->api->log(s->h, SL_LOG_INFO, "postgres: created publication %s (%zu tables)", s->pub,
@@ -713,17 +695,19 @@ out:
     return rc;
 }
 
-/* Slot state: 0 missing, 1 usable, 2 lost (WAL removed). -1 on error. */
-static int slot_state(pgsrc *s)
+/* Slot state: SL_PG_SLOT_MISSING, _OK or _LOST (WAL removed), and its confirmed_flush_lsn
+ * (0 unknown). -1 on error. */
+static int slot_state(pgsrc *s, uint64_t *confirmed)
 {
     PGresult *r = catalog_query(s,
                                 "SELECT plugin, database = current_database(),"
-                                " coalesce(wal_status, '') FROM pg_catalog.pg_replication_slots"
-                                " WHERE slot_name = $1",
+                                " coalesce(wal_status, ''), coalesce(confirmed_flush_lsn::text, '')"
+                                " FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
                                 s->slot, "reading pg_replication_slots");
     if (!r)
         return -1;
-    int st = 0;
+    int st = SL_PG_SLOT_MISSING;
+    *confirmed = 0;
     if (PQntuples(r) > 0) {
         if (strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0 || strcmp(PQgetvalue(r, 0, 1), "t")) {
             s->api->set_error(s->h,
@@ -733,32 +717,105 @@ static int slot_state(pgsrc *s)
             PQclear(r);
             return -1;
         }
-        st = strcmp(PQgetvalue(r, 0, 2), "lost") == 0 ? 2 : 1;
+        st = strcmp(PQgetvalue(r, 0, 2), "lost") == 0 ? SL_PG_SLOT_LOST : SL_PG_SLOT_OK;
+        if (*PQgetvalue(r, 0, 3) && sl_pg_lsn_parse(PQgetvalue(r, 0, 3), confirmed) < 0)
+            *confirmed = 0;
     }
     PQclear(r);
     return st;
 }
 
+/* An older sluice named the slot "sluice_<tenant>" without the hash: such a slot, left behind,
+ * holds WAL for ever. Say so (once per open) when we use the default name. */
+static int legacy_slot(pgsrc *s, char *name, size_t namelen)
+{
+    if (!s->slot_default)
+        return 0;
+    sl_pg_legacy_name(s->api->tenant(s->h), name, namelen);
+    PGresult *r = catalog_query(s,
+                                "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1"
+                                " AND database = current_database()",
+                                name, "reading pg_replication_slots");
+    int found = r && PQntuples(r) > 0;
+    PQclear(r);
+    return found;
+}
+
+/* A fresh start under the default names: an older sluice's slot holds WAL for ever, and its
+ * publication may hold tables whose UPDATE/DELETE now fail for the application. */
+static void legacy_warn(pgsrc *s)
+{
+    char legacy[SL_PG_NAME_MAX + 1];
+    sl_pg_legacy_name(s->api->tenant(s->h), legacy, sizeof legacy);
+    if (legacy_slot(s, legacy, sizeof legacy))
+        s->api->log(s->h, SL_LOG_WARN,
+                    "postgres: slot %s (the default name of an older sluice) exists and holds WAL;"
+                    " this job now uses %s: drop the old one when nothing uses it"
+                    " (SELECT pg_drop_replication_slot('%s'))",
+                    legacy, s->slot, legacy);
+    if (!s->api->opt_string(s->h, "publication") || !*s->api->opt_string(s->h, "publication")) {
+        PGresult *r = catalog_query(s, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+                                    legacy, "reading publications");
+        if (r && PQntuples(r) > 0)
+            s->api->log(s->h, SL_LOG_WARN,
+                        "postgres: publication %s (the default name of an older sluice) exists; "
+                        "this job now uses %s: DROP PUBLICATION %s when nothing uses it (a table "
+                        "without replica identity in it keeps failing the application's UPDATE "
+                        "and DELETE)",
+                        legacy, s->pub, legacy);
+        PQclear(r);
+    }
+}
+
+/* Without WAIT: a slot held by another process is an error now, not a wait that no stop can
+ * end. Our own previous walsender may still be exiting: retry that briefly. */
 static int drop_slot(pgsrc *s)
 {
     char *id = PQescapeIdentifier(s->rconn, s->slot, strlen(s->slot));
-    char sql[256];
-    snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s WAIT", id ? id : "\"\"");
+    char sql[256], line[512];
+    snprintf(sql, sizeof sql, "DROP_REPLICATION_SLOT %s", id ? id : "\"\"");
     PQfreemem(id);
-    return sl_pg_exec_ok(s, s->rconn, sql, "dropping replication slot");
+    for (int attempt = 0;; attempt++) {
+        PGresult *r = sl_pg_run(s, s->rconn, sql, 0, NULL, SL_PG_QUERY_TIMEOUT_MS,
+                                SL_PG_Q_STOPPABLE, line, sizeof line);
+        if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+            return 0;
+        }
+        const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        int busy = code && strcmp(code, "55006") == 0;
+        if (r)
+            sl_pg_errline(PQerrorMessage(s->rconn), line, sizeof line);
+        PQclear(r);
+        if (!busy || attempt >= 50 || s->api->stopping(s->h)) {
+            s->api->set_error(s->h, "postgres: dropping replication slot %s: %s", s->slot, line);
+            return -1;
+        }
+        usleep(100000);
+    }
 }
+
+/* Creating a slot waits for the transactions running at that moment to end: bounded, so a
+ * customer's hour-long transaction gives an error and a retry, not a job that cannot stop. */
+#define SL_PG_CREATE_SLOT_TIMEOUT_MS 120000
 
 /* CREATE_REPLICATION_SLOT; with export, *snapname gets the exported snapshot. */
 static int create_slot(pgsrc *s, int export, char *snapname, size_t snaplen)
 {
     char *id = PQescapeIdentifier(s->rconn, s->slot, strlen(s->slot));
-    char sql[256];
+    char sql[256], line[512];
     snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT '%s')",
              id ? id : "\"\"", export ? "export" : "nothing");
     PQfreemem(id);
-    PGresult *r = PQexec(s->rconn, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 3) {
-        pg_errmsg(s, s->rconn, "creating replication slot");
+    PGresult *r = sl_pg_run(s, s->rconn, sql, 0, NULL, SL_PG_CREATE_SLOT_TIMEOUT_MS,
+                            SL_PG_Q_STOPPABLE, line, sizeof line);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 3) {
+        if (r)
+            sl_pg_errline(PQerrorMessage(s->rconn), line, sizeof line);
+        s->api->set_error(s->h, "postgres: creating replication slot %s: %s%s", s->slot, line,
+                          r ? ""
+                            : " (creating a slot waits for the transactions open at that moment:"
+                              " see pg_stat_activity)");
         PQclear(r);
         return -1;
     }
@@ -793,6 +850,45 @@ static int start_snapshot(pgsrc *s, const char *snapname)
     return 0;
 }
 
+static const char *why_text(sl_pg_slot_why why)
+{
+    switch (why) {
+    case SL_PG_WHY_MISSING:
+        return "missing";
+    case SL_PG_WHY_LOST:
+        return "lost (its WAL was removed)";
+    default:
+        return "not the slot the durable position came from";
+    }
+}
+
+/* The one-line error when the slot cannot continue the durable position. */
+static void slot_error(pgsrc *s, sl_pg_slot_why why, uint64_t confirmed, const sl_open_args *a)
+{
+    char legacy[SL_PG_NAME_MAX + 1], hint[512] = "";
+    if (why == SL_PG_WHY_MISSING && legacy_slot(s, legacy, sizeof legacy))
+        snprintf(hint, sizeof hint,
+                 " (slot %s of an older sluice exists: set slot = \"%s\" and publication = \"%s\""
+                 " to keep using it)",
+                 legacy, legacy, legacy);
+    if (why == SL_PG_WHY_GAP) {
+        char c[32];
+        sl_pg_lsn_format(confirmed, c, sizeof c);
+        s->api->set_error(s->h,
+                          "postgres: replication slot %s is confirmed up to %s but the durable "
+                          "position is %.*s: the changes in between are gone (slot dropped and "
+                          "re-created, or used by another job); set resnapshot_on_slot_loss = "
+                          "true for a fresh snapshot",
+                          s->slot, c, (int)a->resume_len, (const char *)a->resume_pos);
+        return;
+    }
+    s->api->set_error(s->h,
+                      "postgres: replication slot %s is %s: changes since %.*s cannot be "
+                      "streamed; set resnapshot_on_slot_loss = true for a fresh snapshot%s",
+                      s->slot, why_text(why), (int)a->resume_len, (const char *)a->resume_pos,
+                      hint);
+}
+
 static int pg_open(void *ctx, const sl_open_args *args)
 {
     pgsrc *s = ctx;
@@ -810,17 +906,22 @@ static int pg_open(void *ctx, const sl_open_args *args)
         s->api->set_error(s->h, "postgres: %s", err);
         return -1;
     }
-    if (load_tables(s) < 0 || ensure_publication(s) < 0)
+    sl_pg_warn_tls(s, s->conn);
+    if (sl_pg_load_tables(s, 0) < 0 || ensure_publication(s) < 0)
         goto fail;
     /* once: the end of WAL now. The insert position also covers asynchronous commits that
      * are not written yet; a position just past a page header (nothing after it yet) becomes
      * the page boundary, which is where the walsender's decoding position stops. */
-    PGresult *w = PQexec(s->conn, "SELECT pg_current_wal_insert_lsn(),"
-                                  " current_setting('wal_block_size')::int8,"
-                                  " pg_size_bytes(current_setting('wal_segment_size'))");
-    if (PQresultStatus(w) != PGRES_TUPLES_OK || PQntuples(w) != 1 ||
+    PGresult *w = sl_pg_run(s, s->conn,
+                            "SELECT pg_current_wal_insert_lsn(),"
+                            " current_setting('wal_block_size')::int8,"
+                            " pg_size_bytes(current_setting('wal_segment_size'))",
+                            0, NULL, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_STOPPABLE, err, sizeof err);
+    if (!w || PQresultStatus(w) != PGRES_TUPLES_OK || PQntuples(w) != 1 ||
         sl_pg_lsn_parse(PQgetvalue(w, 0, 0), &s->target_lsn) < 0) {
-        pg_errmsg(s, s->conn, "reading the WAL position");
+        if (w)
+            sl_pg_errline(PQerrorMessage(s->conn), err, sizeof err);
+        s->api->set_error(s->h, "postgres: reading the WAL position: %s", err);
         PQclear(w);
         goto fail;
     }
@@ -832,33 +933,32 @@ static int pg_open(void *ctx, const sl_open_args *args)
         s->target_lsn -= 40;
     else if (blk && s->target_lsn % blk == 24)
         s->target_lsn -= 24;
-    int st = slot_state(s);
+    uint64_t confirmed = 0;
+    int st = slot_state(s, &confirmed);
     if (st < 0)
         goto fail;
+    if (st == SL_PG_SLOT_MISSING && !have_resume)
+        legacy_warn(s);
     s->rconn = sl_pg_connect(s, 1, err, sizeof err);
     if (!s->rconn) {
         s->api->set_error(s->h, "postgres: replication connection: %s", err);
         goto fail;
     }
-    int snapshot =
-        s->snap_mode == SL_PG_SNAP_ALWAYS || (!have_resume && s->snap_mode == SL_PG_SNAP_INITIAL);
-    if (have_resume && st != 1 && !snapshot) {
-        if (!s->resnap) {
-            s->api->set_error(s->h,
-                              "postgres: replication slot %s is %s: changes since %.*s cannot be "
-                              "streamed; set resnapshot_on_slot_loss = true for a fresh snapshot",
-                              s->slot, st == 2 ? "lost (its WAL was removed)" : "missing",
-                              (int)args->resume_len, (const char *)args->resume_pos);
-            goto fail;
-        }
-        s->api->log(s->h, SL_LOG_WARN, "postgres: replication slot %s is %s: taking a new snapshot",
-                    s->slot, st == 2 ? "lost" : "missing");
-        snapshot = 1;
+    sl_pg_slot_why why;
+    sl_pg_slot_plan plan =
+        sl_pg_plan_slot(have_resume, resume, st, confirmed, s->snap_mode, s->resnap, &why);
+    if (plan == SL_PG_PLAN_FAIL) {
+        slot_error(s, why, confirmed, args);
+        goto fail;
     }
-    if (snapshot) {
+    if (plan == SL_PG_PLAN_RESNAP)
+        s->api->log(s->h, SL_LOG_WARN, "postgres: replication slot %s is %s: taking a new snapshot",
+                    s->slot, why_text(why));
+    if (plan == SL_PG_PLAN_SNAPSHOT || plan == SL_PG_PLAN_RESNAP) {
         /* A snapshot needs the exported snapshot of a new slot. An existing slot has nothing
-         * durable behind it here (no resume position, or a full re-copy was asked for). */
-        if (st != 0) {
+         * durable behind it here (no resume position, a full re-copy was asked for, or it
+         * cannot continue the durable position). */
+        if (st != SL_PG_SLOT_MISSING) {
             s->api->log(s->h, SL_LOG_INFO,
                         "postgres: re-creating replication slot %s for a new snapshot", s->slot);
             if (drop_slot(s) < 0)
@@ -871,7 +971,7 @@ static int pg_open(void *ctx, const sl_open_args *args)
         s->durable_lsn = 0;
         return 0;
     }
-    if (st == 0) { /* snapshot = never and no slot yet */
+    if (plan == SL_PG_PLAN_CREATE_STREAM) {
         if (create_slot(s, 0, NULL, 0) < 0)
             goto fail;
         s->start_lsn = s->skip_upto = s->consistent_lsn;
@@ -1237,10 +1337,19 @@ static const char *pg_default_ns(void *ctx)
     return "public";
 }
 
+static sl_status pg_probe(void *ctx)
+{
+    pgsrc *s = ctx;
+    sl_status st = sl_pg_probe_run(s);
+    pg_reset(s);
+    return st;
+}
+
 static const sl_source_ops pg_source_ops = {
     .size = sizeof(sl_source_ops),
     .poll = pg_poll,
     .durable = pg_durable,
+    .probe = pg_probe,
     .pos_compare = pg_pos_compare,
     .pos_format = pg_pos_format,
     .default_ns = pg_default_ns,

@@ -3,6 +3,7 @@
 #define SL_PGSRC_H
 
 #include "pgproto.h"
+#include "pgrules.h"
 
 #include <libpq-fe.h>
 #include <sluice/plugin.h>
@@ -67,6 +68,8 @@ typedef struct pgsrc {
     char *slot, *pub;
     int snap_mode, drop_slot, resnap;
     int64_t heartbeat_us;
+    int slot_default; /* slot name derived from the tenant (not the slot option) */
+    int warned_tls;
     /* connections */
     PGconn *conn;  /* SQL: catalog, publication, snapshot COPY */
     PGconn *rconn; /* replication=database */
@@ -129,7 +132,32 @@ typedef struct pgsrc {
 PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen);
 void sl_pg_errline(const char *msg, char *out, size_t outlen);
 int sl_pg_exec_ok(pgsrc *s, PGconn *c, const char *sql, const char *what);
-char *sl_pg_sanitize_name(const char *prefix, const char *tenant);
+/* Flags of sl_pg_run / sl_pg_connect_ex: give up (and cancel) when the host is stopping. */
+#define SL_PG_Q_STOPPABLE 0x1
+/* Stoppable while opening; once streaming, a stop lets the current transaction finish (a
+ * catalog query for its Relation message must not fail it), so only the deadline applies. */
+#define SL_PG_Q_OPENING(s) ((s)->phase == SL_PG_PH_IDLE ? SL_PG_Q_STOPPABLE : 0)
+/* Limit for one catalog or replication command (not the snapshot COPY). */
+#define SL_PG_QUERY_TIMEOUT_MS 30000
+PGconn *sl_pg_connect_ex(pgsrc *s, int replication, int flags, char *err, size_t errlen);
+/* Runs one command without blocking past timeout_ms (or a stop, with SL_PG_Q_STOPPABLE): the
+ * statement is cancelled then. Returns its result (any status; the first failed one of a
+ * multi-statement text), or NULL with a one-line reason in err. */
+PGresult *sl_pg_run(pgsrc *s, PGconn *c, const char *sql, int nparams, const char *const *params,
+                    int timeout_ms, int flags, char *err, size_t errlen);
+/* Warns once per instance when c does not verify the server's certificate. */
+void sl_pg_warn_tls(pgsrc *s, PGconn *c);
+
+/* pgtables.c */
+/* Fills s->rels with the selected tables from the catalog: a named table that does not exist is
+ * an error (FILE:LINE of the option first), a pattern matching nothing a warning; tables without
+ * columns, and tables without a usable replica identity that are not already in the
+ * publication, are left out with one warning each kind. probe: also requires SELECT on each.
+ * 0 or -1 (set_error called). */
+int sl_pg_load_tables(pgsrc *s, int probe);
+
+/* pgprobe.c: the checks of sluice check --connect; the caller resets the connections. */
+sl_status sl_pg_probe_run(pgsrc *s);
 
 #endif
 

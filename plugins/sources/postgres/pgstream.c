@@ -103,10 +103,12 @@ int sl_pg_start_replication(pgsrc *s)
              "START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', publication_names '%s'%s)",
              slot ? slot : "\"\"", lsn, s->proto, pubs, s->proto >= 2 ? ", streaming 'on'" : "");
     PQfreemem(slot);
-    PGresult *r = PQexec(s->rconn, sql);
-    if (PQresultStatus(r) != PGRES_COPY_BOTH) {
-        char line[512];
-        sl_pg_errline(PQerrorMessage(s->rconn), line, sizeof line);
+    char line[512];
+    PGresult *r = sl_pg_run(s, s->rconn, sql, 0, NULL, SL_PG_QUERY_TIMEOUT_MS, SL_PG_Q_OPENING(s),
+                            line, sizeof line); /* bounded: see docs, "no server call ..." */
+    if (!r || PQresultStatus(r) != PGRES_COPY_BOTH) {
+        if (r)
+            sl_pg_errline(PQerrorMessage(s->rconn), line, sizeof line);
         s->api->set_error(s->h, "postgres: START_REPLICATION: %s", line);
         PQclear(r);
         return -1;
