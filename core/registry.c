@@ -270,7 +270,7 @@ static void load_file(sl_registry *reg, const char *path)
                "expects may be missing (it must check SL_API_HAS)",
                path, p->abi_major, p->abi_minor, SL_PLUGIN_ABI_MAJOR, SL_PLUGIN_ABI_MINOR);
     if (e->desc.init) {
-        char ierr[512] = "";
+        char ierr[200] = "";
         if (e->desc.init(&sl_host_api_v2, ierr, sizeof ierr) != 0) {
             snprintf(why, sizeof why, "init failed: %s", ierr[0] ? ierr : "no reason given");
             add_refusal(reg, path, why);
