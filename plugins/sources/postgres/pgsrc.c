@@ -460,6 +460,7 @@ static void pg_reset(pgsrc *s)
 {
     sl_pg_txn_discard(s);
     sl_pg_stream_free(s);
+    sl_pg_resnap_free(s);
     free(s->txb);
     s->txb = NULL;
     s->captxb = 0;
@@ -838,6 +839,8 @@ static int pg_open(void *ctx, const sl_open_args *args)
             goto fail;
         s->start_lsn = s->skip_upto = s->consistent_lsn;
         s->durable_lsn = 0;
+        if (sl_pg_resnap_open(s, 0) < 0)
+            goto fail;
         return 0;
     }
     if (st == 0) { /* snapshot = never and no slot yet */
@@ -849,7 +852,7 @@ static int pg_open(void *ctx, const sl_open_args *args)
         s->start_lsn = s->skip_upto = resume;
         s->durable_lsn = resume;
     }
-    if (sl_pg_start_replication(s) < 0)
+    if (sl_pg_start_replication(s) < 0 || sl_pg_resnap_open(s, 1) < 0)
         goto fail;
     return 0;
 fail:

@@ -46,6 +46,8 @@ typedef struct pg_sxact {
     size_t n, cap;
 } pg_sxact;
 
+typedef struct pg_resnap pg_resnap; /* pgresnap.c */
+
 typedef struct pg_typecache {
     uint32_t oid, base;
 } pg_typecache;
@@ -102,6 +104,10 @@ typedef struct pgsrc {
     uint32_t stream_xid;
     pg_sxact *sx;
     size_t nsx, capsx;
+    /* per-table re-reads in the stream (pgresnap.c) */
+    uint64_t txn_final_lsn; /* commit LSN of the transaction being decoded (from Begin) */
+    pg_resnap *rs;
+    size_t nrs, caprs;
 } pgsrc;
 
 /* pgconn.c */
@@ -136,3 +142,20 @@ void sl_pg_final_status(pgsrc *s);
 void sl_pg_stream_free(pgsrc *s);
 void sl_pg_format_pos(uint64_t lsn, char *out, size_t outlen);
 int sl_pg_parse_pos(const void *pos, size_t len, uint64_t *lsn);
+/* Sends a standby status update when one is due (long waits outside the poll loop). 0 or -1. */
+int sl_pg_stream_keepalive(pgsrc *s);
+
+/* pgresnap.c: re-reading one table inside the stream (after DDL, or newly added to the job). */
+/* Starts a re-read of rel (replacing one still running); logs reason. 0 or -1 (set_error). */
+int sl_pg_resnap_request(pgsrc *s, pg_rel *rel, const char *reason);
+/* At open: drops known tables no longer selected; with streaming, re-reads unknown ones. */
+int sl_pg_resnap_open(pgsrc *s, int streaming);
+/* 1 when the current transaction's change to relid is already in a pending re-read's copy. */
+int sl_pg_resnap_drops(const pgsrc *s, uint32_t relid);
+/* The stream reached lsn (a commit at lsn, or a keepalive): deliver every re-read due. */
+sl_status sl_pg_resnap_due(pgsrc *s, uint64_t lsn);
+sl_status sl_pg_resnap_work(pgsrc *s); /* moves some COPY data to the temporary file */
+int sl_pg_resnap_pending(const pgsrc *s);
+int sl_pg_resnap_copying(const pgsrc *s);
+void sl_pg_resnap_free(pgsrc *s);
+void sl_pg_shape_reason(const pg_rel *rel, const sl_pg_msg *m, char *out, size_t outlen);
