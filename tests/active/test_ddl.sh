@@ -41,11 +41,11 @@ start_sluice() {
     PID=$!
     PIDS+=("$PID")
 }
+matches() { file_qvd_csv "$T/out/$1.qvd" >"$T/got.csv" && cmp -s "$T/got.csv" "$T/want.csv"; }
 # converged LABEL TABLE: the QVD equals SELECT * (30 s at most)
 converged() {
-    local q="SELECT * FROM $2 ORDER BY id"
-    pg_csv "$q" >"$T/want.csv"
-    if wait_for 30 eval 'file_qvd_csv "$T/out/$2.qvd" >"$T/got.csv" && cmp -s "$T/got.csv" "$T/want.csv"'; then
+    pg_csv "SELECT * FROM $2 ORDER BY id" >"$T/want.csv"
+    if wait_for 30 matches "$2"; then
         ok "$1: $2.qvd equals SELECT * ($(($(wc -l <"$T/want.csv") - 1)) rows)"
     else
         bad "$1: $2.qvd differs from SELECT *"
