@@ -351,6 +351,7 @@ static void host_destroy(sl_host *h)
 static void run_free(sl_run *r)
 {
     host_destroy(&r->source);
+    free(r->source.state);
     for (size_t i = 0; i < r->ntransforms; i++)
         host_destroy(&r->transforms[i]);
     host_destroy(&r->sink);

@@ -11,11 +11,13 @@ CREATE TABLE t (id int PRIMARY KEY, k int NOT NULL UNIQUE, w int NOT NULL DEFAUL
 INSERT INTO t SELECT i, i + 1000, 0, i * 3, 's' || i FROM generate_series(1, 60) i;
 CREATE TABLE o (id int PRIMARY KEY, v int);
 INSERT INTO o SELECT i, i FROM generate_series(1, 40) i;
+CREATE TABLE big (id int PRIMARY KEY, v int);
+INSERT INTO big SELECT i, i FROM generate_series(1, 200000) i;
 SQL
 cat >"$T/ddl.lua" <<LUA
 return {
   tenant = "ddl",
-  source = { plugin = "postgres", conninfo = "$DB_CONNINFO", tables = { "t*", "o" } },
+  source = { plugin = "postgres", conninfo = "$DB_CONNINFO", tables = { "t*", "o", "big" } },
   sink = { plugin = "file", path = "$T/out", flush_interval = 0.2 },
 }
 LUA
@@ -99,6 +101,32 @@ pause_writer
 converged "after restart" t2
 converged "after restart" o
 expect "no re-read after the restart" [ "$(grep -c "re-reading table" "$T/log")" -eq "$n_before" ]
+# DDL while the job is stopped: the file's shape (kept in the manifest) tells the change.
+kill -TERM "$PID"
+wait "$PID"
+psql -q -c "ALTER TABLE t2 ADD COLUMN c5 int DEFAULT 7"
+start_sluice
+resume_writer
+sleep 1.5
+pause_writer
+converged "DDL while stopped" t2
+expect "DDL while stopped: re-read with the reason" grep -q "re-reading table public.t2 (its shape differs from the one in its file)" "$T/log"
+expect "the manifest keeps the tables' shapes" grep -q '"source_state": "reread/1 ' "$T/out/_sluice/manifest.json"
+# kill -9 while a re-read is under way (a 200,000-row table): after the restart the table is
+# re-read again (from the pending mark in the manifest, or because its shape differs).
+resume_writer
+psql -q -c "ALTER TABLE big ADD COLUMN x int DEFAULT 5" -c "UPDATE big SET v = -1 WHERE id = 1"
+wait_for 20 grep -q "re-reading table public.big" "$T/log"
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+n_big=$(grep -c "re-reading table public.big" "$T/log")
+start_sluice
+sleep 2
+pause_writer
+converged "kill -9 during a re-read" big
+converged "kill -9 during a re-read" t2
+converged "kill -9 during a re-read" o
+grep "re-read" "$T/log" | tail -4 | cut -c1-200
 touch "$T/wstop"
 wait "$WPID"
 kill -TERM "$PID"

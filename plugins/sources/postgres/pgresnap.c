@@ -80,6 +80,87 @@ int sl_pg_resnap_copying(const pgsrc *s)
     return 0;
 }
 
+uint64_t sl_pg_shape_hash(const pg_rel *rel)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (uint32_t i = 0; i < rel->ncols; i++) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "/%u/%d/", rel->cols[i].typoid, rel->cols[i].key);
+        for (const char *p = rel->cols[i].name; *p; p++)
+            h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+        for (int k = 0; k < n; k++)
+            h = (h ^ (uint8_t)buf[k]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* The state kept in the manifest: "reread/1" then, per selected table, "relid:shape" with ":p"
+ * while a re-read is pending. It is true at the manifest's position because the core writes it
+ * with the rows of the same commits (changes to a pending table are not delivered). */
+static void save_state(pgsrc *s)
+{
+    if (!SL_API_HAS(s->api, state_set))
+        return;
+    size_t cap = 16 + s->nrels * 40, o = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return; /* the previous state stays; a restart then re-reads less precisely */
+    o += (size_t)snprintf(buf, cap, "reread/1");
+    for (size_t i = 0; i < s->nrels; i++) {
+        const pg_rel *rel = &s->rels[i];
+        if (!rel->selected || (!rel->host_shape_known && !rel->reread_pending))
+            continue;
+        o += (size_t)snprintf(buf + o, cap - o, " %u:%016llx%s", rel->relid,
+                              (unsigned long long)rel->host_shape, rel->reread_pending ? ":p" : "");
+    }
+    (void)s->api->state_set(s->h, buf);
+    free(buf);
+}
+
+void sl_pg_host_shape(pgsrc *s, pg_rel *rel, uint64_t shape)
+{
+    if (rel->host_shape_known && rel->host_shape == shape)
+        return;
+    rel->host_shape = shape;
+    rel->host_shape_known = 1;
+    save_state(s);
+}
+
+/* Reads the state back at open: shapes, and re-reads a restart interrupted. */
+static void load_state(pgsrc *s)
+{
+    const char *st = SL_API_HAS(s->api, state_get) ? s->api->state_get(s->h) : NULL;
+    if (!st || strncmp(st, "reread/1", 8) != 0)
+        return;
+    for (const char *p = st + 8; *p;) {
+        while (*p == ' ')
+            p++;
+        unsigned relid;
+        unsigned long long shape;
+        int n = 0;
+        if (sscanf(p, "%u:%llx%n", &relid, &shape, &n) != 2)
+            break;
+        p += n;
+        int pending = strncmp(p, ":p", 2) == 0;
+        if (pending)
+            p += 2;
+        pg_rel *rel = sl_pg_rel_find(s, relid);
+        if (!rel || !rel->selected)
+            continue;
+        rel->host_shape = shape;
+        rel->host_shape_known = 1;
+        rel->reread_pending = pending;
+    }
+}
+
+int sl_pg_resnap_shape_differs(const pgsrc *s, uint32_t relid, uint64_t shape)
+{
+    for (size_t i = 0; i < s->nrs; i++)
+        if (s->rs[i].relid == relid)
+            return sl_pg_shape_hash(&s->rs[i].copy) != shape;
+    return 0;
+}
+
 int sl_pg_resnap_drops(const pgsrc *s, uint32_t relid)
 {
     for (size_t i = 0; i < s->nrs; i++)
@@ -266,6 +347,8 @@ int sl_pg_resnap_request(pgsrc *s, pg_rel *rel, const char *reason)
                     "postgres: table %s.%s %s: not re-read (snapshot = \"never\"); its file may "
                     "differ from the table",
                     rel->ns, rel->name, reason);
+        if (rel->schema)
+            sl_pg_host_shape(s, rel, sl_pg_shape_hash(rel));
         return 0;
     }
     /* A newer request replaces one still running: its point is later, its copy newer. */
@@ -292,6 +375,8 @@ int sl_pg_resnap_request(pgsrc *s, pg_rel *rel, const char *reason)
         return -1;
     }
     s->nrs++;
+    rel->reread_pending = 1;
+    save_state(s);
     char lsn[32];
     sl_pg_lsn_format(rs->lsn, lsn, sizeof lsn);
     s->api->log(s->h, SL_LOG_INFO, "postgres: re-reading table %s.%s (%s) as of %s", rel->ns,
@@ -464,6 +549,13 @@ static sl_status deliver(pgsrc *s, pg_resnap *rs)
     if (api->batch_rows(b) > 0 && (st = api->emit(s->h, b)) != SL_OK)
         goto out;
     api->counter_add(s->h, "snapshot_rows", (double)rows);
+    pg_rel *srel = sl_pg_rel_find(s, rs->relid);
+    if (srel) {
+        srel->reread_pending = 0;
+        srel->host_shape = sl_pg_shape_hash(rel);
+        srel->host_shape_known = 1;
+        save_state(s); /* becomes durable with this commit's manifest */
+    }
     char pos[64];
     sl_pg_format_pos(rs->lsn, pos, sizeof pos);
     st = api->commit(s->h, pos, strlen(pos), 0);
@@ -529,6 +621,17 @@ void sl_pg_shape_reason(const pg_rel *rel, const sl_pg_msg *m, char *out, size_t
 int sl_pg_resnap_open(pgsrc *s, int streaming)
 {
     const sl_host_api *api = s->api;
+    if (!streaming) {
+        /* A fresh snapshot: every table's rows come in the shape just read from the catalog. */
+        for (size_t k = 0; k < s->nrels; k++)
+            if (s->rels[k].selected && s->rels[k].schema) {
+                s->rels[k].host_shape = sl_pg_shape_hash(&s->rels[k]);
+                s->rels[k].host_shape_known = 1;
+            }
+        save_state(s);
+    } else {
+        load_state(s);
+    }
     if (!SL_API_HAS(api, known_table) || !SL_API_HAS(api, table_drop))
         return 0;
     /* Copy the names first: table_drop changes the host's list. */
@@ -578,8 +681,15 @@ int sl_pg_resnap_open(pgsrc *s, int streaming)
         for (size_t i = 0; i < n && !found; i++)
             found = strncmp(known[i], rel->ns, nl) == 0 && known[i][nl] == '.' &&
                     strcmp(known[i] + nl + 1, rel->name) == 0;
-        if (!found && sl_pg_resnap_request(s, rel, "added to the job") < 0)
+        if (!found) {
+            rel->reread_pending = 0;
+            rel->host_shape_known = 0;
+            if (sl_pg_resnap_request(s, rel, "added to the job") < 0)
+                rc = -1;
+        } else if (rel->reread_pending &&
+                   sl_pg_resnap_request(s, rel, "a re-read was interrupted by a restart") < 0) {
             rc = -1;
+        }
     }
     for (size_t i = 0; i < n; i++)
         free(known[i]);

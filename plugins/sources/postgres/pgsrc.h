@@ -30,6 +30,11 @@ typedef struct pg_rel {
     const sl_schema *schema;
     sl_batch *txb; /* this relation's newest batch in the open transaction */
     int warned_inf, warned_nokey;
+    /* The shape of this table's rows the host holds (kept in the manifest through state_set, so a
+     * restart tells a changed table from an unchanged one), and a re-read not yet delivered. */
+    uint64_t host_shape;
+    int host_shape_known;
+    int reread_pending;
 } pg_rel;
 
 /* A streamed (protocol 2) in-progress transaction: its pgoutput messages, xid removed, kept
@@ -159,3 +164,8 @@ int sl_pg_resnap_pending(const pgsrc *s);
 int sl_pg_resnap_copying(const pgsrc *s);
 void sl_pg_resnap_free(pgsrc *s);
 void sl_pg_shape_reason(const pg_rel *rel, const sl_pg_msg *m, char *out, size_t outlen);
+uint64_t sl_pg_shape_hash(const pg_rel *rel);
+/* 1 when a pending re-read of relid copied another shape than shape. */
+int sl_pg_resnap_shape_differs(const pgsrc *s, uint32_t relid, uint64_t shape);
+/* The host now holds rel's rows in its current shape: remember it (and save the state). */
+void sl_pg_host_shape(pgsrc *s, pg_rel *rel, uint64_t shape);

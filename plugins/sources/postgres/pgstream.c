@@ -412,9 +412,18 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
         sl_pg_shape_reason(rel, m, reason, sizeof reason);
     if (sl_pg_rel_refresh(s, rel, m) < 0)
         return SL_RETRY;
+    uint64_t shape = sl_pg_shape_hash(rel);
+    if (!before && !reason[0] && rel->host_shape_known && shape != rel->host_shape &&
+        !rel->reread_pending)
+        snprintf(reason, sizeof reason, "its shape differs from the one in its file");
+    if (!before && !reason[0] && rel->reread_pending &&
+        sl_pg_resnap_shape_differs(s, rel->relid, shape))
+        snprintf(reason, sizeof reason, "changed again while it was re-read");
     if ((before && rel->schema != before) || (!before && reason[0])) {
         if (sl_pg_resnap_request(s, rel, reason) < 0)
             return SL_RETRY;
+    } else if (!rel->reread_pending) {
+        sl_pg_host_shape(s, rel, shape); /* rows of this shape go to the host from now on */
     }
     return SL_OK;
 }
