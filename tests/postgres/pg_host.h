@@ -54,6 +54,7 @@ struct sl_host {
     th_strv pending, rows; /* rows: delivered (committed) */
     th_strv commits;       /* positions */
     th_strv schemas_log;   /* "<ns>.<name>:<ncols>:<nkeys>" per schema_new */
+    th_strv known;         /* "<ns>\0<name>" of every table emitted: known_table's answer */
     sl_schema **schemas;
     size_t nschemas;
     char err[1024];
@@ -296,8 +297,11 @@ static void th_batch_column(const sl_batch *b, uint32_t col, sl_column *out)
 
 static const char th_opchar[] = {'S', 'I', 'U', 'D', 'T'};
 
+static void th_know(sl_host *h, const sl_schema *sc);
+
 static sl_status th_emit(sl_host *h, sl_batch *b)
 {
+    th_know(h, b->sc);
     for (size_t r = 0; r < b->nrows; r++) {
         size_t cap = 256, len = 0;
         char *line = malloc(cap);
@@ -341,16 +345,33 @@ static const char *th_opt_where(sl_host *h, const char *name)
     return NULL;
 }
 
-/* This host keeps no durable table state: every table is new to the source. */
+/* Like the engine, the host knows every table it received rows (or an empty snapshot) for;
+ * inst_open keeps the list for a resumed open. */
 static const char *th_known_table(sl_host *h, size_t i, const char **ns, const void **pos,
                                   size_t *pos_len)
 {
-    (void)h;
-    (void)i;
-    (void)ns;
-    (void)pos;
-    (void)pos_len;
-    return NULL;
+    if (i >= h->known.n)
+        return NULL;
+    if (ns)
+        *ns = h->known.v[i];
+    if (pos)
+        *pos = NULL;
+    if (pos_len)
+        *pos_len = 0;
+    return h->known.v[i] + strlen(h->known.v[i]) + 1;
+}
+
+static void th_know(sl_host *h, const sl_schema *sc)
+{
+    for (size_t i = 0; i < h->known.n; i++)
+        if (strcmp(h->known.v[i], sc->ns) == 0 &&
+            strcmp(h->known.v[i] + strlen(h->known.v[i]) + 1, sc->name) == 0)
+            return;
+    size_t a = strlen(sc->ns), b = strlen(sc->name);
+    char *v = malloc(a + b + 2);
+    memcpy(v, sc->ns, a + 1);
+    memcpy(v + a + 1, sc->name, b + 1);
+    th_push(&h->known, v);
 }
 
 static void th_table_drop(sl_host *h, const char *ns, const char *name)
@@ -407,6 +428,7 @@ static void th_host_reset(sl_host *h)
     th_strv_free(&h->rows);
     th_strv_free(&h->commits);
     th_strv_free(&h->schemas_log);
+    th_strv_free(&h->known);
     for (size_t i = 0; i < h->nschemas; i++) {
         sl_schema *s = h->schemas[i];
         for (uint32_t c = 0; c < s->ncols; c++)

@@ -49,8 +49,14 @@ typedef struct inst {
 static int inst_open(inst *in, const char *const *kv, const char *tenant, const char *resume,
                      int once)
 {
+    /* A resumed open finds the tables the host already has (the engine's known_table). */
+    th_strv known = in->h.known;
+    memset(&in->h.known, 0, sizeof in->h.known);
+    if (!resume)
+        th_strv_free(&known);
     th_host_reset(&in->h);
     memset(in, 0, sizeof *in);
+    in->h.known = known;
     in->h.kv = kv;
     in->h.tenant = tenant;
     in->h.quiet = 1;
@@ -404,29 +410,28 @@ static void test_stream(void)
     model_check(&m, ST_SELECT);
     model_free(&m);
 
-    /* Schema changes mid-stream. */
-    sql("ALTER TABLE st ADD COLUMN extra text");
+    seen = in.h.rows.n;
+
+    /* Schema changes mid-stream: the stream cannot give the new column's value of untouched
+     * rows, so the table is re-read in the stream (TRUNCATE, then SNAPSHOT rows); changes
+     * already in that copy are not delivered. */
+    sql("ALTER TABLE st ADD COLUMN extra text DEFAULT 'dflt'");
     sql("INSERT INTO st VALUES (9, 'x', 9, 'e')");
     sql("ALTER TABLE st DROP COLUMN v");
     sql("INSERT INTO st VALUES (10, 'y', 'e10')");
     sql("UPDATE st SET extra = 'z' WHERE id = 9");
-    CHECK_EQ_INT(drive(&in, 13, 15), SL_OK);
-    CHECK(has_line(&in, "public.st|I|9|x|9|e"));
-    CHECK(has_line(&in, "public.st|I|10|y|e10"));
-    CHECK(has_line(&in, "public.st|U|9|x|z"));
-    int s3 = 0, s4 = 0, s3b = 0;
-    for (size_t i = 0; i < in.h.schemas_log.n; i++) {
-        const char *l = in.h.schemas_log.v[i];
-        if (strcmp(l, "public.st:3:1") == 0) {
-            if (s4)
-                s3b++;
-            else
-                s3++;
-        }
-        if (strcmp(l, "public.st:4:1") == 0)
-            s4++;
+    drain(&in, 4.0);
+    int truncated = 0, snap = 0;
+    model m2 = {0};
+    for (size_t i = seen; i < in.h.rows.n; i++) {
+        truncated |= strcmp(in.h.rows.v[i], "public.st|T") == 0;
+        snap += strncmp(in.h.rows.v[i], "public.st|S|", 12) == 0;
+        model_apply(&m2, in.h.rows.v[i]);
     }
-    CHECK(s3 == 1 && s4 == 1 && s3b == 1);
+    CHECK(truncated && snap >= 1);
+    model_check(&m2, "SELECT concat_ws('|', id::text, coalesce(big, '\\N'),"
+                     " coalesce(extra, '\\N')) FROM st");
+    model_free(&m2);
     /* Nothing more, no duplicates. */
     size_t before = in.h.rows.n;
     drain(&in, 0.5);

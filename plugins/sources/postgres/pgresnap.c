@@ -99,7 +99,7 @@ uint64_t sl_pg_shape_hash(const pg_rel *rel)
  * with the rows of the same commits (changes to a pending table are not delivered). */
 static void save_state(pgsrc *s)
 {
-    if (!SL_API_HAS(s->api, state_set))
+    if (!SL_API_HAS(s->api, state_set) || !s->api->state_set)
         return;
     size_t cap = 16 + s->nrels * 40, o = 0;
     char *buf = malloc(cap);
@@ -129,7 +129,8 @@ void sl_pg_host_shape(pgsrc *s, pg_rel *rel, uint64_t shape)
 /* Reads the state back at open: shapes, and re-reads a restart interrupted. */
 static void load_state(pgsrc *s)
 {
-    const char *st = SL_API_HAS(s->api, state_get) ? s->api->state_get(s->h) : NULL;
+    const char *st =
+        SL_API_HAS(s->api, state_get) && s->api->state_get ? s->api->state_get(s->h) : NULL;
     if (!st || strncmp(st, "reread/1", 8) != 0)
         return;
     for (const char *p = st + 8; *p;) {
@@ -632,7 +633,8 @@ int sl_pg_resnap_open(pgsrc *s, int streaming)
     } else {
         load_state(s);
     }
-    if (!SL_API_HAS(api, known_table) || !SL_API_HAS(api, table_drop))
+    if (!SL_API_HAS(api, known_table) || !SL_API_HAS(api, table_drop) || !api->known_table ||
+        !api->table_drop)
         return 0;
     /* Copy the names first: table_drop changes the host's list. */
     size_t n = 0;

@@ -389,7 +389,7 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
         }
         if (rel->selected) {
             forget_rows(s, rel);
-            if (SL_API_HAS(s->api, table_drop))
+            if (SL_API_HAS(s->api, table_drop) && s->api->table_drop)
                 s->api->table_drop(s->h, rel->ns, rel->name);
         }
         snprintf(reason, sizeof reason, "renamed from %s.%s", rel->ns, rel->name);
