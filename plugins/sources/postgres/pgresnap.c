@@ -30,6 +30,7 @@ struct pg_resnap {
     uint64_t rows, bytes;
     pg_rel copy; /* the table's columns, key and schema as of C */
     int copying;
+    int64_t t_start, t_copied; /* monotonic µs: requested, COPY finished */
 };
 
 static void copy_rel_free(pg_rel *r)
@@ -371,6 +372,7 @@ int sl_pg_resnap_request(pgsrc *s, pg_rel *rel, const char *reason)
     pg_resnap *rs = &s->rs[s->nrs];
     memset(rs, 0, sizeof *rs);
     rs->relid = rel->relid;
+    rs->t_start = sl_pg_now_us();
     if (resnap_setup(s, rel, rs) < 0) {
         resnap_close(rs);
         return -1;
@@ -425,6 +427,7 @@ static sl_status copy_some(pgsrc *s, pg_resnap *rs, int block)
             PQfinish(rs->conn); /* ends the snapshot's transaction */
             rs->conn = NULL;
             rs->copying = 0;
+            rs->t_copied = sl_pg_now_us();
             if (fflush(rs->spill) != 0) {
                 s->api->set_error(s->h, "postgres: re-reading %s.%s: temporary file: flush failed",
                                   rs->copy.ns, rs->copy.name);
@@ -436,8 +439,17 @@ static sl_status copy_some(pgsrc *s, pg_resnap *rs, int block)
             conn_error(s, rs->conn, &rs->copy, "COPY");
             return SL_RETRY;
         }
-        if (!block)
-            return SL_OK;
+        if (!block) {
+            /* Keep reading while the server has more, within this poll's share of time. */
+            struct pollfd pfd = {.fd = PQsocket(rs->conn), .events = POLLIN};
+            if (sl_pg_now_us() > until || poll(&pfd, 1, 0) <= 0)
+                return SL_OK;
+            if (!PQconsumeInput(rs->conn)) {
+                conn_error(s, rs->conn, &rs->copy, "COPY");
+                return SL_RETRY;
+            }
+            continue;
+        }
         if (s->api->stopping(s->h)) {
             s->api->set_error(s->h, "postgres: stopping while re-reading %s.%s", rs->copy.ns,
                               rs->copy.name);
@@ -563,8 +575,11 @@ static sl_status deliver(pgsrc *s, pg_resnap *rs)
     if (st != SL_OK)
         goto out;
     s->committed_lsn = rs->lsn;
-    api->log(s->h, SL_LOG_INFO, "postgres: re-read of %s.%s done: %llu rows", rel->ns, rel->name,
-             (unsigned long long)rows);
+    int64_t now = sl_pg_now_us();
+    api->log(s->h, SL_LOG_INFO,
+             "postgres: re-read of %s.%s done: %llu rows (copied in %.1f s, delivered %.1f s later)",
+             rel->ns, rel->name, (unsigned long long)rows, (double)(rs->t_copied - rs->t_start) / 1e6,
+             (double)(now - rs->t_copied) / 1e6);
 out:
     if (b)
         api->batch_free(s->h, b);
