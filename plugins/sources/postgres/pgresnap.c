@@ -576,10 +576,11 @@ static sl_status deliver(pgsrc *s, pg_resnap *rs)
         goto out;
     s->committed_lsn = rs->lsn;
     int64_t now = sl_pg_now_us();
-    api->log(s->h, SL_LOG_INFO,
-             "postgres: re-read of %s.%s done: %llu rows (copied in %.1f s, delivered %.1f s later)",
-             rel->ns, rel->name, (unsigned long long)rows, (double)(rs->t_copied - rs->t_start) / 1e6,
-             (double)(now - rs->t_copied) / 1e6);
+    api->log(
+        s->h, SL_LOG_INFO,
+        "postgres: re-read of %s.%s done: %llu rows (copied in %.1f s, delivered %.1f s later)",
+        rel->ns, rel->name, (unsigned long long)rows, (double)(rs->t_copied - rs->t_start) / 1e6,
+        (double)(now - rs->t_copied) / 1e6);
 out:
     if (b)
         api->batch_free(s->h, b);
@@ -688,8 +689,9 @@ int sl_pg_resnap_open(pgsrc *s, int streaming)
             *dot = '.';
         }
     }
-    /* Selected but unknown: read it while the others stream. */
-    for (size_t k = 0; k < s->nrels && rc == 0 && streaming; k++) {
+    /* Selected but unknown: read it while the others stream ("never": stream only, as asked). */
+    for (size_t k = 0; k < s->nrels && rc == 0 && streaming && s->snap_mode != SL_PG_SNAP_NEVER;
+         k++) {
         pg_rel *rel = &s->rels[k];
         if (!rel->selected)
             continue;
