@@ -291,9 +291,6 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
     free(f);
     if (!sc)
         goto fail;
-    if (rel->schema)
-        s->api->log(s->h, SL_LOG_INFO, "postgres: table %s.%s changed shape: %u columns", rel->ns,
-                    rel->name, ncols);
     if (nkeys == 0 && rel->selected && !rel->warned_nokey) {
         s->api->log(s->h, SL_LOG_WARN,
                     "postgres: table %s.%s has no primary key or replica identity index: rows are "
