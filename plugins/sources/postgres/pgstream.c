@@ -359,8 +359,8 @@ static sl_status on_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
     return SL_OK;
 }
 
-/* Rows of this transaction already buffered for a table that leaves the job (renamed): the
- * host no longer has the old name, so they are not delivered. */
+/* Rows of this transaction already buffered for a table: not delivered (the table left the job
+ * under that name, or a re-read's copy holds them). */
 static void forget_rows(pgsrc *s, const pg_rel *rel)
 {
     for (size_t i = 0; i < s->ntxb; i++) {
@@ -422,6 +422,10 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
     if ((before && rel->schema != before) || (!before && reason[0])) {
         if (sl_pg_resnap_request(s, rel, reason) < 0)
             return SL_RETRY;
+        /* This transaction commits before the re-read's point, so its earlier changes to the
+         * table are in the copy too: delivering them alone would show half a transaction. */
+        if (s->in_txn && sl_pg_resnap_drops(s, rel->relid))
+            forget_rows(s, rel);
     } else if (!rel->reread_pending) {
         sl_pg_host_shape(s, rel, shape); /* rows of this shape go to the host from now on */
     }
