@@ -484,6 +484,7 @@ static void run_free(sl_run *r)
             free(r->nstate[i]);
     free(r->nstate);
     host_destroy(&r->source);
+    free(r->source.state);
     for (size_t i = 0; i < r->ntransforms; i++)
         host_destroy(&r->transforms[i]);
     host_destroy(&r->sink);

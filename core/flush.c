@@ -560,6 +560,12 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
         sl_buf_json_str(m, (const char *)r->pos, r->pos_len);
         sl_buf_printf(m, ",\n");
     }
+    if (r->source.state) {
+        /* The source's own small state (api->state_set), true at this manifest's position. */
+        sl_buf_printf(m, "  \"source_state\": ");
+        sl_buf_json_str(m, r->source.state, strlen(r->source.state));
+        sl_buf_printf(m, ",\n");
+    }
     sl_buf_printf(m,
                   "  \"commit_time\": \"%s\",\n  \"commit_time_us\": %lld,\n  \"written_at\": "
                   "\"%s\",\n  \"written_at_us\": %lld,\n  \"file_format\": \"%s\",\n  "
@@ -1199,6 +1205,11 @@ int sl_recover(sl_run *r)
                     "%s: a server, database or slot option changed): refusing to resume it; "
                     "use another path or prefix, or delete %s to start with a new snapshot",
                     loc, MANIFEST_KEY, label, mident, ident, MANIFEST_KEY);
+        goto out;
+    }
+    const char *sstate = sl_json_str(m, "source_state");
+    if (sstate && !(r->source.state = strdup(sstate))) {
+        sl_run_fail(r, "out of memory");
         goto out;
     }
     if (ff && strcmp(ff, "csv") == 0) {

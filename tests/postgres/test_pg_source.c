@@ -43,7 +43,32 @@ static char *sql1(const char *q)
 
 typedef struct inst {
     sl_th *t; /* the mock host: options, the instance and what it delivered */
+    /* "ns.table" of every table delivered so far: a resumed open finds them as the host's
+     * known tables (the engine's known_table), as after a restart. */
+    char **known;
+    size_t nknown;
 } inst;
+
+static void known_add(inst *in, const char *nsname, size_t len)
+{
+    for (size_t i = 0; i < in->nknown; i++)
+        if (strlen(in->known[i]) == len && strncmp(in->known[i], nsname, len) == 0)
+            return;
+    char **nk = realloc(in->known, (in->nknown + 1) * sizeof *nk);
+    if (!nk)
+        return;
+    in->known = nk;
+    in->known[in->nknown++] = strndup(nsname, len);
+}
+
+static void known_free(inst *in)
+{
+    for (size_t i = 0; i < in->nknown; i++)
+        free(in->known[i]);
+    free(in->known);
+    in->known = NULL;
+    in->nknown = 0;
+}
 
 /* The list option "tables" is written "a,b" here: the mock takes it as "{'a', 'b'}". */
 static int set_opt(sl_th *t, const char *name, const char *value)
@@ -72,8 +97,25 @@ static int inst_create(inst *in, const char *const *kv, const char *tenant)
 static int inst_open(inst *in, const char *const *kv, const char *tenant, const char *resume,
                      int once)
 {
+    if (!resume) {
+        known_free(in);
+    } else if (in->t) {
+        for (size_t i = 0; i < sl_th_rows(in->t); i++) {
+            const char *r = sl_th_row(in->t, i), *bar = strchr(r, '|');
+            if (bar)
+                known_add(in, r, (size_t)(bar - r));
+        }
+    }
     if (inst_create(in, kv, tenant) != 0)
         return -1;
+    for (size_t i = 0; resume && i < in->nknown; i++) {
+        char *dot = strchr(in->known[i], '.');
+        if (!dot)
+            continue;
+        *dot = 0;
+        sl_th_add_known_table(in->t, in->known[i], dot + 1, NULL, 0);
+        *dot = '.';
+    }
     return sl_th_open(in->t, resume, resume ? strlen(resume) : 0, once);
 }
 
@@ -89,6 +131,7 @@ static void inst_free(inst *in)
         CHECK_EQ_INT(sl_th_misuses(in->t), 0);
     sl_th_free(in->t);
     in->t = NULL;
+    known_free(in);
 }
 
 static size_t nrows(const inst *in)
@@ -460,29 +503,28 @@ static void test_stream(void)
     model_check(&m, ST_SELECT);
     model_free(&m);
 
-    /* Schema changes mid-stream. */
-    sql("ALTER TABLE st ADD COLUMN extra text");
+    seen = nrows(&in);
+
+    /* Schema changes mid-stream: the stream cannot give the new column's value of untouched
+     * rows, so the table is re-read in the stream (TRUNCATE, then SNAPSHOT rows); changes
+     * already in that copy are not delivered. */
+    sql("ALTER TABLE st ADD COLUMN extra text DEFAULT 'dflt'");
     sql("INSERT INTO st VALUES (9, 'x', 9, 'e')");
     sql("ALTER TABLE st DROP COLUMN v");
     sql("INSERT INTO st VALUES (10, 'y', 'e10')");
     sql("UPDATE st SET extra = 'z' WHERE id = 9");
-    CHECK_EQ_INT(drive(&in, 13, 15), SL_OK);
-    CHECK(has_line(&in, "public.st|I|9|x|9|e"));
-    CHECK(has_line(&in, "public.st|I|10|y|e10"));
-    CHECK(has_line(&in, "public.st|U|9|x|z"));
-    int s3 = 0, s4 = 0, s3b = 0;
-    for (size_t i = 0; i < sl_th_schemas(in.t); i++) {
-        const char *l = schema_line(&in, i);
-        if (strcmp(l, "public.st:3:1") == 0) {
-            if (s4)
-                s3b++;
-            else
-                s3++;
-        }
-        if (strcmp(l, "public.st:4:1") == 0)
-            s4++;
+    drain(&in, 4.0);
+    int truncated = 0, snap = 0;
+    model m2 = {0};
+    for (size_t i = seen; i < nrows(&in); i++) {
+        truncated |= strcmp(row(&in, i), "public.st|T") == 0;
+        snap += strncmp(row(&in, i), "public.st|S|", 12) == 0;
+        model_apply(&m2, row(&in, i));
     }
-    CHECK(s3 == 1 && s4 == 1 && s3b == 1);
+    CHECK(truncated && snap >= 1);
+    model_check(&m2, "SELECT concat_ws('|', id::text, coalesce(big, '\\N'),"
+                     " coalesce(extra, '\\N')) FROM st");
+    model_free(&m2);
     /* Nothing more, no duplicates. */
     size_t before = nrows(&in);
     drain(&in, 0.5);

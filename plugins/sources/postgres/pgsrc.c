@@ -296,9 +296,6 @@ int sl_pg_rel_refresh(pgsrc *s, pg_rel *rel, const sl_pg_msg *m)
     free(f);
     if (!sc)
         goto fail;
-    if (rel->schema)
-        s->api->log(s->h, SL_LOG_INFO, "postgres: table %s.%s changed shape: %u columns", rel->ns,
-                    rel->name, ncols);
     if (nkeys == 0 && rel->selected && !rel->warned_nokey) {
         s->api->log(s->h, SL_LOG_WARN,
                     "postgres: table %s.%s has no primary key or replica identity index: rows are "
@@ -484,6 +481,7 @@ static void pg_reset(pgsrc *s)
 {
     sl_pg_txn_discard(s);
     sl_pg_stream_free(s);
+    sl_pg_resnap_free(s);
     free(s->txb);
     s->txb = NULL;
     s->captxb = 0;
@@ -969,6 +967,8 @@ static int pg_open(void *ctx, const sl_open_args *args)
             goto fail;
         s->start_lsn = s->skip_upto = s->consistent_lsn;
         s->durable_lsn = 0;
+        if (sl_pg_resnap_open(s, 0) < 0)
+            goto fail;
         return 0;
     }
     if (plan == SL_PG_PLAN_CREATE_STREAM) {
@@ -980,7 +980,7 @@ static int pg_open(void *ctx, const sl_open_args *args)
         s->start_lsn = s->skip_upto = resume;
         s->durable_lsn = resume;
     }
-    if (sl_pg_start_replication(s) < 0)
+    if (sl_pg_start_replication(s) < 0 || sl_pg_resnap_open(s, 1) < 0)
         goto fail;
     return 0;
 fail:

@@ -32,6 +32,11 @@ typedef struct pg_rel {
     const sl_schema *schema;
     sl_batch *txb; /* this relation's newest batch in the open transaction */
     int warned_inf, warned_nokey;
+    /* The shape of this table's rows the host holds (kept in the manifest through state_set, so a
+     * restart tells a changed table from an unchanged one), and a re-read not yet delivered. */
+    uint64_t host_shape;
+    int host_shape_known;
+    int reread_pending;
 } pg_rel;
 
 /* A streamed (protocol 2) in-progress transaction: its pgoutput messages, xid removed, kept
@@ -56,6 +61,8 @@ typedef struct pg_sxact {
     uint32_t *aborted; /* subtransactions rolled back: their spilled records are skipped */
     size_t naborted, capaborted;
 } pg_sxact;
+
+typedef struct pg_resnap pg_resnap; /* pgresnap.c */
 
 typedef struct pg_typecache {
     uint32_t oid, base;
@@ -126,6 +133,10 @@ typedef struct pgsrc {
     int committed_told; /* the host holds committed_lsn as its position (keepalive commits) */
     int64_t receive_timeout_us;
     int64_t last_recv_us; /* when the replication connection last received anything */
+    /* per-table re-reads in the stream (pgresnap.c) */
+    uint64_t txn_final_lsn; /* commit LSN of the transaction being decoded (from Begin) */
+    pg_resnap *rs;
+    size_t nrs, caprs;
 } pgsrc;
 
 /* pgconn.c */
@@ -185,3 +196,25 @@ void sl_pg_final_status(pgsrc *s);
 void sl_pg_stream_free(pgsrc *s);
 void sl_pg_format_pos(uint64_t lsn, char *out, size_t outlen);
 int sl_pg_parse_pos(const void *pos, size_t len, uint64_t *lsn);
+/* Sends a standby status update when one is due (long waits outside the poll loop). 0 or -1. */
+int sl_pg_stream_keepalive(pgsrc *s);
+
+/* pgresnap.c: re-reading one table inside the stream (after DDL, or newly added to the job). */
+/* Starts a re-read of rel (replacing one still running); logs reason. 0 or -1 (set_error). */
+int sl_pg_resnap_request(pgsrc *s, pg_rel *rel, const char *reason);
+/* At open: drops known tables no longer selected; with streaming, re-reads unknown ones. */
+int sl_pg_resnap_open(pgsrc *s, int streaming);
+/* 1 when the current transaction's change to relid is already in a pending re-read's copy. */
+int sl_pg_resnap_drops(const pgsrc *s, uint32_t relid);
+/* The stream reached lsn (a commit at lsn, or a keepalive): deliver every re-read due. */
+sl_status sl_pg_resnap_due(pgsrc *s, uint64_t lsn);
+sl_status sl_pg_resnap_work(pgsrc *s); /* moves some COPY data to the temporary file */
+int sl_pg_resnap_pending(const pgsrc *s);
+int sl_pg_resnap_copying(const pgsrc *s);
+void sl_pg_resnap_free(pgsrc *s);
+void sl_pg_shape_reason(const pg_rel *rel, const sl_pg_msg *m, char *out, size_t outlen);
+uint64_t sl_pg_shape_hash(const pg_rel *rel);
+/* 1 when a pending re-read of relid copied another shape than shape. */
+int sl_pg_resnap_shape_differs(const pgsrc *s, uint32_t relid, uint64_t shape);
+/* The host now holds rel's rows in its current shape: remember it (and save the state). */
+void sl_pg_host_shape(pgsrc *s, pg_rel *rel, uint64_t shape);

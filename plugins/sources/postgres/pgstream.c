@@ -71,6 +71,14 @@ static int send_status(pgsrc *s, int reply)
     return 0;
 }
 
+int sl_pg_stream_keepalive(pgsrc *s)
+{
+    if (!s->rconn || s->phase != SL_PG_PH_STREAM ||
+        sl_pg_now_us() - s->last_status_us < s->heartbeat_us)
+        return 0;
+    return send_status(s, 0);
+}
+
 void sl_pg_final_status(pgsrc *s)
 {
     /* On close: tell the server the last durable position (best effort). */
@@ -497,6 +505,14 @@ static sl_status on_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
         sl_pg_txn_discard(s);
         return SL_OK;
     }
+    if (sl_pg_resnap_pending(s)) {
+        /* A re-read whose point this transaction commits at or after goes first. */
+        sl_status rst = sl_pg_resnap_due(s, m->lsn1);
+        if (rst != SL_OK) {
+            sl_pg_txn_discard(s);
+            return rst;
+        }
+    }
     for (size_t i = 0; i < s->ntxb; i++) {
         if (api->batch_rows(s->txb[i]) == 0)
             continue;
@@ -525,11 +541,27 @@ static sl_status on_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
     return SL_OK;
 }
 
+/* Rows of this transaction already buffered for a table: not delivered (the table left the job
+ * under that name, or a re-read's copy holds them). */
+static void forget_rows(pgsrc *s, const pg_rel *rel)
+{
+    for (size_t i = 0; i < s->ntxb; i++) {
+        const sl_schema *sc = s->api->batch_schema(s->txb[i]);
+        if (strcmp(sc->ns, rel->ns) == 0 && strcmp(sc->name, rel->name) == 0)
+            s->api->batch_clear(s->txb[i]);
+    }
+}
+
+/* A Relation message: the table's shape as of the changes that follow. When it differs from what
+ * the table had, the stream cannot make its file right by itself (defaults filled in without WAL
+ * rows, renamed or retyped columns, another key): the table is re-read (pgresnap.c). A renamed
+ * table is another table for the files: the old name leaves the job, the new one (if selected)
+ * is read in full. */
 static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
 {
     pg_rel *rel = sl_pg_rel_find(s, m->relid);
+    char reason[400] = "";
     if (rel && (strcmp(rel->ns, m->ns) != 0 || strcmp(rel->name, m->name) != 0)) {
-        /* Renamed: same relation, new name; selection follows the name. */
         char *ns = strdup(m->ns), *name = strdup(m->name);
         if (!ns || !name) {
             free(ns);
@@ -537,12 +569,19 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
             s->api->set_error(s->h, "postgres: out of memory");
             return SL_ERROR;
         }
+        if (rel->selected) {
+            forget_rows(s, rel);
+            if (SL_API_HAS(s->api, table_drop) && s->api->table_drop)
+                s->api->table_drop(s->h, rel->ns, rel->name);
+        }
+        snprintf(reason, sizeof reason, "renamed from %s.%s", rel->ns, rel->name);
         free(rel->ns);
         free(rel->name);
         rel->ns = ns;
         rel->name = name;
         rel->selected = sl_pg_table_selected(s, ns, name);
         rel->schema = NULL;
+        rel->txb = NULL;
     }
     if (!rel && !(rel = sl_pg_rel_add(s, m->relid, m->ns, m->name, 'r'))) {
         s->api->set_error(s->h, "postgres: out of memory");
@@ -550,7 +589,29 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
     }
     if (!rel->selected)
         return SL_OK;
-    return sl_pg_rel_refresh(s, rel, m) < 0 ? SL_RETRY : SL_OK;
+    const sl_schema *before = rel->schema;
+    if (before && !reason[0])
+        sl_pg_shape_reason(rel, m, reason, sizeof reason);
+    if (sl_pg_rel_refresh(s, rel, m) < 0)
+        return SL_RETRY;
+    uint64_t shape = sl_pg_shape_hash(rel);
+    if (!before && !reason[0] && rel->host_shape_known && shape != rel->host_shape &&
+        !rel->reread_pending)
+        snprintf(reason, sizeof reason, "its shape differs from the one in its file");
+    if (!before && !reason[0] && rel->reread_pending &&
+        sl_pg_resnap_shape_differs(s, rel->relid, shape))
+        snprintf(reason, sizeof reason, "changed again while it was re-read");
+    if ((before && rel->schema != before) || (!before && reason[0])) {
+        if (sl_pg_resnap_request(s, rel, reason) < 0)
+            return SL_RETRY;
+        /* This transaction commits before the re-read's point, so its earlier changes to the
+         * table are in the copy too: delivering them alone would show half a transaction. */
+        if (s->in_txn && sl_pg_resnap_drops(s, rel->relid))
+            forget_rows(s, rel);
+    } else if (!rel->reread_pending) {
+        sl_pg_host_shape(s, rel, shape); /* rows of this shape go to the host from now on */
+    }
+    return SL_OK;
 }
 
 static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits);
@@ -581,6 +642,7 @@ static sl_status on_stream_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
     s->in_txn = 1;
     s->txn_time_us = m->ts + SL_PG_EPOCH_OFFSET_US;
     s->txn_deliver = m->lsn2 > s->skip_upto;
+    s->txn_final_lsn = m->lsn1;
     pg_sxact *x = sx_find(s, m->xid, 0);
     sl_status st = SL_OK;
     uint64_t done = 0;
@@ -650,6 +712,7 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
         /* Begin carries the commit's own LSN: at or past skip_upto, the commit ends past it and
          * the rows are delivered (see txn_batch). */
         s->txn_deliver = m.lsn1 >= s->skip_upto;
+        s->txn_final_lsn = m.lsn1;
         return SL_OK;
     case 'C':
         if (!s->in_txn) {
@@ -686,7 +749,7 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
     case 'I':
         if (!(rel = change_rel(s, m.relid)))
             return SL_ERROR;
-        if (!rel->selected)
+        if (!rel->selected || sl_pg_resnap_drops(s, rel->relid))
             return SL_OK;
         if (!tuple_fits(s, rel, &m.newt) || put_row(s, rel, SL_OP_INSERT, &m.newt, NULL) < 0)
             return SL_ERROR;
@@ -694,7 +757,7 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
     case 'U':
         if (!(rel = change_rel(s, m.relid)))
             return SL_ERROR;
-        if (!rel->selected)
+        if (!rel->selected || sl_pg_resnap_drops(s, rel->relid))
             return SL_OK;
         if (!tuple_fits(s, rel, &m.newt) || (m.old_kind && !tuple_fits(s, rel, &m.oldt)))
             return SL_ERROR;
@@ -710,7 +773,7 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
     case 'D':
         if (!(rel = change_rel(s, m.relid)))
             return SL_ERROR;
-        if (!rel->selected)
+        if (!rel->selected || sl_pg_resnap_drops(s, rel->relid))
             return SL_OK;
         if (!tuple_fits(s, rel, &m.oldt) || put_delete(s, rel, &m.oldt) < 0)
             return SL_ERROR;
@@ -719,7 +782,7 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
         for (uint32_t i = 0; i < m.nrels; i++) {
             if (!(rel = change_rel(s, sl_pg_truncate_relid(&m, i))))
                 return SL_ERROR;
-            if (!rel->selected)
+            if (!rel->selected || sl_pg_resnap_drops(s, rel->relid))
                 continue;
             sl_batch *b = txn_batch(s, rel);
             if (!b || api->row_begin(b, SL_OP_TRUNCATE) < 0)
@@ -748,6 +811,11 @@ static sl_status on_copydata(pgsrc *s, char *buf, int n, int *commits)
          * empty commit at walEnd lets the engine make that position durable and the slot release
          * its WAL. Transactions still open (streamed or not) commit later, past walEnd, and are
          * re-decoded from the slot's restart point after a restart. At most once a heartbeat. */
+        if (!s->in_txn && !s->in_stream && sl_pg_resnap_pending(s)) {
+            sl_status rst = sl_pg_resnap_due(s, cm.end);
+            if (rst != SL_OK)
+                return rst;
+        }
         int64_t now = sl_pg_now_us();
         int idle = !s->in_txn && !s->in_stream && s->nsx == 0;
         if (idle && cm.end > s->committed_lsn && cm.end > s->skip_upto &&
@@ -832,8 +900,15 @@ sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms)
         /* Nothing buffered. */
         if (commits > 0 && !s->in_txn)
             return SL_OK;
+        if (sl_pg_resnap_pending(s)) {
+            sl_status rst = sl_pg_resnap_work(s);
+            if (rst != SL_OK)
+                return rst;
+        }
         now = sl_pg_now_us();
-        if (s->once && !s->in_txn && (!s->ping_outstanding || now - s->ping_sent_us > 1000000)) {
+        /* A pending re-read is delivered when a keepalive shows the stream past its point. */
+        if ((s->once || sl_pg_resnap_pending(s)) && !s->in_txn &&
+            (!s->ping_outstanding || now - s->ping_sent_us > 1000000)) {
             /* Ask for a keepalive: its walEnd tells when we have caught up with target_lsn. */
             if (send_status(s, 1) < 0)
                 return SL_RETRY;
@@ -859,6 +934,8 @@ sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms)
             wait = hb > 0 ? hb : 0;
         if (s->receive_timeout_us - silent < wait)
             wait = s->receive_timeout_us - silent;
+        if (sl_pg_resnap_copying(s) && wait > 2000)
+            wait = 2000;
         struct pollfd pfd = {.fd = PQsocket(s->rconn), .events = POLLIN};
         int pr = poll(&pfd, 1, (int)((wait + 999) / 1000));
         if (pr < 0)
