@@ -24,7 +24,7 @@ expect "good credentials: exit 0" [ $? -eq 0 ]
 expect "without --connect a wrong secret is not noticed (no connection)" [ $? -eq 0 ]
 "$SLUICE" check --connect "$T/badsecret.lua" >"$T/out" 2>&1
 expect "wrong secret: exit 1" [ $? -eq 1 ]
-expect "wrong secret: one line with tenant and cause" grep -qE "badsecret\.lua: tenant badsecret: sink \"s3\": .*SignatureDoesNotMatch" "$T/out"
+expect "wrong secret: one line with tenant and cause" grep -qE "badsecret\.lua(:[0-9]+)?: tenant badsecret: sink \"s3\": .*SignatureDoesNotMatch" "$T/out"
 "$SLUICE" check --connect "$T/nobucket.lua" >"$T/out" 2>&1
 expect "missing bucket: exit 1" [ $? -eq 1 ]
 expect "missing bucket named" grep -q "no-such-bucket" "$T/out"
