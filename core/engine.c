@@ -289,6 +289,15 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
 {
     if (r->failed)
         return SL_ERROR;
+    int64_t seen = commit_us ? commit_us : sl_now_us();
+    if (!r->txn_open && len && len == r->pos_len && memcmp(pos, r->pos, len) == 0) {
+        /* An empty commit at the unchanged position: the source only says it is current (a
+         * keepalive). It moves nothing, so it costs no flush; it only keeps the lag metric
+         * honest. */
+        atomic_store(&r->job->current_us, seen);
+        return SL_OK;
+    }
+    atomic_store(&r->job->current_us, seen);
     r->txn_open = 0;
     if (len && pos) {
         uint8_t *np = realloc(r->pos, len + 1);
@@ -362,6 +371,9 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
     }
     if (had_rows && r->npending < r->cappending)
         r->pending_commits[r->npending++] = r->pos_commit_us;
+    /* Only data waits for a flush; a commit that only moved the position is no lag. */
+    if (r->npending == 1)
+        atomic_store(&r->job->unflushed_us, r->pending_commits[0]);
     /* Stamp the change rows of this transaction. */
     for (size_t i = 0; i < r->ntables; i++) {
         sl_change_log *ch = &r->tables[i].ch;
@@ -519,7 +531,6 @@ static void publish_metrics(sl_run *r)
     sl_buf_printf(&b, "sluice_job_attempt{tenant=\"%s\"} %llu\n", t,
                   (unsigned long long)job->attempt_id);
     pthread_mutex_unlock(&job->mu);
-    int64_t now = sl_now_us();
     sl_buf_printf(&b, "sluice_job_commits_durable_total{tenant=\"%s\"} %llu\n", t,
                   (unsigned long long)r->lat_n);
     sl_buf_printf(&b, "sluice_job_commit_to_durable_p50_seconds{tenant=\"%s\"} %.3f\n", t,
@@ -528,8 +539,7 @@ static void publish_metrics(sl_run *r)
                   lat_quantile(r, 0.99));
     sl_buf_printf(&b, "sluice_job_commit_to_durable_max_seconds{tenant=\"%s\"} %.3f\n", t,
                   (double)r->lat_max / 1e6);
-    sl_buf_printf(&b, "sluice_job_lag_seconds{tenant=\"%s\"} %.3f\n", t,
-                  r->commits_since_flush ? (double)(now - r->first_unflushed_us) / 1e6 : 0.0);
+    atomic_store(&job->unflushed_us, r->npending ? r->pending_commits[0] : 0);
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
         const char *tn = rt->t->name;
@@ -657,13 +667,30 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
         r.source.opened = 1;
     }
     r.last_flush_mono = r.last_manifest_mono = sl_mono_us();
-    int64_t last_metrics = 0;
+    int64_t last_metrics = 0, stop_seen = 0;
+    int abandoned = 0;
     for (;;) {
         if (atomic_load(&job->stop) && !r.txn_open)
             break;
         sl_status st = r.source.entry->desc.source->poll(r.source.ctx, 200);
         if (r.failed)
             goto out;
+        if (atomic_load(&job->stop) && r.txn_open) {
+            /* A stop inside a source transaction (an initial snapshot copy, a large transaction
+             * delivered over many polls): a source that reports idle has given it up, and none
+             * is waited for longer than a second. Nothing of it was committed, so nothing of it
+             * may be flushed; the source delivers it again at the next start. */
+            int64_t now = sl_mono_us();
+            if (!stop_seen)
+                stop_seen = now;
+            if (st == SL_AGAIN || st == SL_EOF || now - stop_seen > 1000000) {
+                sl_log(SL_LOG_INFO, d->tenant, NULL,
+                       "stopping inside an open source transaction: it is abandoned (not flushed) "
+                       "and read again at the next start");
+                abandoned = 1;
+                break;
+            }
+        }
         if (st == SL_EOF) {
             if (r.txn_open) {
                 sl_run_fail(&r, "%s: finished inside an open transaction (no commit)",
@@ -684,8 +711,10 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
             last_metrics = now;
         }
     }
-    /* Clean end: the final flush makes everything durable, and the notifiers hear of it. */
-    if (sl_flush(&r, 1) != 0)
+    /* Clean end: the final flush makes everything durable (up to the last commit: an abandoned
+     * transaction's rows are already in the table state, so no flush at all then), and the
+     * notifiers hear of it. */
+    if (!abandoned && sl_flush(&r, 1) != 0)
         goto out;
     notifiers_stop(&r, job->once ? 30000 : 2000);
     publish_metrics(&r);
@@ -776,6 +805,7 @@ sl_job *sl_job_start(sl_jobdesc *desc, int once)
     }
     job->desc = desc;
     job->once = once;
+    atomic_store(&job->current_us, sl_now_us());
     pthread_mutex_init(&job->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -827,8 +857,22 @@ void sl_job_free_stopped(sl_job *job)
 
 char *sl_job_metrics(sl_job *job)
 {
+    /* The lag is computed here, at read time: it must grow while the job thread is blocked
+     * (a stalled source), failing or reconnecting, when nothing republishes the rest. */
+    int64_t now = sl_now_us(), since = atomic_load(&job->current_us);
+    int64_t unflushed = atomic_load(&job->unflushed_us);
+    if (unflushed && unflushed < since)
+        since = unflushed;
+    double lag = since && now > since ? (double)(now - since) / 1e6 : 0.0;
     pthread_mutex_lock(&job->mu);
-    char *m = job->metrics ? strdup(job->metrics) : NULL;
+    char *m = NULL;
+    if (job->metrics) {
+        size_t n = strlen(job->metrics), cap = n + strlen(job->desc->tenant) + 64;
+        m = malloc(cap);
+        if (m)
+            snprintf(m, cap, "%ssluice_job_lag_seconds{tenant=\"%s\"} %.3f\n", job->metrics,
+                     job->desc->tenant, lag);
+    }
     pthread_mutex_unlock(&job->mu);
     return m;
 }

@@ -23,6 +23,11 @@ typedef struct sl_job {
     char *metrics; /* Prometheus text for this job, rebuilt by the job thread */
     uint64_t restarts;
     uint64_t attempt_id;
+    /* sluice_job_lag_seconds is now minus the older of these (wall µs), computed when the
+     * metrics are read, so it grows while the job thread is blocked, failing or reconnecting. */
+    _Atomic int64_t current_us;   /* the source's data was complete up to here: the last commit's
+                                     time (a keepalive's empty commit: when it came) */
+    _Atomic int64_t unflushed_us; /* oldest commit not yet durable, 0 = none */
 } sl_job;
 
 sl_job *sl_job_start(sl_jobdesc *desc, int once); /* takes desc */

@@ -873,6 +873,7 @@ int sl_flush(sl_run *r, int force)
     r->flushes++;
     r->manifest_dirty = 0;
     r->commits_since_flush = 0;
+    atomic_store(&r->job->unflushed_us, 0);
     r->changes_since_flush = 0;
     r->last_flush_mono = r->last_manifest_mono = sl_mono_us();
     if (r->pos_len && r->source.created && r->source.entry->desc.source->durable)

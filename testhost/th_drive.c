@@ -131,6 +131,9 @@ static void forget(sl_th *t)
     free(t->commits);
     t->commits = NULL;
     t->ncommits = 0;
+    free(t->pos);
+    t->pos = NULL;
+    t->pos_len = 0;
     t->err[0] = 0;
     t->nerrors = 0;
     th_strv_free(&t->logs);
@@ -273,6 +276,14 @@ int sl_th_open(sl_th *t, const void *resume, size_t resume_len, int once)
     if (!t->p->e.desc.open) {
         t->opened = 1;
         return 0;
+    }
+    free(t->pos);
+    t->pos = NULL;
+    t->pos_len = 0;
+    if (resume) {
+        t->pos = th_alloc(resume_len + 1);
+        memcpy(t->pos, resume, resume_len);
+        t->pos_len = resume_len;
     }
     sl_open_args a = {.size = sizeof a,
                       .resume_pos = resume,

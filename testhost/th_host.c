@@ -513,6 +513,10 @@ static sl_status h_commit(sl_host *h, const void *pos, size_t len, int64_t commi
         if (c < 0 || c == SL_POS_UNORDERED)
             th_misuse(t, "commit position orders before the previous one (pos_compare %d)", c);
     }
+    /* Nothing emitted and the position unchanged: the source only says it is current (a
+     * keepalive). Like the engine, record nothing. */
+    if (t->pending.n == 0 && t->pos && t->pos_len == len && memcmp(t->pos, pos, len) == 0)
+        return SL_OK;
     for (size_t i = 0; i < t->pending.n; i++)
         th_push(&t->rows, t->pending.v[i]);
     t->pending.n = 0;
@@ -528,6 +532,11 @@ static sl_status h_commit(sl_host *h, const void *pos, size_t len, int64_t commi
         memcpy(c->pos, pos, len);
     c->len = len;
     c->time_us = commit_us;
+    char *np = th_alloc(len + 1);
+    memcpy(np, pos, len);
+    free(t->pos);
+    t->pos = np;
+    t->pos_len = len;
     return SL_OK;
 }
 

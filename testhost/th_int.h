@@ -109,6 +109,8 @@ struct sl_th {
     size_t nemitted;
     th_commit *commits;
     size_t ncommits;
+    char *pos; /* the host's position: the resume position given to open, then each commit's */
+    size_t pos_len;
     char err[1024];
     int nerrors;
     pthread_mutex_t log_lock; /* log may come from any thread of the instance */

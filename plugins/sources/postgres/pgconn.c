@@ -30,9 +30,9 @@ void sl_pg_errline(const char *msg, char *out, size_t outlen)
 PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen)
 {
     const sl_host_api *api = s->api;
-    const char *kw[16], *val[16];
+    const char *kw[24], *val[24];
     int n = 0;
-    char appname[128], port[16];
+    char appname[128], port[16], usertimeout[24];
     const char *ci = api->opt_string(s->h, "conninfo");
     /* The conninfo string first: fields given separately override it, and our own settings
      * (application_name, replication) come last so they always apply. */
@@ -59,6 +59,25 @@ PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen)
     if (!(ci && strstr(ci, "connect_timeout"))) {
         kw[n] = "connect_timeout";
         val[n++] = "10";
+    }
+    /* A peer that vanishes (host down, path cut) is noticed by TCP: keepalive probes after 30 s
+     * of silence, and unacknowledged data gives up after receive_timeout. A path that still
+     * acknowledges but delivers nothing is the stream's receive deadline's job. Settings given
+     * in conninfo win. */
+    static const char *const ka[][2] = {{"keepalives", "1"},
+                                        {"keepalives_idle", "30"},
+                                        {"keepalives_interval", "10"},
+                                        {"keepalives_count", "3"}};
+    for (size_t i = 0; i < sizeof ka / sizeof ka[0]; i++)
+        if (!(ci && strstr(ci, ka[i][0]))) {
+            kw[n] = ka[i][0];
+            val[n++] = ka[i][1];
+        }
+    if (!(ci && strstr(ci, "tcp_user_timeout"))) {
+        snprintf(usertimeout, sizeof usertimeout, "%lld",
+                 (long long)(s->receive_timeout_us / 1000));
+        kw[n] = "tcp_user_timeout";
+        val[n++] = usertimeout;
     }
     if (replication) {
         kw[n] = "replication";

@@ -9,8 +9,10 @@
 #include "pgsrc.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,14 @@ static const sl_option pg_options[] = {
     SL_OPTION_CHOICE("snapshot", 0, "initial", "initial | never | always",
                      ((const char *const[]){"initial", "never", "always", NULL})),
     SL_OPTION("heartbeat_interval", SL_OPT_INT, 0, "10", "seconds between standby status updates"),
+    SL_OPTION_RANGE("receive_timeout", SL_OPT_INT, 0, NULL,
+                    "seconds without any message from the server (not even a keepalive) before "
+                    "the connection is dropped and re-made; default max(3 x heartbeat_interval, "
+                    "60)",
+                    1, 86400),
+    SL_OPTION("spill_dir", SL_OPT_STRING, 0, NULL,
+              "directory for the temporary files of large streamed transactions (default "
+              "$TMPDIR, else /tmp)"),
     SL_OPTION("drop_slot_on_stop", SL_OPT_BOOL, 0, "false", "drop the slot when the job stops"),
     SL_OPTION("resnapshot_on_slot_loss", SL_OPT_BOOL, 0, "false",
               "take a fresh snapshot when the slot is missing or lost"),
@@ -445,12 +455,27 @@ static int pg_create(sl_host *h, const sl_host_api *api, void **ctx)
     }
     int64_t hb = api->opt_int(h, "heartbeat_interval", 10);
     s->heartbeat_us = (hb < 1 ? 1 : hb) * 1000000;
+    int64_t rt = api->opt_isset(h, "receive_timeout") ? api->opt_int(h, "receive_timeout", 60)
+                                                      : (3 * hb > 60 ? 3 * hb : 60);
+    s->receive_timeout_us = rt * 1000000;
+    v = api->opt_string(h, "spill_dir");
+    if (!v || !*v)
+        v = getenv("TMPDIR");
+    s->spill_dir = strdup(v && *v ? v : "/tmp");
+    if (!s->spill_dir) {
+        free(s->slot);
+        free(s->pub);
+        free(s);
+        api->set_error(h, "postgres: out of memory");
+        return -1;
+    }
     s->drop_slot = api->opt_bool(h, "drop_slot_on_stop", 0);
     s->resnap = api->opt_bool(h, "resnapshot_on_slot_loss", 0);
     if (strlen(s->slot) > 63) {
         api->set_error(h, "postgres: slot name '%s' is longer than 63 bytes", s->slot);
         free(s->slot);
         free(s->pub);
+        free(s->spill_dir);
         free(s);
         return -1;
     }
@@ -490,6 +515,8 @@ static void pg_reset(pgsrc *s)
     s->numtmp.p = NULL;
     s->numtmp.cap = 0;
     sl_pg_scratch_free(&s->scratch);
+    s->copy_active = 0;
+    s->snap_abandoned = 0;
     s->phase = SL_PG_PH_IDLE;
 }
 
@@ -530,6 +557,7 @@ static void pg_destroy(void *ctx)
     pg_reset(s);
     free(s->slot);
     free(s->pub);
+    free(s->spill_dir);
     free(s);
 }
 
@@ -865,6 +893,64 @@ fail:
 
 /* ---- snapshot copy ---- */
 
+/* The copy never blocks in libpq: the connection is non-blocking, the socket is waited on in
+ * short slices, and the host's stopping() is checked between them, so a stop (SIGTERM, a reload
+ * that changes the job) ends a copy of any size, or one the server is slow to answer, at once. */
+#define SNAP_WAIT_SLICE_MS  100
+#define SNAP_POLL_BUDGET_US 200000
+
+/* Waits up to ms for the snapshot connection to become readable (or writable, for a query not
+ * yet sent whole), then reads what arrived. 0, or -1 with the error set. */
+static int snap_wait(pgsrc *s, int ms, int for_write)
+{
+    struct pollfd pfd = {.fd = PQsocket(s->conn), .events = (short)(for_write ? POLLOUT : POLLIN)};
+    if (pfd.fd < 0) {
+        pg_errmsg(s, s->conn, "COPY");
+        return -1;
+    }
+    if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
+        s->api->set_error(s->h, "postgres: COPY: poll: %s", strerror(errno));
+        return -1;
+    }
+    if (!PQconsumeInput(s->conn)) {
+        pg_errmsg(s, s->conn, "COPY");
+        return -1;
+    }
+    return 0;
+}
+
+/* Gives the snapshot up (the host is stopping): the server is told to cancel the COPY and the
+ * connection is closed, which also ends its transaction. The cancel request is a new connection
+ * to the server, so it is sent only while the server is visibly alive (data within the last
+ * second); otherwise closing the socket is all we do: a stop never waits on a stalled server.
+ * Nothing was committed to the host, so nothing of the copy becomes visible; the next open
+ * takes a new snapshot. */
+static void snap_abandon(pgsrc *s)
+{
+    if (s->conn && s->copy_active && sl_pg_now_us() - s->snap_data_us < 1000000) {
+        PGcancel *c = PQgetCancel(s->conn);
+        char buf[256];
+        if (c && !PQcancel(c, buf, sizeof buf))
+            s->api->log(s->h, SL_LOG_DEBUG, "postgres: cancelling the snapshot COPY: %s", buf);
+        PQfreeCancel(c);
+    }
+    if (s->conn) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+    }
+    if (s->snap_batch) {
+        s->api->batch_free(s->h, s->snap_batch);
+        s->snap_batch = NULL;
+    }
+    s->copy_active = 0;
+    s->snap_abandoned = 1;
+    s->api->log(s->h, SL_LOG_INFO,
+                "postgres: stopping: snapshot abandoned (%zu of %zu tables "
+                "copied); the next start takes a new one",
+                s->snap_idx, s->nrels);
+}
+
+/* SL_OK: the COPY is running; SL_AGAIN: the host is stopping (copy not started). */
 static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
 {
     size_t cap = 96 + strlen(rel->ns) * 2 + strlen(rel->name) * 2, len = 0;
@@ -895,8 +981,28 @@ static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
     else
         snprintf(sql + len, cap - len, ") TO STDOUT (FORMAT binary)");
     free(q);
-    PGresult *r = PQexec(s->conn, sql);
+    int sent = PQsetnonblocking(s->conn, 1) == 0 && PQsendQuery(s->conn, sql);
     free(sql);
+    if (!sent) {
+        pg_errmsg(s, s->conn, "COPY");
+        return SL_RETRY;
+    }
+    s->copy_active = 1; /* a stop from here on cancels the query */
+    s->snap_data_us = sl_pg_now_us();
+    int f;
+    while ((f = PQflush(s->conn)) == 1) {
+        if (s->api->stopping(s->h))
+            return SL_AGAIN;
+        if (snap_wait(s, SNAP_WAIT_SLICE_MS, 1) < 0)
+            return SL_RETRY;
+    }
+    while (f == 0 && PQisBusy(s->conn)) {
+        if (s->api->stopping(s->h))
+            return SL_AGAIN;
+        if (snap_wait(s, SNAP_WAIT_SLICE_MS, 0) < 0)
+            return SL_RETRY;
+    }
+    PGresult *r = f == 0 ? PQgetResult(s->conn) : NULL;
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
         pg_errmsg(s, s->conn, "COPY");
         PQclear(r);
@@ -904,33 +1010,49 @@ static sl_status snap_begin_copy(pgsrc *s, pg_rel *rel)
     }
     PQclear(r);
     if (s->capfields < rel->ncols + 1) {
-        sl_pg_field *f = realloc(s->fields, (rel->ncols + 1) * sizeof *f);
-        if (!f) {
+        sl_pg_field *fl = realloc(s->fields, (rel->ncols + 1) * sizeof *fl);
+        if (!fl) {
             s->api->set_error(s->h, "postgres: out of memory");
             return SL_ERROR;
         }
-        s->fields = f;
+        s->fields = fl;
         s->capfields = rel->ncols + 1;
     }
     s->snap_batch = s->api->batch_new(s->h, rel->schema);
     if (!s->snap_batch)
         return SL_ERROR;
-    s->copy_active = 1;
     s->copy_header = 0;
     s->snap_rows = 0;
     return SL_OK;
 }
 
-/* After the last row: the end of the COPY's result, the last (or only, empty) batch. */
+/* After the last row: the end of the COPY's result, the last (or only, empty) batch.
+ * SL_AGAIN: the host is stopping. */
 static sl_status snap_end_copy(pgsrc *s, pg_rel *rel)
 {
+    while (PQisBusy(s->conn)) {
+        if (s->api->stopping(s->h))
+            return SL_AGAIN;
+        if (snap_wait(s, SNAP_WAIT_SLICE_MS, 0) < 0)
+            return SL_RETRY;
+    }
     PGresult *r = PQgetResult(s->conn);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok)
         pg_errmsg(s, s->conn, "COPY");
     PQclear(r);
-    while ((r = PQgetResult(s->conn)))
+    /* Up to ReadyForQuery: the next table's COPY can only be sent on an idle connection. */
+    for (;;) {
+        while (PQisBusy(s->conn)) {
+            if (s->api->stopping(s->h))
+                return SL_AGAIN;
+            if (snap_wait(s, SNAP_WAIT_SLICE_MS, 0) < 0)
+                return SL_RETRY;
+        }
+        if (!(r = PQgetResult(s->conn)))
+            break;
         PQclear(r);
+    }
     if (!ok)
         return SL_RETRY;
     sl_status st = SL_OK;
@@ -946,78 +1068,116 @@ static sl_status snap_end_copy(pgsrc *s, pg_rel *rel)
 
 #define SNAP_ROWS_PER_POLL 65536
 
-static sl_status snap_poll(pgsrc *s)
+/* Copies rows of the current table: SL_OK (rows done), SL_AGAIN (nothing arrived within the
+ * poll's budget), -1 stands for "COPY ended" (*ended set). */
+static sl_status snap_rows(pgsrc *s, pg_rel *rel, int *ended)
 {
     const sl_host_api *api = s->api;
     size_t done = 0;
+    int64_t until = sl_pg_now_us() + SNAP_POLL_BUDGET_US;
+    *ended = 0;
+    for (;;) {
+        if (done >= SNAP_ROWS_PER_POLL || api->stopping(s->h))
+            return done ? SL_OK : SL_AGAIN;
+        char *buf = NULL;
+        int n = PQgetCopyData(s->conn, &buf, 1);
+        if (n == 0) { /* no whole row buffered: wait for the socket, a slice at a time */
+            int64_t left = until - sl_pg_now_us();
+            if (left <= 0)
+                return done ? SL_OK : SL_AGAIN;
+            int ms = (int)(left / 1000) + 1;
+            if (snap_wait(s, ms < SNAP_WAIT_SLICE_MS ? ms : SNAP_WAIT_SLICE_MS, 0) < 0)
+                return SL_RETRY;
+            continue;
+        }
+        if (n == -1) {
+            *ended = 1;
+            return SL_OK;
+        }
+        if (n < 0) {
+            pg_errmsg(s, s->conn, "COPY");
+            return SL_RETRY;
+        }
+        s->snap_data_us = sl_pg_now_us();
+        int kind =
+            sl_pg_copybin_row((uint8_t *)buf, (size_t)n, &s->copy_header, s->fields, rel->ncols);
+        if (kind == 0) { /* trailer */
+            PQfreemem(buf);
+            continue;
+        }
+        if (kind < 0) {
+            api->set_error(s->h, "postgres: malformed COPY row from %s.%s", rel->ns, rel->name);
+            PQfreemem(buf);
+            return SL_ERROR;
+        }
+        s->snap_rows++;
+        if (api->row_begin(s->snap_batch, SL_OP_SNAPSHOT) < 0) {
+            PQfreemem(buf);
+            api->set_error(s->h, "postgres: out of memory");
+            return SL_ERROR;
+        }
+        for (uint32_t c = 0; c < rel->ncols; c++) {
+            sl_pg_field *f = &s->fields[c];
+            if (sl_pg_set_cell_bin(s, rel, s->snap_batch, c, f->p, f->len) < 0) {
+                PQfreemem(buf);
+                return SL_ERROR;
+            }
+        }
+        PQfreemem(buf);
+        done++;
+        if (api->batch_rows(s->snap_batch) >= SL_PG_BATCH_ROWS) {
+            sl_status st = api->emit(s->h, s->snap_batch);
+            if (st != SL_OK)
+                return st;
+            api->counter_add(s->h, "snapshot_rows", SL_PG_BATCH_ROWS);
+        }
+    }
+}
+
+static sl_status snap_poll(pgsrc *s)
+{
+    const sl_host_api *api = s->api;
+    if (s->snap_abandoned)
+        return SL_AGAIN;
+    sl_status st = SL_OK;
     while (s->snap_idx < s->nrels) {
         pg_rel *rel = &s->rels[s->snap_idx];
         if (!s->copy_active) {
-            sl_status st = snap_begin_copy(s, rel);
+            st = snap_begin_copy(s, rel);
             if (st != SL_OK)
-                return st;
+                break;
             rel->warned_inf = 0;
         }
-        for (;;) {
-            if (done >= SNAP_ROWS_PER_POLL || api->stopping(s->h))
-                return SL_OK;
-            char *buf = NULL;
-            int n = PQgetCopyData(s->conn, &buf, 0);
-            if (n == -1)
-                break;
-            if (n < 0) {
-                pg_errmsg(s, s->conn, "COPY");
-                return SL_RETRY;
-            }
-            int kind = sl_pg_copybin_row((uint8_t *)buf, (size_t)n, &s->copy_header, s->fields,
-                                         rel->ncols);
-            if (kind == 0) { /* trailer */
-                PQfreemem(buf);
-                continue;
-            }
-            if (kind < 0) {
-                api->set_error(s->h, "postgres: malformed COPY row from %s.%s", rel->ns, rel->name);
-                PQfreemem(buf);
-                return SL_ERROR;
-            }
-            s->snap_rows++;
-            if (api->row_begin(s->snap_batch, SL_OP_SNAPSHOT) < 0) {
-                PQfreemem(buf);
-                api->set_error(s->h, "postgres: out of memory");
-                return SL_ERROR;
-            }
-            for (uint32_t c = 0; c < rel->ncols; c++) {
-                sl_pg_field *f = &s->fields[c];
-                if (sl_pg_set_cell_bin(s, rel, s->snap_batch, c, f->p, f->len) < 0) {
-                    PQfreemem(buf);
-                    return SL_ERROR;
-                }
-            }
-            PQfreemem(buf);
-            done++;
-            if (api->batch_rows(s->snap_batch) >= SL_PG_BATCH_ROWS) {
-                sl_status st = api->emit(s->h, s->snap_batch);
-                if (st != SL_OK)
-                    return st;
-                api->counter_add(s->h, "snapshot_rows", SL_PG_BATCH_ROWS);
-            }
-        }
+        int ended;
+        st = snap_rows(s, rel, &ended);
+        if (!ended)
+            break;
         size_t tail = api->batch_rows(s->snap_batch);
-        sl_status st = snap_end_copy(s, rel);
+        st = snap_end_copy(s, rel);
         if (st != SL_OK)
-            return st;
+            break;
         api->counter_add(s->h, "snapshot_rows", (double)tail);
         s->snap_idx++;
     }
+    if (s->snap_idx < s->nrels) {
+        if (api->stopping(s->h) && (st == SL_OK || st == SL_AGAIN)) {
+            snap_abandon(s);
+            return SL_AGAIN; /* idle inside the open snapshot transaction: the host gives it up */
+        }
+        return st;
+    }
     /* Every table copied: the snapshot is one source transaction ending at the consistent
      * point; the stream continues from there. */
-    if (sl_pg_exec_ok(s, s->conn, "COMMIT", "ending snapshot transaction") < 0)
+    if (PQsetnonblocking(s->conn, 0) != 0 ||
+        sl_pg_exec_ok(s, s->conn, "COMMIT", "ending snapshot transaction") < 0)
         return SL_RETRY;
     char pos[64];
     sl_pg_format_pos(s->consistent_lsn, pos, sizeof pos);
-    sl_status st = api->commit(s->h, pos, strlen(pos), 0);
+    st = api->commit(s->h, pos, strlen(pos), 0);
     if (st != SL_OK)
         return st;
+    s->committed_lsn = s->consistent_lsn;
+    s->committed_told = 1;
     if (sl_pg_start_replication(s) < 0)
         return SL_RETRY;
     return SL_OK;

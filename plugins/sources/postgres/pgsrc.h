@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 #include <sluice/plugin.h>
+#include <stdio.h>
 
 #define SL_PG_BATCH_ROWS 4096
 
@@ -33,7 +34,11 @@ typedef struct pg_rel {
 } pg_rel;
 
 /* A streamed (protocol 2) in-progress transaction: its pgoutput messages, xid removed, kept
- * until Stream Commit replays them (or Stream Abort drops them, per subtransaction). */
+ * until Stream Commit replays them (or Stream Abort drops them, per subtransaction). The first
+ * SL_PG_SX_MEM_BUDGET bytes stay in memory; later ones go to an unnamed temporary file (records
+ * of subxid u32, length u32, message), so a huge transaction costs disk, not memory. */
+#define SL_PG_SX_MEM_BUDGET (4u << 20)
+
 typedef struct pg_smsg {
     uint32_t subxid;
     uint8_t *msg;
@@ -44,6 +49,11 @@ typedef struct pg_sxact {
     uint32_t xid;
     pg_smsg *msgs;
     size_t n, cap;
+    size_t mem;        /* bytes of msgs[] messages */
+    FILE *spill;       /* NULL until the budget is exceeded */
+    uint64_t nspilled; /* records in spill */
+    uint32_t *aborted; /* subtransactions rolled back: their spilled records are skipped */
+    size_t naborted, capaborted;
 } pg_sxact;
 
 typedef struct pg_typecache {
@@ -72,9 +82,11 @@ typedef struct pgsrc {
     /* snapshot */
     size_t snap_idx;
     int copy_active;
-    uint64_t snap_rows; /* rows of the current table */
-    int copy_header;    /* COPY binary header seen */
-    sl_pg_buf numtmp;   /* numeric binary -> text */
+    uint64_t snap_rows;   /* rows of the current table */
+    int copy_header;      /* COPY binary header seen */
+    int snap_abandoned;   /* the host stopped during the copy: see snap_abandon */
+    int64_t snap_data_us; /* when the copy last received data (monotonic) */
+    sl_pg_buf numtmp;     /* numeric binary -> text */
     sl_batch *snap_batch;
     sl_pg_field *fields;
     size_t capfields;
@@ -102,6 +114,15 @@ typedef struct pgsrc {
     uint32_t stream_xid;
     pg_sxact *sx;
     size_t nsx, capsx;
+    char *spill_dir;    /* where streamed transactions spill (option spill_dir) */
+    uint8_t *spill_buf; /* replay buffer for spilled records */
+    size_t spill_cap;
+    int txn_deliver;    /* the open transaction is past skip_upto: rows go to the host as
+                           batches fill, not all at the commit */
+    int txn_emitted;    /* ... and some already went */
+    int committed_told; /* the host holds committed_lsn as its position (keepalive commits) */
+    int64_t receive_timeout_us;
+    int64_t last_recv_us; /* when the replication connection last received anything */
 } pgsrc;
 
 /* pgconn.c */

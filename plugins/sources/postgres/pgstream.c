@@ -6,11 +6,14 @@
  */
 #include "pgsrc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void sl_pg_format_pos(uint64_t lsn, char *out, size_t outlen)
 {
@@ -34,6 +37,21 @@ static int64_t pg_now_pg_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - SL_PG_EPOCH_OFFSET_US;
+}
+
+/* Status updates go out every heartbeat_interval, and every second while idle between
+ * transactions: each asks the server for a keepalive, whose answer proves the path alive (the
+ * receive deadline) and, while nothing is pending, tells the host the source is current (see
+ * on_copydata), which keeps sluice_job_lag_seconds honest. */
+static int64_t status_interval(const pgsrc *s)
+{
+    int idle = !s->in_txn && !s->in_stream && s->nsx == 0;
+    return idle && s->heartbeat_us > 1000000 ? 1000000 : s->heartbeat_us;
+}
+
+static int status_time(const pgsrc *s, int64_t now)
+{
+    return now - s->last_status_us >= status_interval(s);
 }
 
 static int send_status(pgsrc *s, int reply)
@@ -101,8 +119,11 @@ int sl_pg_start_replication(pgsrc *s)
     s->recv_lsn = s->start_lsn;
     s->last_status_us = sl_pg_now_us();
     s->last_idle_commit_us = s->last_status_us;
+    s->last_recv_us = s->last_status_us;
     if (s->committed_lsn < s->start_lsn)
         s->committed_lsn = s->start_lsn;
+    if (s->durable_lsn > 0 && s->durable_lsn == s->committed_lsn)
+        s->committed_told = 1; /* resuming: the host's position */
     s->ping_outstanding = 0;
     s->status_due = s->durable_lsn > 0;
     if (s->once && s->start_lsn >= s->target_lsn)
@@ -111,12 +132,15 @@ int sl_pg_start_replication(pgsrc *s)
 }
 
 /* Streamed transactions can be large: their memory goes through the host's allocator, so it
- * is counted for the tenant. */
+ * is counted for the tenant, and beyond SL_PG_SX_MEM_BUDGET they go to a temporary file. */
 static void sx_drop(pgsrc *s, pg_sxact *x)
 {
     for (size_t i = 0; i < x->n; i++)
         s->api->free(s->h, x->msgs[i].msg);
     s->api->free(s->h, x->msgs);
+    if (x->spill)
+        fclose(x->spill); /* unnamed: the file goes with its descriptor */
+    free(x->aborted);
     memset(x, 0, sizeof *x);
 }
 
@@ -128,6 +152,10 @@ void sl_pg_stream_free(pgsrc *s)
     s->sx = NULL;
     s->nsx = s->capsx = 0;
     s->in_stream = 0;
+    s->committed_told = 0;
+    free(s->spill_buf);
+    s->spill_buf = NULL;
+    s->spill_cap = 0;
 }
 
 static pg_sxact *sx_find(pgsrc *s, uint32_t xid, int create)
@@ -157,6 +185,55 @@ static void sx_remove(pgsrc *s, pg_sxact *x)
     *x = s->sx[--s->nsx];
 }
 
+/* An unnamed temporary file in spill_dir (O_TMPFILE: nothing to clean up after a crash; where
+ * the file system lacks it, a named file unlinked at once). */
+static FILE *sx_spill_open(pgsrc *s)
+{
+    const char *dir = s->spill_dir;
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/sluice-spill-XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(path);
+    }
+    FILE *f = fd >= 0 ? fdopen(fd, "w+b") : NULL;
+    if (!f) {
+        s->api->set_error(s->h,
+                          "postgres: cannot create a spill file for a streamed transaction in %s "
+                          "(option spill_dir): %s",
+                          dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    return f;
+}
+
+static sl_status sx_spill_write(pgsrc *s, pg_sxact *x, uint32_t subxid, const uint8_t *data,
+                                size_t len)
+{
+    if (!x->spill) {
+        if (!(x->spill = sx_spill_open(s)))
+            return SL_ERROR;
+        s->api->log(s->h, SL_LOG_INFO,
+                    "postgres: spilling streamed transaction %u to a temporary file in %s (over "
+                    "%u MiB in memory)",
+                    x->xid, s->spill_dir, SL_PG_SX_MEM_BUDGET >> 20);
+    }
+    /* The message without its xid: the tag, then what followed the xid. */
+    uint32_t hdr[2] = {subxid, (uint32_t)(len - 4)};
+    if (fwrite(hdr, sizeof hdr, 1, x->spill) != 1 || fwrite(data, 1, 1, x->spill) != 1 ||
+        (len > 5 && fwrite(data + 5, len - 5, 1, x->spill) != 1)) {
+        s->api->set_error(s->h, "postgres: writing a streamed transaction to %s: %s", s->spill_dir,
+                          strerror(errno));
+        return SL_ERROR;
+    }
+    x->nspilled++;
+    return SL_OK;
+}
+
 /* A data message inside a stream block: keep it, without its xid, for the commit. */
 static sl_status sx_store(pgsrc *s, const uint8_t *data, size_t len)
 {
@@ -166,8 +243,14 @@ static sl_status sx_store(pgsrc *s, const uint8_t *data, size_t len)
         return SL_ERROR;
     }
     pg_sxact *x = sx_find(s, s->stream_xid, 1);
+    if (!x) {
+        s->api->set_error(s->h, "postgres: out of memory");
+        return SL_ERROR;
+    }
+    if (x->spill || x->mem + len > SL_PG_SX_MEM_BUDGET)
+        return sx_spill_write(s, x, subxid, data, len);
     uint8_t *copy = s->api->malloc(s->h, len - 4);
-    if (x && copy && x->n == x->cap) {
+    if (copy && x->n == x->cap) {
         size_t n = x->cap ? x->cap * 2 : 64;
         pg_smsg *v = s->api->realloc(s->h, x->msgs, n * sizeof *v);
         if (v) {
@@ -175,7 +258,7 @@ static sl_status sx_store(pgsrc *s, const uint8_t *data, size_t len)
             x->cap = n;
         }
     }
-    if (!x || !copy || x->n == x->cap) {
+    if (!copy || x->n == x->cap) {
         s->api->free(s->h, copy);
         s->api->set_error(s->h, "postgres: out of memory");
         return SL_ERROR;
@@ -183,7 +266,78 @@ static sl_status sx_store(pgsrc *s, const uint8_t *data, size_t len)
     copy[0] = data[0];
     memcpy(copy + 1, data + 5, len - 5);
     x->msgs[x->n++] = (pg_smsg){subxid, copy, len - 4};
+    x->mem += len - 4;
     return SL_OK;
+}
+
+/* Stream Abort of a subtransaction (ROLLBACK TO SAVEPOINT): its messages are dropped from
+ * memory; spilled ones are skipped at the replay. */
+static sl_status sx_abort_sub(pgsrc *s, pg_sxact *x, uint32_t subxid)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < x->n; i++) {
+        if (x->msgs[i].subxid == subxid) {
+            x->mem -= x->msgs[i].len;
+            s->api->free(s->h, x->msgs[i].msg);
+        } else {
+            x->msgs[o++] = x->msgs[i];
+        }
+    }
+    x->n = o;
+    if (!x->spill)
+        return SL_OK;
+    if (x->naborted == x->capaborted) {
+        size_t n = x->capaborted ? x->capaborted * 2 : 8;
+        uint32_t *v = realloc(x->aborted, n * sizeof *v);
+        if (!v) {
+            s->api->set_error(s->h, "postgres: out of memory");
+            return SL_ERROR;
+        }
+        x->aborted = v;
+        x->capaborted = n;
+    }
+    x->aborted[x->naborted++] = subxid;
+    return SL_OK;
+}
+
+static int sx_is_aborted(const pg_sxact *x, uint32_t subxid)
+{
+    for (size_t i = 0; i < x->naborted; i++)
+        if (x->aborted[i] == subxid)
+            return 1;
+    return 0;
+}
+
+/* The next spilled record into s->spill_buf: 1, 0 at the end, -1 on error (set). */
+static int sx_spill_read(pgsrc *s, pg_sxact *x, uint32_t *subxid, size_t *len)
+{
+    uint32_t hdr[2];
+    size_t got = fread(hdr, 1, sizeof hdr, x->spill);
+    if (got == 0 && feof(x->spill))
+        return 0;
+    if (got != sizeof hdr || hdr[1] == 0) {
+        s->api->set_error(s->h, "postgres: reading a spilled streamed transaction: %s",
+                          ferror(x->spill) ? strerror(errno) : "truncated file");
+        return -1;
+    }
+    if (hdr[1] > s->spill_cap) {
+        size_t n = hdr[1] > 2 * s->spill_cap ? hdr[1] : 2 * s->spill_cap;
+        uint8_t *b = realloc(s->spill_buf, n);
+        if (!b) {
+            s->api->set_error(s->h, "postgres: out of memory");
+            return -1;
+        }
+        s->spill_buf = b;
+        s->spill_cap = n;
+    }
+    if (fread(s->spill_buf, hdr[1], 1, x->spill) != 1) {
+        s->api->set_error(s->h, "postgres: reading a spilled streamed transaction: %s",
+                          ferror(x->spill) ? strerror(errno) : "truncated file");
+        return -1;
+    }
+    *subxid = hdr[0];
+    *len = hdr[1];
+    return 1;
 }
 
 void sl_pg_txn_discard(pgsrc *s)
@@ -193,14 +347,39 @@ void sl_pg_txn_discard(pgsrc *s)
     s->ntxb = 0;
     for (size_t i = 0; i < s->nrels; i++)
         s->rels[i].txb = NULL;
+    s->txn_deliver = 0;
+    s->txn_emitted = 0;
+}
+
+/* Hands the open transaction's rows so far to the host, batch by batch in the order they were
+ * started (each table's rows stay in order); the batches are cleared for reuse. */
+static int txn_emit_pending(pgsrc *s)
+{
+    const sl_host_api *api = s->api;
+    for (size_t i = 0; i < s->ntxb; i++) {
+        size_t rows = api->batch_rows(s->txb[i]);
+        if (rows == 0)
+            continue;
+        if (api->emit(s->h, s->txb[i]) != SL_OK)
+            return -1;
+        api->counter_add(s->h, "change_rows", (double)rows);
+        s->txn_emitted = 1;
+    }
+    return 0;
 }
 
 static sl_batch *txn_batch(pgsrc *s, pg_rel *rel)
 {
     const sl_host_api *api = s->api;
-    if (rel->txb && api->batch_schema(rel->txb) == rel->schema &&
-        api->batch_rows(rel->txb) < SL_PG_BATCH_ROWS)
-        return rel->txb;
+    if (rel->txb && api->batch_schema(rel->txb) == rel->schema) {
+        if (api->batch_rows(rel->txb) < SL_PG_BATCH_ROWS)
+            return rel->txb;
+        /* A transaction known to be delivered (it ends past skip_upto) goes to the host as its
+         * batches fill, so a large one is never held whole here; the host keeps it open (no
+         * flush) until the commit. */
+        if (s->txn_deliver)
+            return txn_emit_pending(s) < 0 ? NULL : rel->txb;
+    }
     if (s->ntxb == s->captxb) {
         size_t n = s->captxb ? s->captxb * 2 : 16;
         sl_batch **v = realloc(s->txb, n * sizeof *v);
@@ -334,6 +513,7 @@ static sl_status on_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
     if (st != SL_OK)
         return st;
     s->committed_lsn = m->lsn2;
+    s->committed_told = 1;
     s->last_idle_commit_us = sl_pg_now_us(); /* idle commits only after a quiet heartbeat */
     (*commits)++;
     if (m->lsn2 > s->recv_lsn)
@@ -373,7 +553,22 @@ static sl_status on_relation(pgsrc *s, const sl_pg_msg *m)
 
 static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits);
 
-/* Stream Commit: replay the kept messages as one transaction, then commit it. */
+/* One kept message of a streamed transaction, replayed at its commit. */
+static sl_status sx_replay_one(pgsrc *s, uint8_t *msg, size_t len, int *commits)
+{
+    uint8_t tag = msg[0];
+    if (tag == 'B' || tag == 'C' || tag == 'S' || tag == 'E' || tag == 'c' || tag == 'A') {
+        s->api->set_error(s->h, "postgres: unexpected '%c' inside a streamed transaction", tag);
+        return SL_ERROR;
+    }
+    return on_message(s, msg, len, commits);
+}
+
+#define SX_STOP_CHECK 4096
+
+/* Stream Commit: replay the kept messages (memory first, then the spill file, in the order they
+ * came) as one transaction, then commit it. A stop during a long replay gives it up (SL_AGAIN):
+ * nothing is committed, and the slot sends the transaction again at the next start. */
 static sl_status on_stream_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
 {
     if (s->in_txn || s->in_stream) {
@@ -383,19 +578,41 @@ static sl_status on_stream_commit(pgsrc *s, const sl_pg_msg *m, int *commits)
     sl_pg_txn_discard(s);
     s->in_txn = 1;
     s->txn_time_us = m->ts + SL_PG_EPOCH_OFFSET_US;
+    s->txn_deliver = m->lsn2 > s->skip_upto;
     pg_sxact *x = sx_find(s, m->xid, 0);
     sl_status st = SL_OK;
-    for (size_t i = 0; x && i < x->n && st == SL_OK; i++) {
-        uint8_t tag = x->msgs[i].msg[0];
-        if (tag == 'B' || tag == 'C' || tag == 'S' || tag == 'E' || tag == 'c' || tag == 'A') {
-            s->api->set_error(s->h, "postgres: unexpected '%c' inside a streamed transaction", tag);
+    uint64_t done = 0;
+    for (size_t i = 0; x && s->txn_deliver && i < x->n && st == SL_OK; i++) {
+        if (++done % SX_STOP_CHECK == 0 && s->api->stopping(s->h))
+            st = SL_AGAIN;
+        else
+            st = sx_replay_one(s, x->msgs[i].msg, x->msgs[i].len, commits);
+    }
+    if (x && x->spill && s->txn_deliver && st == SL_OK) {
+        if (fflush(x->spill) != 0 || fseek(x->spill, 0, SEEK_SET) != 0) {
+            s->api->set_error(s->h, "postgres: reading a spilled streamed transaction: %s",
+                              strerror(errno));
             st = SL_ERROR;
-            break;
         }
-        st = on_message(s, x->msgs[i].msg, x->msgs[i].len, commits);
+        uint32_t subxid;
+        size_t len;
+        int rc;
+        while (st == SL_OK && (rc = sx_spill_read(s, x, &subxid, &len)) != 0) {
+            if (rc < 0)
+                st = SL_ERROR;
+            else if (++done % SX_STOP_CHECK == 0 && s->api->stopping(s->h))
+                st = SL_AGAIN;
+            else if (!sx_is_aborted(x, subxid))
+                st = sx_replay_one(s, s->spill_buf, len, commits);
+        }
     }
     if (x)
         sx_remove(s, x);
+    if (st == SL_AGAIN)
+        s->api->log(s->h, SL_LOG_INFO,
+                    "postgres: stopping during the replay of streamed transaction %u: given up, "
+                    "it is streamed again at the next start",
+                    m->xid);
     if (st != SL_OK) {
         s->in_txn = 0;
         sl_pg_txn_discard(s);
@@ -428,6 +645,9 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
         sl_pg_txn_discard(s);
         s->in_txn = 1;
         s->txn_time_us = m.ts + SL_PG_EPOCH_OFFSET_US;
+        /* Begin carries the commit's own LSN: at or past skip_upto, the commit ends past it and
+         * the rows are delivered (see txn_batch). */
+        s->txn_deliver = m.lsn1 >= s->skip_upto;
         return SL_OK;
     case 'C':
         if (!s->in_txn) {
@@ -457,15 +677,7 @@ static sl_status on_message(pgsrc *s, uint8_t *data, size_t len, int *commits)
             sx_remove(s, x);
             return SL_OK;
         }
-        size_t o = 0;
-        for (size_t i = 0; i < x->n; i++) {
-            if (x->msgs[i].subxid == m.subxid)
-                s->api->free(s->h, x->msgs[i].msg);
-            else
-                x->msgs[o++] = x->msgs[i];
-        }
-        x->n = o;
-        return SL_OK;
+        return sx_abort_sub(s, x, m.subxid);
     }
     case 'c':
         return on_stream_commit(s, &m, commits);
@@ -535,12 +747,21 @@ static sl_status on_copydata(pgsrc *s, char *buf, int n, int *commits)
          * its WAL. Transactions still open (streamed or not) commit later, past walEnd, and are
          * re-decoded from the slot's restart point after a restart. At most once a heartbeat. */
         int64_t now = sl_pg_now_us();
-        if (!s->in_txn && !s->in_stream && s->nsx == 0 && cm.end > s->committed_lsn &&
-            cm.end > s->skip_upto && now - s->last_idle_commit_us >= s->heartbeat_us) {
+        int idle = !s->in_txn && !s->in_stream && s->nsx == 0;
+        if (idle && cm.end > s->committed_lsn && cm.end > s->skip_upto &&
+            now - s->last_idle_commit_us >= s->heartbeat_us) {
             char pos[64];
             sl_pg_format_pos(cm.end, pos, sizeof pos);
             s->last_idle_commit_us = now;
             s->committed_lsn = cm.end;
+            if (s->api->commit(s->h, pos, strlen(pos), 0) != SL_OK)
+                return SL_ERROR;
+            s->committed_told = 1;
+        } else if (idle && s->committed_told) {
+            /* Nothing pending: an empty commit at the unchanged position tells the host the
+             * source is current now (it moves nothing and costs no flush). */
+            char pos[64];
+            sl_pg_format_pos(s->committed_lsn, pos, sizeof pos);
             if (s->api->commit(s->h, pos, strlen(pos), 0) != SL_OK)
                 return SL_ERROR;
         }
@@ -564,22 +785,28 @@ sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms)
     int64_t now = sl_pg_now_us();
     int64_t deadline = now + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000;
     int commits = 0, msgs = 0;
-    if ((s->status_due && s->durable_lsn > s->sent_flush) ||
-        now - s->last_status_us >= s->heartbeat_us)
-        if (send_status(s, 0) < 0)
+    if ((s->status_due && s->durable_lsn > s->sent_flush) || status_time(s, now))
+        if (send_status(s, status_time(s, now)) < 0)
             return SL_RETRY;
     for (;;) {
         if (s->phase == SL_PG_PH_EOF)
             return SL_EOF;
+        /* A stop inside a transaction whose rows already went to the host: report idle, and
+         * the host gives that transaction up (the slot sends it again at the next start). */
+        if (s->in_txn && s->txn_emitted && s->api->stopping(s->h))
+            return SL_AGAIN;
         char *buf = NULL;
         int n = PQgetCopyData(s->rconn, &buf, 1);
         if (n > 0) {
+            s->last_recv_us = sl_pg_now_us();
             sl_status st = on_copydata(s, buf, n, &commits);
             PQfreemem(buf);
             if (st != SL_OK)
                 return st;
             msgs++;
-            if (commits >= STREAM_MAX_COMMITS || (msgs >= STREAM_MAX_MSGS && !s->in_txn))
+            /* Also inside a transaction: its state stays here, and the host gets to check for
+             * a stop between polls. */
+            if (commits >= STREAM_MAX_COMMITS || msgs >= STREAM_MAX_MSGS)
                 return SL_OK;
             continue;
         }
@@ -611,19 +838,33 @@ sl_status sl_pg_stream_poll(pgsrc *s, int timeout_ms)
             s->ping_outstanding = 1;
             s->ping_sent_us = now;
         }
+        /* The server answers each status request (one per heartbeat) with a keepalive, so
+         * silence past receive_timeout is a stalled path (a frozen NAT, a dead peer): drop the
+         * connection; the host reconnects with backoff. */
+        int64_t silent = now - s->last_recv_us;
+        if (silent >= s->receive_timeout_us) {
+            s->api->set_error(s->h,
+                              "postgres: nothing received from the server for %.0f s "
+                              "(receive_timeout): the connection is stalled; reconnecting",
+                              (double)silent / 1e6);
+            return SL_RETRY;
+        }
         int64_t wait = deadline - now;
         if (wait <= 0)
             return msgs ? SL_OK : SL_AGAIN;
-        int64_t hb = s->last_status_us + s->heartbeat_us - now;
+        int64_t hb = s->last_status_us + status_interval(s) - now;
         if (hb < wait)
             wait = hb > 0 ? hb : 0;
+        if (s->receive_timeout_us - silent < wait)
+            wait = s->receive_timeout_us - silent;
         struct pollfd pfd = {.fd = PQsocket(s->rconn), .events = POLLIN};
         int pr = poll(&pfd, 1, (int)((wait + 999) / 1000));
         if (pr < 0)
             continue; /* EINTR */
         if (!PQconsumeInput(s->rconn))
             return stream_fail(s, "replication connection");
-        if (sl_pg_now_us() - s->last_status_us >= s->heartbeat_us && send_status(s, 0) < 0)
+        now = sl_pg_now_us();
+        if (status_time(s, now) && send_status(s, 1) < 0)
             return SL_RETRY;
     }
 }

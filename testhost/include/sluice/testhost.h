@@ -156,7 +156,9 @@ SL_TH_API size_t sl_th_pending(const sl_th *t);
 SL_TH_API const char *sl_th_pending_row(const sl_th *t, size_t i);
 /* Index of the first committed row equal to line, or -1. */
 SL_TH_API long sl_th_find_row(const sl_th *t, const char *line);
-/* Every emit() as a copy of the batch (typed access), and the commits recorded. */
+/* Every emit() as a copy of the batch (typed access), and the commits recorded (an empty
+ * commit at the unchanged position, a source's "I am current", is not recorded, as in the
+ * engine). */
 SL_TH_API size_t sl_th_emits(const sl_th *t);
 SL_TH_API const sl_batch *sl_th_emitted(const sl_th *t, size_t i);
 SL_TH_API size_t sl_th_commits(const sl_th *t);
