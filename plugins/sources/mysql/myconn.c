@@ -112,8 +112,10 @@ MYSQL *sl_my_connect(mysrc *s)
     char msg[400];
     MYSQL *m = try_connect(s, s->ssl_mode != SL_MY_SSL_DISABLED, &err, msg, sizeof msg);
     if (!m && s->ssl_mode == SL_MY_SSL_PREFERRED && err == CR_SSL_CONNECTION_ERROR) {
-        s->api->log(s->h, SL_LOG_WARN, "mysql: %s: TLS failed (%s); ssl_mode = preferred: "
-                    "connecting without TLS", s->where, msg);
+        s->api->log(s->h, SL_LOG_WARN,
+                    "mysql: %s: TLS failed (%s); ssl_mode = preferred: "
+                    "connecting without TLS",
+                    s->where, msg);
         m = try_connect(s, 0, &err, msg, sizeof msg);
     }
     if (!m) {
@@ -212,18 +214,23 @@ int sl_my_check_server(mysrc *s)
         privs[0] = '\0';
     const char *fix = "GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO the user";
     if (!has_priv(s, privs, "REPLICATION SLAVE")) {
-        api->set_error(s->h, "mysql: %s: user %s lacks REPLICATION SLAVE (needed to read the "
-                       "binlog): %s", s->where, s->user ? s->user : "", fix);
+        api->set_error(s->h,
+                       "mysql: %s: user %s lacks REPLICATION SLAVE (needed to read the "
+                       "binlog): %s",
+                       s->where, s->user ? s->user : "", fix);
         return -1;
     }
     /* MariaDB 10.5+ names REPLICATION CLIENT "BINLOG MONITOR". */
     if (!has_priv(s, privs, "REPLICATION CLIENT") && !has_priv(s, privs, "BINLOG MONITOR")) {
-        api->set_error(s->h, "mysql: %s: user %s lacks REPLICATION CLIENT (needed to read binlog "
-                       "coordinates): %s", s->where, s->user ? s->user : "", fix);
+        api->set_error(s->h,
+                       "mysql: %s: user %s lacks REPLICATION CLIENT (needed to read binlog "
+                       "coordinates): %s",
+                       s->where, s->user ? s->user : "", fix);
         return -1;
     }
     if (!s->mariadb && s->snap_mode != SL_MY_SNAP_NEVER && !has_priv(s, privs, "RELOAD")) {
-        api->set_error(s->h, "mysql: %s: user %s lacks RELOAD (MySQL needs FLUSH TABLES WITH READ "
+        api->set_error(s->h,
+                       "mysql: %s: user %s lacks RELOAD (MySQL needs FLUSH TABLES WITH READ "
                        "LOCK for the snapshot's coordinates): GRANT RELOAD ON *.* TO the user",
                        s->where, s->user ? s->user : "");
         return -1;
@@ -232,12 +239,15 @@ int sl_my_check_server(mysrc *s)
     const char *cipher = mysql_get_ssl_cipher(s->conn);
     if (!s->socket && !loopback(s->host)) {
         if (!cipher)
-            api->log(s->h, SL_LOG_WARN, "mysql: %s: the connection is not encrypted (ssl_mode = "
-                     "%s): use ssl_mode = \"verify_identity\" with ssl_ca", s->where,
-                     s->ssl_mode == SL_MY_SSL_DISABLED ? "disabled" : "preferred");
+            api->log(s->h, SL_LOG_WARN,
+                     "mysql: %s: the connection is not encrypted (ssl_mode = "
+                     "%s): use ssl_mode = \"verify_identity\" with ssl_ca",
+                     s->where, s->ssl_mode == SL_MY_SSL_DISABLED ? "disabled" : "preferred");
         else if (s->ssl_mode < SL_MY_SSL_VERIFY_CA)
-            api->log(s->h, SL_LOG_WARN, "mysql: %s: TLS does not verify the server's certificate: "
-                     "use ssl_mode = \"verify_identity\" with ssl_ca", s->where);
+            api->log(s->h, SL_LOG_WARN,
+                     "mysql: %s: TLS does not verify the server's certificate: "
+                     "use ssl_mode = \"verify_identity\" with ssl_ca",
+                     s->where);
     }
     api->log(s->h, SL_LOG_INFO, "mysql: connected to %s (%s)%s", s->where, s->version,
              cipher ? " with TLS" : "");

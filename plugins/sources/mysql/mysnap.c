@@ -117,8 +117,9 @@ oom:
 static int check_listed(mysrc *s, const char *item, const char *db, const char *name)
 {
     char sql[1200];
-    int n = snprintf(sql, sizeof sql, "SELECT TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES"
-                                      " WHERE TABLE_SCHEMA = ");
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES"
+                     " WHERE TABLE_SCHEMA = ");
     n = quote_str(s, sql, sizeof sql, (size_t)n, db);
     if (n > 0)
         n += snprintf(sql + n, sizeof sql - (size_t)n, " AND TABLE_NAME = ");
@@ -136,14 +137,15 @@ static int check_listed(mysrc *s, const char *item, const char *db, const char *
     MYSQL_ROW row = mysql_fetch_row(r);
     if (!row) {
         mysql_free_result(r);
-        s->api->set_error(s->h, "mysql: %s%stables: table %s.%s does not exist on %s",
-                          w ? w : "", w ? ": " : "", db, name, s->where);
+        s->api->set_error(s->h, "mysql: %s%stables: table %s.%s does not exist on %s", w ? w : "",
+                          w ? ": " : "", db, name, s->where);
         return -1;
     }
     if (!row[0] || strcmp(row[0], "BASE TABLE") != 0) {
-        s->api->set_error(s->h, "mysql: %s%stables: %s.%s is a %s, not a base table (a view has "
-                          "no changes in the binlog)", w ? w : "", w ? ": " : "", db, name,
-                          row[0] ? row[0] : "?");
+        s->api->set_error(s->h,
+                          "mysql: %s%stables: %s.%s is a %s, not a base table (a view has "
+                          "no changes in the binlog)",
+                          w ? w : "", w ? ": " : "", db, name, row[0] ? row[0] : "?");
         mysql_free_result(r);
         return -1;
     }
@@ -169,9 +171,10 @@ static int check_select(mysrc *s, const my_table *t)
     if (mysql_real_query(s->conn, sql, strlen(sql)) != 0) {
         unsigned e = mysql_errno(s->conn);
         if (e == 1142 || e == 1143)
-            s->api->set_error(s->h, "mysql: %s: user %s lacks SELECT on %s.%s: GRANT SELECT ON "
-                              "%s.* TO the user", s->where, s->user ? s->user : "", t->db,
-                              t->name, t->db);
+            s->api->set_error(s->h,
+                              "mysql: %s: user %s lacks SELECT on %s.%s: GRANT SELECT ON "
+                              "%s.* TO the user",
+                              s->where, s->user ? s->user : "", t->db, t->name, t->db);
         else
             sl_my_error(s, "checking SELECT");
         return -1;
@@ -187,8 +190,9 @@ int sl_my_load_tables(mysrc *s)
     size_t n = api->opt_list_len(s->h, "tables");
     if (n == 0) {
         char sql[600];
-        int len = snprintf(sql, sizeof sql, "SELECT TABLE_NAME, TABLE_ROWS FROM "
-                                            "information_schema.TABLES WHERE TABLE_SCHEMA = ");
+        int len = snprintf(sql, sizeof sql,
+                           "SELECT TABLE_NAME, TABLE_ROWS FROM "
+                           "information_schema.TABLES WHERE TABLE_SCHEMA = ");
         len = quote_str(s, sql, sizeof sql, (size_t)len, s->database);
         if (len < 0) {
             api->set_error(s->h, "mysql: database name too long");
@@ -207,8 +211,8 @@ int sl_my_load_tables(mysrc *s)
             }
         mysql_free_result(r);
         if (s->ntabs == 0)
-            api->log(s->h, SL_LOG_WARN, "mysql: database %s on %s has no base tables",
-                     s->database, s->where);
+            api->log(s->h, SL_LOG_WARN, "mysql: database %s on %s has no base tables", s->database,
+                     s->where);
     }
     for (size_t i = 0; i < n; i++) {
         const char *item = api->opt_list_item(s->h, "tables", i);
@@ -276,16 +280,16 @@ static int map_type(mysrc *s, my_table *t, my_col *c, const char *charset, int *
                !strcmp(d, "uuid") || !strcmp(d, "inet4") || !strcmp(d, "inet6")) {
         c->conv = MY_C_STRING, c->type = SL_T_STRING;
     } else if (!strcmp(d, "geometry") || !strcmp(d, "point") || !strcmp(d, "linestring") ||
-               !strcmp(d, "polygon") || !strcmp(d, "multipoint") ||
-               !strcmp(d, "multilinestring") || !strcmp(d, "multipolygon") ||
-               !strcmp(d, "geometrycollection") || !strcmp(d, "geomcollection")) {
+               !strcmp(d, "polygon") || !strcmp(d, "multipoint") || !strcmp(d, "multilinestring") ||
+               !strcmp(d, "multipolygon") || !strcmp(d, "geometrycollection") ||
+               !strcmp(d, "geomcollection")) {
         /* Selected as HEX(col): the stored SRID + WKB, as the binlog carries it. */
         c->conv = MY_C_STRING, c->type = SL_T_STRING;
     } else {
         c->conv = MY_C_STRING, c->type = SL_T_STRING;
         if (!*warned)
-            s->api->log(s->h, SL_LOG_WARN, "mysql: %s.%s.%s: type %s is read as its text",
-                        t->db, t->name, c->name, c->coltype);
+            s->api->log(s->h, SL_LOG_WARN, "mysql: %s.%s.%s: type %s is read as its text", t->db,
+                        t->name, c->name, c->coltype);
         *warned = 1;
     }
     return 0;
@@ -293,10 +297,9 @@ static int map_type(mysrc *s, my_table *t, my_col *c, const char *charset, int *
 
 static int is_geometry(const my_col *c)
 {
-    static const char *const g[] = {"geometry",        "point",        "linestring",
-                                    "polygon",         "multipoint",   "multilinestring",
-                                    "multipolygon",    "geometrycollection", "geomcollection",
-                                    NULL};
+    static const char *const g[] = {
+        "geometry",        "point",        "linestring",         "polygon",        "multipoint",
+        "multilinestring", "multipolygon", "geometrycollection", "geomcollection", NULL};
     for (int i = 0; g[i]; i++)
         if (!strcmp(c->datatype, g[i]))
             return 1;
@@ -364,9 +367,12 @@ static int load_schema(mysrc *s, my_table *t)
         } else if (c->conv == MY_C_TIME || c->conv == MY_C_DATETIME) {
             c->scale = row[6] ? atoi(row[6]) : 0;
         }
-        f[i] = (sl_field){.name = c->name, .type = c->type, .key = c->key,
+        f[i] = (sl_field){.name = c->name,
+                          .type = c->type,
+                          .key = c->key,
                           .flags = c->notnull ? SL_FIELD_NOT_NULL : 0u,
-                          .precision = c->precision, .scale = c->scale,
+                          .precision = c->precision,
+                          .scale = c->scale,
                           .source_type = c->coltype};
     }
     t->schema = s->api->schema_new(s->h, t->db, t->name, ncols, f, sizeof *f);
@@ -426,8 +432,7 @@ static int master_status(mysrc *s, sl_my_pos *pos)
     unsigned nf = mysql_num_fields(r);
     if (!row || !row[0] || !row[1]) {
         mysql_free_result(r);
-        s->api->set_error(s->h, "mysql: %s: SHOW MASTER STATUS is empty: is log_bin on?",
-                          s->where);
+        s->api->set_error(s->h, "mysql: %s: SHOW MASTER STATUS is empty: is log_bin on?", s->where);
         return -1;
     }
     snprintf(pos->file, sizeof pos->file, "%s", row[0]);
@@ -454,8 +459,9 @@ int sl_my_snapshot_begin(mysrc *s)
         if (sl_my_exec(s, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
                        "starting the snapshot transaction") < 0)
             return -1;
-        MYSQL_RES *r = query(s, "SHOW STATUS LIKE 'binlog_snapshot_%'", "reading snapshot "
-                                                                          "coordinates");
+        MYSQL_RES *r = query(s, "SHOW STATUS LIKE 'binlog_snapshot_%'",
+                             "reading snapshot "
+                             "coordinates");
         if (!r)
             return -1;
         MYSQL_ROW row;
@@ -473,16 +479,19 @@ int sl_my_snapshot_begin(mysrc *s)
         }
         mysql_free_result(r);
         if (have != 3 || !s->snap_pos.file[0]) {
-            api->set_error(s->h, "mysql: %s: binlog_snapshot_file/position are not set: is "
-                           "log_bin on?", s->where);
+            api->set_error(s->h,
+                           "mysql: %s: binlog_snapshot_file/position are not set: is "
+                           "log_bin on?",
+                           s->where);
             return -1;
         }
         if (gtid_of(s, &s->snap_pos) < 0)
             return -1;
     } else {
         int64_t t0 = sl_my_now_us();
-        if (sl_my_exec(s, "FLUSH TABLES WITH READ LOCK", "locking for the snapshot's "
-                                                         "coordinates") < 0)
+        if (sl_my_exec(s, "FLUSH TABLES WITH READ LOCK",
+                       "locking for the snapshot's "
+                       "coordinates") < 0)
             return -1;
         int rc = sl_my_exec(s, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
                             "starting the snapshot transaction");
@@ -492,8 +501,10 @@ int sl_my_snapshot_begin(mysrc *s)
             rc = -1;
         if (rc < 0)
             return -1;
-        api->log(s->h, SL_LOG_INFO, "mysql: global read lock held %.1f ms for the snapshot's "
-                 "coordinates", (double)(sl_my_now_us() - t0) / 1000.0);
+        api->log(s->h, SL_LOG_INFO,
+                 "mysql: global read lock held %.1f ms for the snapshot's "
+                 "coordinates",
+                 (double)(sl_my_now_us() - t0) / 1000.0);
     }
     char txt[1400];
     sl_my_pos_format(&s->snap_pos, txt, sizeof txt);
@@ -521,10 +532,14 @@ static sl_status begin_table(mysrc *s, my_table *t)
         /* FLOAT prints 6 digits in text: the stored float, widened exactly, reads back whole. */
         int isfloat = !strcmp(c->datatype, "float"), geo = is_geometry(c);
         len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : "",
-                                isfloat ? "CAST(" : geo ? "HEX(" : "");
+                                isfloat ? "CAST("
+                                : geo   ? "HEX("
+                                        : "");
         len = (size_t)quote_ident(sql, cap, len, c->name);
         len += (size_t)snprintf(sql + len, cap - len, "%s",
-                                isfloat ? " AS DOUBLE)" : geo ? ")" : "");
+                                isfloat ? " AS DOUBLE)"
+                                : geo   ? ")"
+                                        : "");
     }
     len += (size_t)snprintf(sql + len, cap - len, " FROM ");
     len = (size_t)quote_ident(sql, cap, len, t->db);
@@ -605,8 +620,10 @@ static int set_cell(mysrc *s, my_table *t, uint32_t i, const char *v, unsigned l
         /* A zero or invalid date: no calendar value exists; NULL, counted and warned once. */
         api->set_null(b, i);
         if (s->zero_dates++ == 0)
-            api->log(s->h, SL_LOG_WARN, "mysql: %s.%s.%s: zero or invalid date '%.*s' read as "
-                     "NULL (counted in zero_dates)", t->db, t->name, c->name, (int)n, v);
+            api->log(s->h, SL_LOG_WARN,
+                     "mysql: %s.%s.%s: zero or invalid date '%.*s' read as "
+                     "NULL (counted in zero_dates)",
+                     t->db, t->name, c->name, (int)n, v);
         api->counter_add(s->h, "zero_dates", 1);
         return 0;
     }

@@ -69,9 +69,8 @@ static int my_create(sl_host *h, const sl_host_api *api, void **ctx)
     s->heartbeat_s = (int)api->opt_int(h, "heartbeat", 10);
     s->snap_mode = choice(api->opt_string(h, "snapshot"), snap_modes, SL_MY_SNAP_INITIAL);
     s->ssl_mode = choice(api->opt_string(h, "ssl_mode"), ssl_modes, SL_MY_SSL_PREFERRED);
-    s->server_id = api->opt_isset(h, "server_id")
-                       ? (uint32_t)api->opt_int(h, "server_id", 0)
-                       : sl_my_default_server_id(api->tenant(h));
+    s->server_id = api->opt_isset(h, "server_id") ? (uint32_t)api->opt_int(h, "server_id", 0)
+                                                  : sl_my_default_server_id(api->tenant(h));
     if (s->socket)
         snprintf(s->where, sizeof s->where, "%s", s->socket);
     else
@@ -156,7 +155,7 @@ static int my_open(void *ctx, const sl_open_args *args)
                               (int)args->resume_len, (const char *)args->resume_pos);
         else
             s->api->set_error(s->h, "mysql: binlog streaming is not implemented yet: only "
-                              "`sluice run --once` (a snapshot) works with this source");
+                                    "`sluice run --once` (a snapshot) works with this source");
         return -1;
     }
     if (connect_checked(s) < 0)

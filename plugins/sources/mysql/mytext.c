@@ -144,8 +144,7 @@ int sl_my_parse_datetime(const char *p, size_t len, int64_t *us)
         /* A zero date still has to be a well-formed one. */
         return rc == 1 && sl_my_parse_time(p + 11, len - 11, &t) == 0 ? 1 : -1;
     }
-    if (sl_my_parse_time(p + 11, len - 11, &t) < 0 || t < 0 || t >= 86400000000LL ||
-        p[13] != ':')
+    if (sl_my_parse_time(p + 11, len - 11, &t) < 0 || t < 0 || t >= 86400000000LL || p[13] != ':')
         return -1;
     *us = days * 86400000000LL + t;
     return 0;
@@ -201,8 +200,8 @@ int sl_my_pos_parse(const void *pv, size_t len, sl_my_pos *out)
 
 int sl_my_pos_format(const sl_my_pos *pos, char *out, size_t outlen)
 {
-    int n = snprintf(out, outlen, "gtid=%s;file=%s;pos=%" PRIu64, pos->gtid, pos->file,
-                     pos->offset);
+    int n =
+        snprintf(out, outlen, "gtid=%s;file=%s;pos=%" PRIu64, pos->gtid, pos->file, pos->offset);
     return n < 0 || (size_t)n >= outlen ? -1 : n;
 }
 

@@ -12,9 +12,9 @@
 int sl_my_parse_i64(const char *p, size_t len, int64_t *out);
 int sl_my_parse_u64(const char *p, size_t len, uint64_t *out);
 int sl_my_parse_f64(const char *p, size_t len, double *out);
-int sl_my_parse_date(const char *p, size_t len, int64_t *days);        /* YYYY-MM-DD */
-int sl_my_parse_time(const char *p, size_t len, int64_t *us);          /* [-]H+:MM:SS[.f] */
-int sl_my_parse_datetime(const char *p, size_t len, int64_t *us);      /* date + ' ' + time */
+int sl_my_parse_date(const char *p, size_t len, int64_t *days);   /* YYYY-MM-DD */
+int sl_my_parse_time(const char *p, size_t len, int64_t *us);     /* [-]H+:MM:SS[.f] */
+int sl_my_parse_datetime(const char *p, size_t len, int64_t *us); /* date + ' ' + time */
 /* BIT(n) arrives as ceil(n/8) big-endian bytes. */
 int sl_my_parse_bit(const unsigned char *p, size_t len, uint64_t *out);
 int64_t sl_my_days_from_civil(int64_t y, unsigned m, unsigned d);
