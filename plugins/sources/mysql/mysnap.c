@@ -314,7 +314,9 @@ static int load_schema(mysrc *s, my_table *t)
                      " NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME,"
                      " (SELECT s.SEQ_IN_INDEX FROM information_schema.STATISTICS s WHERE"
                      " s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND"
-                     " s.INDEX_NAME = 'PRIMARY' AND s.COLUMN_NAME = c.COLUMN_NAME)"
+                     " s.INDEX_NAME = 'PRIMARY' AND s.COLUMN_NAME = c.COLUMN_NAME),"
+                     " (SELECT l.ID FROM information_schema.COLLATIONS l WHERE"
+                     " l.COLLATION_NAME = c.COLLATION_NAME)"
                      " FROM information_schema.COLUMNS c WHERE c.TABLE_SCHEMA = ");
     n = quote_str(s, sql, sizeof sql, (size_t)n, t->db);
     if (n > 0)
@@ -357,6 +359,7 @@ static int load_schema(mysrc *s, my_table *t)
                 *p = (char)(*p - 'A' + 'a');
         c->notnull = row[3] && strcmp(row[3], "NO") == 0;
         c->key = row[8] ? atoi(row[8]) : 0;
+        c->collation = row[9] ? (uint32_t)strtoul(row[9], NULL, 10) : 0;
         map_type(s, t, c, row[7], &warned);
         if (c->conv == MY_C_DECIMAL) {
             c->precision = row[4] ? atoi(row[4]) : 0;
@@ -736,6 +739,10 @@ sl_status sl_my_snapshot_poll(mysrc *s)
     sl_status st = api->commit(s->h, pos, (size_t)n, 0);
     if (st != SL_OK)
         return st;
-    s->phase = SL_MY_PH_EOF;
-    return SL_OK;
+    if (s->once) {
+        s->phase = SL_MY_PH_EOF;
+        return SL_OK;
+    }
+    /* The stream goes on exactly where the snapshot's read view ends. */
+    return sl_my_stream_start(s, &s->snap_pos) < 0 ? SL_ERROR : SL_OK;
 }

@@ -107,6 +107,7 @@ static void my_close(void *ctx)
 {
     mysrc *s = ctx;
     sl_my_snapshot_abort(s);
+    sl_my_stream_stop(s);
     if (s->conn) {
         mysql_close(s->conn);
         s->conn = NULL;
@@ -146,7 +147,7 @@ static int my_open(void *ctx, const sl_open_args *args)
     int snapshot =
         s->snap_mode == SL_MY_SNAP_ALWAYS || (!have_resume && s->snap_mode == SL_MY_SNAP_INITIAL);
     /* Everything but a snapshot (or a first start with snapshot = never) reads the binlog. */
-    if (!s->once || (have_resume && !snapshot)) {
+    if (!sl_my_stream_available() && (!s->once || (have_resume && !snapshot))) {
         if (have_resume)
             s->api->set_error(s->h,
                               "mysql: changes since %.*s cannot be read: binlog streaming is not "
@@ -160,18 +161,30 @@ static int my_open(void *ctx, const sl_open_args *args)
     }
     if (connect_checked(s) < 0)
         goto fail;
-    if (!snapshot) {
-        /* snapshot = never, first start: nothing to copy; the position is now. */
-        if (sl_my_current_pos(s, &s->snap_pos) < 0)
-            goto fail;
-        s->phase = SL_MY_PH_SNAPSHOT;
-        s->snap_idx = s->ntabs; /* no table to copy: the poll only commits */
-        if (sl_my_exec(s, "START TRANSACTION", "starting a transaction") < 0)
+    if (snapshot) {
+        /* Schemas are read once the read view is open, so they describe what the copy reads. */
+        if (sl_my_snapshot_begin(s) < 0 || sl_my_load_schemas(s) < 0)
             goto fail;
         return 0;
     }
-    /* Schemas are read once the read view is open, so they describe what the copy reads. */
-    if (sl_my_snapshot_begin(s) < 0 || sl_my_load_schemas(s) < 0)
+    if (sl_my_load_schemas(s) < 0)
+        goto fail;
+    if (have_resume) {
+        if (sl_my_stream_start(s, &resume) < 0)
+            goto fail;
+        return 0;
+    }
+    /* snapshot = never, first start: nothing to copy; the position is now. */
+    if (sl_my_current_pos(s, &s->snap_pos) < 0)
+        goto fail;
+    if (!s->once) {
+        if (sl_my_stream_start(s, &s->snap_pos) < 0)
+            goto fail;
+        return 0;
+    }
+    s->phase = SL_MY_PH_SNAPSHOT;
+    s->snap_idx = s->ntabs; /* no table to copy: the poll only commits the position */
+    if (sl_my_exec(s, "START TRANSACTION", "starting a transaction") < 0)
         goto fail;
     return 0;
 fail:
@@ -182,10 +195,11 @@ fail:
 static sl_status my_poll(void *ctx, int timeout_ms)
 {
     mysrc *s = ctx;
-    (void)timeout_ms;
     switch (s->phase) {
     case SL_MY_PH_SNAPSHOT:
         return sl_my_snapshot_poll(s);
+    case SL_MY_PH_STREAM:
+        return sl_my_stream_poll(s, timeout_ms);
     case SL_MY_PH_EOF:
         return SL_EOF;
     default:

@@ -10,7 +10,7 @@
 #define SL_MY_BATCH_ROWS 4096
 
 enum { SL_MY_SNAP_INITIAL = 0, SL_MY_SNAP_NEVER = 1, SL_MY_SNAP_ALWAYS = 2 };
-enum { SL_MY_PH_IDLE = 0, SL_MY_PH_SNAPSHOT = 1, SL_MY_PH_EOF = 2 };
+enum { SL_MY_PH_IDLE = 0, SL_MY_PH_SNAPSHOT = 1, SL_MY_PH_EOF = 2, SL_MY_PH_STREAM = 3 };
 enum {
     SL_MY_SSL_DISABLED = 0,
     SL_MY_SSL_PREFERRED,
@@ -42,6 +42,7 @@ typedef struct my_col {
     int key;
     int notnull;
     int precision, scale;
+    uint32_t collation; /* information_schema.COLLATIONS.ID, 0 for none */
 } my_col;
 
 typedef struct my_table {
@@ -50,6 +51,7 @@ typedef struct my_table {
     uint32_t ncols;
     my_col *cols;
     const sl_schema *schema;
+    sl_batch *txb; /* stream: this table's rows of the open transaction */
 } my_table;
 
 typedef struct mysrc {
@@ -80,6 +82,13 @@ typedef struct mysrc {
     uint64_t snap_rows;
     int64_t snap_started_us, last_progress_us;
     uint64_t zero_dates;
+    /* stream (mystream.c, built when the binlog decoder is present) */
+    MYSQL *rconn;
+    void *rpl, *rev, *dec; /* MARIADB_RPL, MARIADB_RPL_EVENT, sl_mb_decoder */
+    sl_my_pos cur;         /* position after the last event read */
+    int in_txn;
+    int64_t txn_time_us, last_commit_us;
+    uint64_t txn_rows;
 } mysrc;
 
 /* myconn.c */
@@ -107,5 +116,12 @@ int sl_my_current_pos(mysrc *s, sl_my_pos *pos);
 sl_status sl_my_snapshot_poll(mysrc *s);
 void sl_my_tables_free(mysrc *s);
 void sl_my_snapshot_abort(mysrc *s);
+
+/* mystream.c: 1 when this build can stream the binlog. */
+int sl_my_stream_available(void);
+/* Starts reading the binlog at from (after the snapshot, or the resume position); 0 or -1. */
+int sl_my_stream_start(mysrc *s, const sl_my_pos *from);
+sl_status sl_my_stream_poll(mysrc *s, int timeout_ms);
+void sl_my_stream_stop(mysrc *s);
 
 #endif
