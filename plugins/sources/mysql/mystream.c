@@ -108,8 +108,9 @@ int sl_my_stream_start(mysrc *s, const sl_my_pos *from)
                           s->where, s->cur.file, s->cur.offset, mariadb_rpl_error(rpl));
         return -1;
     }
-    s->api->log(s->h, SL_LOG_INFO, "mysql: streaming the binlog from %s:%" PRIu64 " as server_id %u",
-                s->cur.file, s->cur.offset, (unsigned)s->server_id);
+    s->api->log(s->h, SL_LOG_INFO,
+                "mysql: streaming the binlog from %s:%" PRIu64 " as server_id %u", s->cur.file,
+                s->cur.offset, (unsigned)s->server_id);
     s->phase = SL_MY_PH_STREAM;
     return 0;
 }
@@ -127,9 +128,10 @@ static my_table *find_table(mysrc *s, const char *db, const char *name)
 static int adopt_map(mysrc *s, my_table *t, sl_mb_table *m)
 {
     if (m->ncols != t->ncols) {
-        s->api->set_error(s->h, "mysql: %s.%s has %u columns in the binlog, %u in the schema read "
-                          "at the snapshot: schema changes are not followed yet", t->db, t->name,
-                          m->ncols, t->ncols);
+        s->api->set_error(s->h,
+                          "mysql: %s.%s has %u columns in the binlog, %u in the schema read "
+                          "at the snapshot: schema changes are not followed yet",
+                          t->db, t->name, m->ncols, t->ncols);
         return -1;
     }
     for (uint32_t i = 0; i < m->ncols; i++) {
@@ -138,23 +140,26 @@ static int adopt_map(mysrc *s, my_table *t, sl_mb_table *m)
         if (!c->name)
             c->name = mc->name;
         c->key = mc->key;
-        if (c->is_unsigned < 0)
-            c->is_unsigned = strstr(mc->coltype, "unsigned") != NULL;
+        /* The schema read from information_schema is authoritative for signedness (the binlog's
+         * signedness bitmap has been seen to disagree for a generated column). */
+        c->is_unsigned = strstr(mc->coltype, "unsigned") != NULL;
         if (!c->collation)
             c->collation = mc->collation;
         if ((c->real_type == SL_MB_T_ENUM || c->real_type == SL_MB_T_SET) && !c->values) {
-            s->api->set_error(s->h, "mysql: %s.%s.%s: ENUM/SET values are not in the binlog: set "
-                              "binlog_row_metadata = FULL on the server", t->db, t->name,
-                              mc->name);
+            s->api->set_error(s->h,
+                              "mysql: %s.%s.%s: ENUM/SET values are not in the binlog: set "
+                              "binlog_row_metadata = FULL on the server",
+                              t->db, t->name, mc->name);
             return -1;
         }
         int p, sc;
         sl_type ty = sl_mb_column_type(c, &p, &sc);
         if (ty != mc->type || strcmp(c->name, mc->name) != 0) {
-            s->api->set_error(s->h, "mysql: %s.%s.%s: the binlog's column (%s, type %d) differs "
+            s->api->set_error(s->h,
+                              "mysql: %s.%s.%s: the binlog's column (%s, type %d) differs "
                               "from the snapshot's (%s, type %d): schema changes are not "
-                              "followed yet", t->db, t->name, mc->name, c->name, (int)ty,
-                              mc->name, (int)mc->type);
+                              "followed yet",
+                              t->db, t->name, mc->name, c->name, (int)ty, mc->name, (int)mc->type);
             return -1;
         }
     }
@@ -174,8 +179,10 @@ static int put_row(mysrc *s, my_table *t, sl_op op, const sl_mb_cell *cells)
     for (uint32_t i = 0; i < t->ncols; i++) {
         const sl_mb_cell *c = &cells[i];
         if (c->state == SL_MB_CELL_ABSENT) {
-            api->set_error(s->h, "mysql: %s.%s.%s missing from a row image: set "
-                           "binlog_row_image = FULL", t->db, t->name, t->cols[i].name);
+            api->set_error(s->h,
+                           "mysql: %s.%s.%s missing from a row image: set "
+                           "binlog_row_image = FULL",
+                           t->db, t->name, t->cols[i].name);
             return -1;
         }
         if (c->state == SL_CELL_NULL) {
@@ -190,12 +197,25 @@ static int put_row(mysrc *s, my_table *t, sl_op op, const sl_mb_cell *cells)
             break;
         case SL_T_STRING:
         case SL_T_BINARY:
-        case SL_T_DECIMAL:
-            if (api->set_bytes(b, i, c->p, c->len) < 0) {
+        case SL_T_DECIMAL: {
+            /* The binlog drops BINARY(n)'s trailing zero bytes; SELECT shows all n. */
+            unsigned n = 0;
+            char pad[256];
+            const char *p = c->p;
+            size_t len = c->len;
+            if (!strcmp(t->cols[i].datatype, "binary") &&
+                sscanf(t->cols[i].coltype, "binary(%u)", &n) == 1 && n <= sizeof pad && len < n) {
+                memcpy(pad, c->p, len);
+                memset(pad + len, 0, n - len);
+                p = pad;
+                len = n;
+            }
+            if (api->set_bytes(b, i, p, len) < 0) {
                 api->set_error(s->h, "mysql: out of memory (tenant memory budget?)");
                 return -1;
             }
             break;
+        }
         default:
             api->set_i64(b, i, c->i64);
             break;
@@ -242,7 +262,7 @@ static int on_rows(mysrc *s, sl_mb_event *ev)
                     keychg = 1;
             if (keychg)
                 rc = put_row(s, t, SL_OP_DELETE, before) < 0 ? -1
-                                                              : put_row(s, t, SL_OP_INSERT, after);
+                                                             : put_row(s, t, SL_OP_INSERT, after);
             else
                 rc = put_row(s, t, SL_OP_UPDATE, after);
         }
@@ -267,8 +287,8 @@ static void gtid_apply(char *set, size_t cap, uint32_t domain, uint32_t server, 
     for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
         unsigned long d = strtoul(e, NULL, 10);
         if (d == domain) {
-            n += (size_t)snprintf(out + n, sizeof out - n, "%s%u-%u-%" PRIu64, n ? "," : "",
-                                  domain, server, seq);
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s%u-%u-%" PRIu64, n ? "," : "", domain,
+                                  server, seq);
             done = 1;
         } else {
             n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", n ? "," : "", e);
@@ -331,7 +351,8 @@ static int on_query(mysrc *s, sl_mb_event *ev)
         return 1;
     for (size_t i = 0; i < s->ntabs; i++)
         if (mentions(q, s->tabs[i].name)) {
-            s->api->set_error(s->h, "mysql: binlog %s:%u: statement on %s.%s (%.80s): schema "
+            s->api->set_error(s->h,
+                              "mysql: binlog %s:%u: statement on %s.%s (%.80s): schema "
                               "changes are not followed yet; re-run with snapshot = \"always\"",
                               s->cur.file, ev->h.log_pos, s->tabs[i].db, s->tabs[i].name, q);
             return -1;
@@ -345,7 +366,13 @@ sl_status sl_my_stream_poll(mysrc *s, int timeout_ms)
     const sl_host_api *api = s->api;
     char err[300];
     for (int k = 0; k < STREAM_EVENTS_PER_POLL && !api->stopping(s->h); k++) {
-        MARIADB_RPL_EVENT *re = mariadb_rpl_fetch(s->rpl, s->rev);
+        /* A fresh event each time, freed here: whether fetch frees an event handed back to it
+         * on EOF or error is not documented (freeing it again crashed). */
+        if (s->rev) {
+            mariadb_free_rpl_event(s->rev);
+            s->rev = NULL;
+        }
+        MARIADB_RPL_EVENT *re = mariadb_rpl_fetch(s->rpl, NULL);
         if (!re) {
             if (mariadb_rpl_errno(s->rpl) == 0 && s->once) {
                 if (s->in_txn) {
@@ -429,7 +456,7 @@ sl_status sl_my_stream_poll(mysrc *s, int timeout_ms)
             break;
         case SL_MB_TRANSACTION_PAYLOAD:
             api->set_error(s->h, "mysql: MySQL compressed transactions (TRANSACTION_PAYLOAD) are "
-                           "not streamed yet: set binlog_transaction_compression = OFF");
+                                 "not streamed yet: set binlog_transaction_compression = OFF");
             return SL_ERROR;
         default:
             break;
