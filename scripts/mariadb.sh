@@ -6,6 +6,8 @@
 # DIR/mariadb.env: SL_MARIADB_HOST SL_MARIADB_PORT SL_MARIADB_SOCKET SL_MARIADB_USER (cdc)
 # SL_MARIADB_PASSWORD, SL_MARIADB_ROOT_USER (root, via socket, no password).
 # binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL, server-id=1.
+# SL_MARIADB_ARGS: extra mariadbd options appended last (e.g. --skip-log-bin for a test of a
+# server without a binlog).
 set -euo pipefail
 
 cmd=${1:-}
@@ -95,6 +97,7 @@ start() {
             --log-error="$dir/error.log" --log-bin="$dir/binlog/mysql-bin" --binlog-format=ROW \
             --binlog-row-image=FULL --binlog-row-metadata=FULL --server-id=1 --skip-name-resolve \
             --innodb-buffer-pool-size=64M --innodb-log-file-size=16M --performance-schema=OFF \
+            ${SL_MARIADB_ARGS:-} \
             </dev/null >/dev/null 2>&1 &
         pid=$!
         for i in $(seq 1 150); do
