@@ -156,7 +156,7 @@ typedef struct sl_mb_table {
     uint64_t table_id;
     const char *db, *name; /* NUL-terminated */
     uint32_t ncols;
-    sl_mb_column *cols;    /* mutable: see above */
+    sl_mb_column *cols; /* mutable: see above */
     int has_names, has_keys, has_signedness, has_charsets, has_enum_values;
 } sl_mb_table;
 
@@ -313,7 +313,7 @@ int sl_mb_rows_next(sl_mb_decoder *d, sl_mb_event *ev, const sl_mb_cell **before
 
 /* ---- MySQL TRANSACTION_PAYLOAD ---- */
 /* The next inner event of a decoded TRANSACTION_PAYLOAD event (inner events carry no checksum;
- * the decoder knows and does not expect one while decoding them). Returns 1 with *buf/*len set,
+ * the decoder knows and does not expect one while decoding them). Returns 1 with *buf and *len set,
  * 0 at the end, -1 when the payload is malformed. Decode each with sl_mb_decode. */
 int sl_mb_payload_next(sl_mb_decoder *d, const uint8_t **buf, size_t *len, char *err,
                        size_t errlen);
