@@ -160,17 +160,17 @@ struct sl_mb_decoder {
     uint8_t post_len[256]; /* post-header length by event type (from FORMAT_DESCRIPTION) */
     char server_version[51];
     int mariadb;
-    sbuf txt;   /* the current event's strings */
-    sbuf unc;   /* decompressed body of the current compressed event */
-    sbuf pay;   /* TRANSACTION_PAYLOAD inner events */
+    sbuf txt; /* the current event's strings */
+    sbuf unc; /* decompressed body of the current compressed event */
+    sbuf pay; /* TRANSACTION_PAYLOAD inner events */
     size_t pay_off;
     mb_table **tables;
     size_t ntables, tables_cap;
     int stmt_ended;
-    sl_mb_cell *cells;  /* 2 * cells_cap */
+    sl_mb_cell *cells; /* 2 * cells_cap */
     size_t cells_cap;
-    uint8_t *in_arena;  /* per cell: p is an offset into row until the row is done */
-    sbuf row;           /* converted cell text of the current row */
+    uint8_t *in_arena; /* per cell: p is an offset into row until the row is done */
+    sbuf row;          /* converted cell text of the current row */
 };
 
 sl_mb_decoder *sl_mb_decoder_new(void)
@@ -271,11 +271,23 @@ int sl_mb_collation_class(uint32_t c)
     if (c == 63)
         return 3;
     switch (c) {
-    case 5: case 8: case 15: case 31: case 47: case 48: case 49: case 94:
+    case 5:
+    case 8:
+    case 15:
+    case 31:
+    case 47:
+    case 48:
+    case 49:
+    case 94:
         return 2;
-    case 11: case 65:             /* ascii */
-    case 33: case 76: case 83: case 223: /* utf8mb3 */
-    case 45: case 46:             /* utf8mb4 */
+    case 11:
+    case 65: /* ascii */
+    case 33:
+    case 76:
+    case 83:
+    case 223: /* utf8mb3 */
+    case 45:
+    case 46: /* utf8mb4 */
         return 1;
     default:
         break;
@@ -333,8 +345,14 @@ static int latin1_to_utf8(sbuf *b, const uint8_t *s, size_t n)
 static int is_numeric(uint8_t t)
 {
     switch (t) {
-    case SL_MB_T_TINY: case SL_MB_T_SHORT: case SL_MB_T_INT24: case SL_MB_T_LONG:
-    case SL_MB_T_LONGLONG: case SL_MB_T_FLOAT: case SL_MB_T_DOUBLE: case SL_MB_T_NEWDECIMAL:
+    case SL_MB_T_TINY:
+    case SL_MB_T_SHORT:
+    case SL_MB_T_INT24:
+    case SL_MB_T_LONG:
+    case SL_MB_T_LONGLONG:
+    case SL_MB_T_FLOAT:
+    case SL_MB_T_DOUBLE:
+    case SL_MB_T_NEWDECIMAL:
         return 1;
     default:
         return 0;
@@ -355,7 +373,10 @@ sl_type sl_mb_column_type(const sl_mb_column *c, int *precision, int *scale)
     int p = 0, s = -1;
     sl_type t;
     switch (c->real_type) {
-    case SL_MB_T_TINY: case SL_MB_T_SHORT: case SL_MB_T_INT24: case SL_MB_T_LONG:
+    case SL_MB_T_TINY:
+    case SL_MB_T_SHORT:
+    case SL_MB_T_INT24:
+    case SL_MB_T_LONG:
     case SL_MB_T_YEAR:
         t = SL_T_INT64;
         break;
@@ -365,7 +386,8 @@ sl_type sl_mb_column_type(const sl_mb_column *c, int *precision, int *scale)
     case SL_MB_T_BIT:
         t = c->max_len >= 64 ? SL_T_UINT64 : SL_T_INT64;
         break;
-    case SL_MB_T_FLOAT: case SL_MB_T_DOUBLE:
+    case SL_MB_T_FLOAT:
+    case SL_MB_T_DOUBLE:
         t = SL_T_DOUBLE;
         break;
     case SL_MB_T_NEWDECIMAL:
@@ -373,18 +395,22 @@ sl_type sl_mb_column_type(const sl_mb_column *c, int *precision, int *scale)
         p = c->precision;
         s = c->scale;
         break;
-    case SL_MB_T_DATE: case SL_MB_T_NEWDATE:
+    case SL_MB_T_DATE:
+    case SL_MB_T_NEWDATE:
         t = SL_T_DATE;
         break;
-    case SL_MB_T_TIME: case SL_MB_T_TIME2:
+    case SL_MB_T_TIME:
+    case SL_MB_T_TIME2:
         t = SL_T_TIME;
         s = c->fsp;
         break;
-    case SL_MB_T_DATETIME: case SL_MB_T_DATETIME2:
+    case SL_MB_T_DATETIME:
+    case SL_MB_T_DATETIME2:
         t = SL_T_TIMESTAMP;
         s = c->fsp;
         break;
-    case SL_MB_T_TIMESTAMP: case SL_MB_T_TIMESTAMP2:
+    case SL_MB_T_TIMESTAMP:
+    case SL_MB_T_TIMESTAMP2:
         t = SL_T_TIMESTAMPTZ;
         s = c->fsp;
         break;
@@ -394,10 +420,15 @@ sl_type sl_mb_column_type(const sl_mb_column *c, int *precision, int *scale)
     case SL_MB_T_SET:
         t = c->values ? SL_T_STRING : SL_T_UINT64;
         break;
-    case SL_MB_T_STRING: case SL_MB_T_VARCHAR: case SL_MB_T_VAR_STRING:
+    case SL_MB_T_STRING:
+    case SL_MB_T_VARCHAR:
+    case SL_MB_T_VAR_STRING:
         t = sl_mb_collation_class(c->collation) == 3 ? SL_T_BINARY : SL_T_STRING;
         break;
-    case SL_MB_T_TINY_BLOB: case SL_MB_T_MEDIUM_BLOB: case SL_MB_T_LONG_BLOB: case SL_MB_T_BLOB: {
+    case SL_MB_T_TINY_BLOB:
+    case SL_MB_T_MEDIUM_BLOB:
+    case SL_MB_T_LONG_BLOB:
+    case SL_MB_T_BLOB: {
         int cls = sl_mb_collation_class(c->collation);
         t = c->collation == 0 || cls == 3 ? SL_T_BINARY : SL_T_STRING;
         break;
@@ -561,14 +592,29 @@ static int json_str(sbuf *o, const uint8_t *s, size_t n)
         uint8_t c = s[i];
         const char *e = NULL;
         switch (c) {
-        case '"': e = "\\\""; break;
-        case '\\': e = "\\\\"; break;
-        case '\n': e = "\\n"; break;
-        case '\r': e = "\\r"; break;
-        case '\t': e = "\\t"; break;
-        case '\b': e = "\\b"; break;
-        case '\f': e = "\\f"; break;
-        default: break;
+        case '"':
+            e = "\\\"";
+            break;
+        case '\\':
+            e = "\\\\";
+            break;
+        case '\n':
+            e = "\\n";
+            break;
+        case '\r':
+            e = "\\r";
+            break;
+        case '\t':
+            e = "\\t";
+            break;
+        case '\b':
+            e = "\\b";
+            break;
+        case '\f':
+            e = "\\f";
+            break;
+        default:
+            break;
         }
         if (e) {
             if (sb_str(o, e))
@@ -633,19 +679,18 @@ static int put_packed_temporal(sbuf *o, uint8_t mtype, int64_t packed)
     uint64_t frac = v % (1u << 24), ymdhms = v >> 24;
     if (mtype == SL_MB_T_TIME) {
         uint64_t h = ymdhms >> 12 & 0x3FF, mi = ymdhms >> 6 & 63, s = ymdhms & 63;
-        return sb_fmt(o, "\"%s%02llu:%02llu:%02llu.%06llu\"", neg ? "-" : "",
-                      (unsigned long long)h, (unsigned long long)mi, (unsigned long long)s,
-                      (unsigned long long)frac);
+        return sb_fmt(o, "\"%s%02llu:%02llu:%02llu.%06llu\"", neg ? "-" : "", (unsigned long long)h,
+                      (unsigned long long)mi, (unsigned long long)s, (unsigned long long)frac);
     }
     uint64_t ymd = ymdhms >> 17, hms = ymdhms & 0x1FFFF;
     uint64_t y = (ymd >> 5) / 13, m = (ymd >> 5) % 13, d = ymd & 31;
     if (mtype == SL_MB_T_DATE)
-        return sb_fmt(o, "\"%04llu-%02llu-%02llu\"", (unsigned long long)y,
-                      (unsigned long long)m, (unsigned long long)d);
-    return sb_fmt(o, "\"%04llu-%02llu-%02llu %02llu:%02llu:%02llu.%06llu\"",
-                  (unsigned long long)y, (unsigned long long)m, (unsigned long long)d,
-                  (unsigned long long)(hms >> 12), (unsigned long long)(hms >> 6 & 63),
-                  (unsigned long long)(hms & 63), (unsigned long long)frac);
+        return sb_fmt(o, "\"%04llu-%02llu-%02llu\"", (unsigned long long)y, (unsigned long long)m,
+                      (unsigned long long)d);
+    return sb_fmt(o, "\"%04llu-%02llu-%02llu %02llu:%02llu:%02llu.%06llu\"", (unsigned long long)y,
+                  (unsigned long long)m, (unsigned long long)d, (unsigned long long)(hms >> 12),
+                  (unsigned long long)(hms >> 6 & 63), (unsigned long long)(hms & 63),
+                  (unsigned long long)frac);
 }
 
 static int json_value(sbuf *o, uint8_t type, const uint8_t *p, size_t n, int depth);
@@ -729,19 +774,23 @@ static int json_value(sbuf *o, uint8_t type, const uint8_t *p, size_t n, int dep
     if (depth > 100) /* MySQL caps JSON nesting at 100 */
         return -1;
     switch (type) {
-    case JB_SMALL_OBJ: case JB_LARGE_OBJ:
+    case JB_SMALL_OBJ:
+    case JB_LARGE_OBJ:
         return json_container(o, 1, type == JB_LARGE_OBJ, p, n, depth);
-    case JB_SMALL_ARR: case JB_LARGE_ARR:
+    case JB_SMALL_ARR:
+    case JB_LARGE_ARR:
         return json_container(o, 0, type == JB_LARGE_ARR, p, n, depth);
     case JB_LITERAL:
         if (n < 1)
             return -1;
         return json_inline(o, type, p, 1);
-    case JB_INT16: case JB_UINT16:
+    case JB_INT16:
+    case JB_UINT16:
         if (n < 2)
             return -1;
         return json_inline(o, type, p, 1);
-    case JB_INT32: case JB_UINT32:
+    case JB_INT32:
+    case JB_UINT32:
         if (n < 4)
             return -1;
         return json_inline(o, type, p, 1);
@@ -898,8 +947,7 @@ static int dec_fde(sl_mb_decoder *d, sl_mb_event *ev, size_t *txt_ver, char *err
 
 /* MariaDB's compressed body: one header byte 0x80|lenlen, the big-endian uncompressed length,
  * then zlib data. */
-static int maria_uncompress(sl_mb_decoder *d, const uint8_t *p, size_t n, char *err,
-                            size_t errlen)
+static int maria_uncompress(sl_mb_decoder *d, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
     if (n < 1 || (p[0] & 0xE0) != 0x80)
         return fail(err, errlen, "MariaDB compressed event: bad compression header");
@@ -917,8 +965,8 @@ static int maria_uncompress(sl_mb_decoder *d, const uint8_t *p, size_t n, char *
     uLongf dl = (uLongf)ulen;
     int rc = uncompress((Bytef *)d->unc.p, &dl, p + 1 + lenlen, (uLong)(n - 1 - lenlen));
     if (rc != Z_OK || dl != ulen)
-        return fail(err, errlen, "MariaDB compressed event: zlib error %d (%lu of %llu bytes)",
-                    rc, (unsigned long)dl, (unsigned long long)ulen);
+        return fail(err, errlen, "MariaDB compressed event: zlib error %d (%lu of %llu bytes)", rc,
+                    (unsigned long)dl, (unsigned long long)ulen);
     d->unc.len = (size_t)ulen;
     return 0;
 }
@@ -1030,13 +1078,27 @@ void sl_mb_gtid_list_at(const sl_mb_event *ev, uint32_t i, uint32_t *domain, uin
 static unsigned meta_bytes(uint8_t t)
 {
     switch (t) {
-    case SL_MB_T_FLOAT: case SL_MB_T_DOUBLE: case SL_MB_T_TINY_BLOB: case SL_MB_T_MEDIUM_BLOB:
-    case SL_MB_T_LONG_BLOB: case SL_MB_T_BLOB: case SL_MB_T_GEOMETRY: case SL_MB_T_JSON:
-    case SL_MB_T_TIMESTAMP2: case SL_MB_T_DATETIME2: case SL_MB_T_TIME2:
+    case SL_MB_T_FLOAT:
+    case SL_MB_T_DOUBLE:
+    case SL_MB_T_TINY_BLOB:
+    case SL_MB_T_MEDIUM_BLOB:
+    case SL_MB_T_LONG_BLOB:
+    case SL_MB_T_BLOB:
+    case SL_MB_T_GEOMETRY:
+    case SL_MB_T_JSON:
+    case SL_MB_T_TIMESTAMP2:
+    case SL_MB_T_DATETIME2:
+    case SL_MB_T_TIME2:
     case 140: /* MariaDB BLOB_COMPRESSED */
         return 1;
-    case SL_MB_T_VARCHAR: case SL_MB_T_VAR_STRING: case SL_MB_T_BIT: case SL_MB_T_NEWDECIMAL:
-    case SL_MB_T_DECIMAL: case SL_MB_T_STRING: case SL_MB_T_ENUM: case SL_MB_T_SET:
+    case SL_MB_T_VARCHAR:
+    case SL_MB_T_VAR_STRING:
+    case SL_MB_T_BIT:
+    case SL_MB_T_NEWDECIMAL:
+    case SL_MB_T_DECIMAL:
+    case SL_MB_T_STRING:
+    case SL_MB_T_ENUM:
+    case SL_MB_T_SET:
     case 141: /* MariaDB VARCHAR_COMPRESSED */
         return 2;
     default:
@@ -1049,17 +1111,27 @@ static int set_meta(sl_mb_column *c, const uint8_t *m)
     uint8_t b0 = m[0], b1 = m[1];
     c->real_type = c->type;
     switch (c->type) {
-    case SL_MB_T_FLOAT: case SL_MB_T_DOUBLE:
+    case SL_MB_T_FLOAT:
+    case SL_MB_T_DOUBLE:
         c->max_len = b0;
         return b0 == (c->type == SL_MB_T_FLOAT ? 4 : 8) ? 0 : -1;
-    case SL_MB_T_TINY_BLOB: case SL_MB_T_MEDIUM_BLOB: case SL_MB_T_LONG_BLOB: case SL_MB_T_BLOB:
-    case SL_MB_T_GEOMETRY: case SL_MB_T_JSON: case 140:
+    case SL_MB_T_TINY_BLOB:
+    case SL_MB_T_MEDIUM_BLOB:
+    case SL_MB_T_LONG_BLOB:
+    case SL_MB_T_BLOB:
+    case SL_MB_T_GEOMETRY:
+    case SL_MB_T_JSON:
+    case 140:
         c->max_len = b0;
         return b0 >= 1 && b0 <= 4 ? 0 : -1;
-    case SL_MB_T_TIMESTAMP2: case SL_MB_T_DATETIME2: case SL_MB_T_TIME2:
+    case SL_MB_T_TIMESTAMP2:
+    case SL_MB_T_DATETIME2:
+    case SL_MB_T_TIME2:
         c->fsp = b0;
         return b0 <= 6 ? 0 : -1;
-    case SL_MB_T_VARCHAR: case SL_MB_T_VAR_STRING: case 141:
+    case SL_MB_T_VARCHAR:
+    case SL_MB_T_VAR_STRING:
+    case 141:
         c->max_len = (uint32_t)b0 | (uint32_t)b1 << 8;
         return 0;
     case SL_MB_T_BIT:
@@ -1069,7 +1141,9 @@ static int set_meta(sl_mb_column *c, const uint8_t *m)
         c->precision = b0;
         c->scale = b1;
         return sl_mb_decimal_size(b0, b1) < 0 ? -1 : 0;
-    case SL_MB_T_STRING: case SL_MB_T_ENUM: case SL_MB_T_SET:
+    case SL_MB_T_STRING:
+    case SL_MB_T_ENUM:
+    case SL_MB_T_SET:
         /* The real type in the first byte; CHAR lengths above 255 borrow its bits 4-5. */
         if ((b0 & 0x30) != 0x30) {
             c->max_len = b1 | (uint32_t)(((b0 & 0x30) ^ 0x30) << 4);
@@ -1210,13 +1284,15 @@ static int optional_meta(mb_table *mt, const uint8_t *p, size_t n)
         t->has_signedness = 1;
     }
     if (f[OM_DEFAULT_CHARSET] || f[OM_COLUMN_CHARSET]) {
-        if (f[OM_DEFAULT_CHARSET] ? om_charsets(t, f[OM_DEFAULT_CHARSET], fl[OM_DEFAULT_CHARSET], 0, 0)
-                                  : om_charsets(t, f[OM_COLUMN_CHARSET], fl[OM_COLUMN_CHARSET], 1, 0))
+        if (f[OM_DEFAULT_CHARSET]
+                ? om_charsets(t, f[OM_DEFAULT_CHARSET], fl[OM_DEFAULT_CHARSET], 0, 0)
+                : om_charsets(t, f[OM_COLUMN_CHARSET], fl[OM_COLUMN_CHARSET], 1, 0))
             return -1;
         t->has_charsets = 1;
     }
     if (f[OM_ENUM_AND_SET_DEFAULT_CHARSET] &&
-        om_charsets(t, f[OM_ENUM_AND_SET_DEFAULT_CHARSET], fl[OM_ENUM_AND_SET_DEFAULT_CHARSET], 0, 1))
+        om_charsets(t, f[OM_ENUM_AND_SET_DEFAULT_CHARSET], fl[OM_ENUM_AND_SET_DEFAULT_CHARSET], 0,
+                    1))
         return -1;
     if (f[OM_ENUM_AND_SET_COLUMN_CHARSET] &&
         om_charsets(t, f[OM_ENUM_AND_SET_COLUMN_CHARSET], fl[OM_ENUM_AND_SET_COLUMN_CHARSET], 1, 1))
@@ -1306,8 +1382,8 @@ static int dec_table_map(sl_mb_decoder *d, sl_mb_event *ev, char *err, size_t er
         unsigned mb = meta_bytes(c->type);
         uint8_t m[2] = {0, 0};
         if (mb > mlen - mo) {
-            fail(err, errlen, "TABLE_MAP %s.%s: metadata too short for column %u", t->db,
-                 t->name, i + 1);
+            fail(err, errlen, "TABLE_MAP %s.%s: metadata too short for column %u", t->db, t->name,
+                 i + 1);
             table_free(mt);
             return -1;
         }
@@ -1361,16 +1437,21 @@ static int rows_kind(uint8_t type, int *v2, int *compressed)
 {
     *v2 = *compressed = 0;
     switch (type) {
-    case SL_MB_WRITE_ROWS_V1: return SL_MB_ROWS_INSERT;
-    case SL_MB_UPDATE_ROWS_V1: return SL_MB_ROWS_UPDATE;
-    case SL_MB_DELETE_ROWS_V1: return SL_MB_ROWS_DELETE;
-    default: break;
+    case SL_MB_WRITE_ROWS_V1:
+        return SL_MB_ROWS_INSERT;
+    case SL_MB_UPDATE_ROWS_V1:
+        return SL_MB_ROWS_UPDATE;
+    case SL_MB_DELETE_ROWS_V1:
+        return SL_MB_ROWS_DELETE;
+    default:
+        break;
     }
     if (type >= SL_MB_WRITE_ROWS_V2 && type <= SL_MB_DELETE_ROWS_V2) {
         *v2 = 1;
         return type - SL_MB_WRITE_ROWS_V2 + 1;
     }
-    if (type >= SL_MB_MARIA_WRITE_ROWS_COMPRESSED_V1 && type <= SL_MB_MARIA_DELETE_ROWS_COMPRESSED_V1) {
+    if (type >= SL_MB_MARIA_WRITE_ROWS_COMPRESSED_V1 &&
+        type <= SL_MB_MARIA_DELETE_ROWS_COMPRESSED_V1) {
         *compressed = 1;
         return type - SL_MB_MARIA_WRITE_ROWS_COMPRESSED_V1 + 1;
     }
@@ -1381,8 +1462,8 @@ static int rows_kind(uint8_t type, int *v2, int *compressed)
     return 0;
 }
 
-static int dec_rows(sl_mb_decoder *d, sl_mb_event *ev, int kind, int v2, int compressed,
-                    char *err, size_t errlen)
+static int dec_rows(sl_mb_decoder *d, sl_mb_event *ev, int kind, int v2, int compressed, char *err,
+                    size_t errlen)
 {
     rd r = {ev->body, ev->body_len, 0};
     uint64_t id, fl, ncols;
@@ -1416,8 +1497,7 @@ static int dec_rows(sl_mb_decoder *d, sl_mb_event *ev, int kind, int v2, int com
         return fail(err, errlen, "rows event truncated at log_pos %u", ev->h.log_pos);
     if (ncols != ev->table->ncols)
         return fail(err, errlen, "rows event for %s.%s has %llu columns, its TABLE_MAP %u",
-                    ev->table->db, ev->table->name, (unsigned long long)ncols,
-                    ev->table->ncols);
+                    ev->table->db, ev->table->name, (unsigned long long)ncols, ev->table->ncols);
     ev->ncols = (uint32_t)ncols;
     ev->present[0] = bm0;
     ev->present[1] = bm1;
@@ -1462,7 +1542,10 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
                             cn);                                                                   \
     } while (0)
     switch (col->real_type) {
-    case SL_MB_T_TINY: case SL_MB_T_SHORT: case SL_MB_T_INT24: case SL_MB_T_LONG:
+    case SL_MB_T_TINY:
+    case SL_MB_T_SHORT:
+    case SL_MB_T_INT24:
+    case SL_MB_T_LONG:
     case SL_MB_T_LONGLONG: {
         unsigned k = col->real_type == SL_MB_T_TINY    ? 1
                      : col->real_type == SL_MB_T_SHORT ? 2
@@ -1498,8 +1581,8 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
         size_t start = d->row.len;
         if (sb_reserve(&d->row, 72))
             return CELLFAIL("out of memory");
-        int n = sl_mb_decimal_to_text(p, (size_t)sz, col->precision, col->scale,
-                                      d->row.p + start, 72);
+        int n =
+            sl_mb_decimal_to_text(p, (size_t)sz, col->precision, col->scale, d->row.p + start, 72);
         if (n < 0)
             return CELLFAIL("%s.%s column %u (%s): malformed DECIMAL(%u,%u)", t->db, t->name,
                             ci + 1, cn, col->precision, col->scale);
@@ -1512,7 +1595,8 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
         c->i64 = (int64_t)be(p, k);
         return 0;
     }
-    case SL_MB_T_DATE: case SL_MB_T_NEWDATE: {
+    case SL_MB_T_DATE:
+    case SL_MB_T_NEWDATE: {
         NEED(3);
         v = le(p, 3);
         unsigned dd = v & 31, mm = v >> 5 & 15;
@@ -1564,9 +1648,9 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
         uint64_t hms = a >> 24, frac = a % (1u << 24);
         if (frac > 999999)
             return CELLFAIL("%s.%s column %u (%s): malformed TIME", t->db, t->name, ci + 1, cn);
-        int64_t us = (int64_t)(((hms >> 12) % 1024) * 3600 + ((hms >> 6) % 64) * 60 + hms % 64) *
-                         1000000 +
-                     (int64_t)frac;
+        int64_t us =
+            (int64_t)(((hms >> 12) % 1024) * 3600 + ((hms >> 6) % 64) * 60 + hms % 64) * 1000000 +
+            (int64_t)frac;
         c->i64 = neg ? -us : us;
         return 0;
     }
@@ -1590,8 +1674,10 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
         unsigned fb = frac_bytes(col->fsp);
         NEED(5 + fb);
         int64_t ip = (int64_t)be(p, 5) - INT64_C(0x8000000000);
-        int64_t fr = fb == 0 ? 0 : fb == 1 ? p[5] * 10000 : fb == 2 ? (int64_t)be(p + 5, 2) * 100
-                                                                     : (int64_t)be(p + 5, 3);
+        int64_t fr = fb == 0   ? 0
+                     : fb == 1 ? p[5] * 10000
+                     : fb == 2 ? (int64_t)be(p + 5, 2) * 100
+                               : (int64_t)be(p + 5, 3);
         if (ip < 0 || fr > 999999) {
             c->state = SL_CELL_NULL;
             c->invalid = 1;
@@ -1607,9 +1693,8 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
             c->invalid = 1;
             return 0;
         }
-        c->i64 = (sl_mb_days_from_civil(yy, mm, dd) * 86400 + hh * 3600 + mi * 60 + ss) *
-                     1000000 +
-                 fr;
+        c->i64 =
+            (sl_mb_days_from_civil(yy, mm, dd) * 86400 + hh * 3600 + mi * 60 + ss) * 1000000 + fr;
         return 0;
     }
     case SL_MB_T_TIMESTAMP:
@@ -1626,8 +1711,10 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
         unsigned fb = frac_bytes(col->fsp);
         NEED(4 + fb);
         v = be(p, 4);
-        int64_t fr = fb == 0 ? 0 : fb == 1 ? p[4] * 10000 : fb == 2 ? (int64_t)be(p + 4, 2) * 100
-                                                                     : (int64_t)be(p + 4, 3);
+        int64_t fr = fb == 0   ? 0
+                     : fb == 1 ? p[4] * 10000
+                     : fb == 2 ? (int64_t)be(p + 4, 2) * 100
+                               : (int64_t)be(p + 4, 3);
         if (fr > 999999)
             return CELLFAIL("%s.%s column %u (%s): malformed TIMESTAMP", t->db, t->name, ci + 1,
                             cn);
@@ -1639,7 +1726,8 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
         c->i64 = (int64_t)v * 1000000 + fr;
         return 0;
     }
-    case SL_MB_T_ENUM: case SL_MB_T_SET: {
+    case SL_MB_T_ENUM:
+    case SL_MB_T_SET: {
         unsigned k = col->max_len;
         NEED(k);
         v = le(p, k);
@@ -1662,8 +1750,8 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
                 if (!(v >> b & 1))
                     continue;
                 if (b >= col->nvalues)
-                    return CELLFAIL("%s.%s column %u (%s): SET bit %u of %u values", t->db,
-                                    t->name, ci + 1, cn, b + 1, col->nvalues);
+                    return CELLFAIL("%s.%s column %u (%s): SET bit %u of %u values", t->db, t->name,
+                                    ci + 1, cn, b + 1, col->nvalues);
                 if ((!first && sb_str(&d->row, ",")) || sb_str(&d->row, col->values[b]))
                     return CELLFAIL("out of memory");
                 first = 0;
@@ -1671,8 +1759,14 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
         }
         return cell_text(d, slot, c, start);
     }
-    case SL_MB_T_STRING: case SL_MB_T_VARCHAR: case SL_MB_T_VAR_STRING: case SL_MB_T_TINY_BLOB:
-    case SL_MB_T_MEDIUM_BLOB: case SL_MB_T_LONG_BLOB: case SL_MB_T_BLOB: case SL_MB_T_JSON:
+    case SL_MB_T_STRING:
+    case SL_MB_T_VARCHAR:
+    case SL_MB_T_VAR_STRING:
+    case SL_MB_T_TINY_BLOB:
+    case SL_MB_T_MEDIUM_BLOB:
+    case SL_MB_T_LONG_BLOB:
+    case SL_MB_T_BLOB:
+    case SL_MB_T_JSON:
     case SL_MB_T_GEOMETRY: {
         unsigned k;
         if (col->real_type == SL_MB_T_STRING || col->real_type == SL_MB_T_VARCHAR ||
@@ -1682,8 +1776,7 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
             k = col->max_len;
         uint64_t len;
         if (rd_le(r, k, &len))
-            return CELLFAIL("%s.%s column %u (%s): row data truncated", t->db, t->name, ci + 1,
-                            cn);
+            return CELLFAIL("%s.%s column %u (%s): row data truncated", t->db, t->name, ci + 1, cn);
         NEED((size_t)len);
         if (col->real_type == SL_MB_T_JSON) {
             size_t start = d->row.len;
@@ -1876,8 +1969,7 @@ static int dec_payload(sl_mb_decoder *d, sl_mb_event *ev, char *err, size_t errl
     return 0;
 }
 
-int sl_mb_payload_next(sl_mb_decoder *d, const uint8_t **buf, size_t *len, char *err,
-                       size_t errlen)
+int sl_mb_payload_next(sl_mb_decoder *d, const uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
     if (d->pay_off >= d->pay.len)
         return 0;
@@ -1911,8 +2003,9 @@ int sl_mb_decode(sl_mb_decoder *d, const uint8_t *buf, size_t len, sl_mb_event *
     uint8_t type = ev->h.type;
     if (type != SL_MB_FORMAT_DESCRIPTION && d->crc && !inner) {
         if (ev->body_len < 4)
-            return fail(err, errlen, "binlog event type %u at log_pos %u too short for its checksum",
-                        type, ev->h.log_pos);
+            return fail(err, errlen,
+                        "binlog event type %u at log_pos %u too short for its checksum", type,
+                        ev->h.log_pos);
         uint32_t want = (uint32_t)le(buf + len - 4, 4);
         uint32_t got = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
         if (want != got)
@@ -1947,10 +2040,12 @@ int sl_mb_decode(sl_mb_decoder *d, const uint8_t *buf, size_t len, sl_mb_event *
             return fail(err, errlen, "XID event truncated at log_pos %u", ev->h.log_pos);
         ev->xid = le(ev->body, 8);
         break;
-    case SL_MB_QUERY: case SL_MB_MARIA_QUERY_COMPRESSED:
+    case SL_MB_QUERY:
+    case SL_MB_MARIA_QUERY_COMPRESSED:
         rc = dec_query(d, ev, &o1, &o2, err, errlen);
         break;
-    case SL_MB_MYSQL_GTID: case SL_MB_MYSQL_ANONYMOUS_GTID:
+    case SL_MB_MYSQL_GTID:
+    case SL_MB_MYSQL_ANONYMOUS_GTID:
         rc = dec_mysql_gtid(ev, err, errlen);
         break;
     case SL_MB_MARIA_GTID:
