@@ -1331,8 +1331,215 @@ static void test_partial_json_refused(void)
     sl_mb_decoder_free(d);
 }
 
-int main(void)
+/* Found by fuzz_mybinlog: a rows event whose image has no column looped forever; a name with a
+ * newline made a two-line error. */
+static void test_fuzz_regressions(void)
 {
+    char err[256];
+    sl_mb_decoder *d = dec_with(MARIA, 1);
+    sl_mb_event ev;
+    eb tm, e;
+    table_map(&tm, 77, 1, 1);
+    CHECK_EQ_INT(sl_mb_decode(d, tm.b, tm.n, &ev, err, sizeof err), 0);
+    rows_header(&e, SL_MB_WRITE_ROWS_V1, 77, 0);
+    packed(&e, NC);
+    uint8_t none[(NC + 7) / 8] = {0};
+    put(&e, none, sizeof none);
+    put(&e, "junk", 4);
+    ev_end(&e, 1);
+    CHECK_EQ_INT(sl_mb_decode(d, e.b, e.n, &ev, err, sizeof err), 0);
+    const sl_mb_cell *b, *a;
+    int rc = 0;
+    for (int i = 0; i < 10 && (rc = sl_mb_rows_next(d, &ev, &b, &a, err, sizeof err)) == 1; i++)
+        ;
+    CHECK_EQ_INT(rc, -1);
+    CHECK(strstr(err, "empty row image") != NULL);
+
+    ev_start(&e, SL_MB_TABLE_MAP);
+    le(&e, 5, 6);
+    le(&e, 0, 2);
+    u8(&e, 2);
+    put(&e, "d\n\0", 3);
+    u8(&e, 1);
+    put(&e, "x\0", 2);
+    packed(&e, 1);
+    u8(&e, SL_MB_T_VARCHAR);
+    packed(&e, 1);
+    u8(&e, 10);
+    u8(&e, 1);
+    ev_end(&e, 1);
+    CHECK_EQ_INT(sl_mb_decode(d, e.b, e.n, &ev, err, sizeof err), -1);
+    CHECK(strchr(err, '\n') == NULL && strstr(err, "d?.x") != NULL);
+    sl_mb_decoder_free(d);
+}
+
+/* ---- seed corpus of tests/fuzz/fuzz_mybinlog.c: a flags byte, then an event stream ---- */
+static void seed_write(const char *dir, const char *name, uint8_t flags, const eb *stream)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fwrite(&flags, 1, 1, f);
+    fwrite(stream->b, 1, stream->n, f);
+    fclose(f);
+}
+
+static void write_seeds(const char *dir)
+{
+    static eb s, e, img;
+    uint8_t all[(NC + 7) / 8];
+    memset(all, 0xFF, sizeof all);
+
+    /* MariaDB: FDE, GTID, TABLE_MAP, WRITE_ROWS (all types), UPDATE (partial), XID */
+    s.n = 0;
+    fde(&e, MARIA, 1);
+    put(&s, e.b, e.n);
+    ev_start(&e, SL_MB_MARIA_GTID);
+    le(&e, 5, 8);
+    le(&e, 0, 4);
+    u8(&e, 0);
+    put(&e, "\0\0\0\0\0\0", 6);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    table_map(&e, 77, 1, 1);
+    put(&s, e.b, e.n);
+    rows_header(&e, SL_MB_WRITE_ROWS_V1, 77, 0);
+    packed(&e, NC);
+    put(&e, all, sizeof all);
+    all_types_image(&e);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    rows_header(&e, SL_MB_UPDATE_ROWS_V1, 77, SL_MB_ROWS_STMT_END);
+    packed(&e, NC);
+    put(&e, all, sizeof all);
+    put(&e, all, sizeof all);
+    all_types_image(&e);
+    all_types_image(&e);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    ev_start(&e, SL_MB_XID);
+    le(&e, 9, 8);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    seed_write(dir, "maria_rows", 1, &s);
+
+    /* MariaDB compressed rows and query, checksums off */
+    s.n = 0;
+    fde(&e, MARIA, 0);
+    put(&s, e.b, e.n);
+    table_map(&e, 77, 0, 1);
+    put(&s, e.b, e.n);
+    img.n = 0;
+    all_types_image(&img);
+    uint8_t z[8192];
+    uLongf zl = sizeof z;
+    compress(z, &zl, img.b, (uLong)img.n);
+    rows_header(&e, SL_MB_MARIA_WRITE_ROWS_COMPRESSED_V1, 77, SL_MB_ROWS_STMT_END);
+    packed(&e, NC);
+    put(&e, all, sizeof all);
+    u8(&e, 0x82);
+    be(&e, img.n, 2);
+    put(&e, z, zl);
+    ev_end(&e, 0);
+    put(&s, e.b, e.n);
+    const char *q = "DROP TABLE shop.t";
+    zl = sizeof z;
+    compress(z, &zl, (const Bytef *)q, (uLong)strlen(q));
+    ev_start(&e, SL_MB_MARIA_QUERY_COMPRESSED);
+    le(&e, 1, 4);
+    le(&e, 0, 4);
+    u8(&e, 4);
+    le(&e, 0, 2);
+    le(&e, 0, 2);
+    put(&e, "shop\0", 5);
+    u8(&e, 0x81);
+    u8(&e, strlen(q));
+    put(&e, z, zl);
+    ev_end(&e, 0);
+    put(&s, e.b, e.n);
+    seed_write(dir, "maria_compressed", 0, &s);
+
+    /* control events */
+    s.n = 0;
+    ev_start(&e, SL_MB_ROTATE);
+    le(&e, 4, 8);
+    put(&e, "bin.000001", 10);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    fde(&e, MARIA, 1);
+    put(&s, e.b, e.n);
+    ev_start(&e, SL_MB_MARIA_GTID_LIST);
+    le(&e, 1, 4);
+    le(&e, 0, 4);
+    le(&e, 1, 4);
+    le(&e, 100, 8);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    ev_start(&e, SL_MB_QUERY);
+    le(&e, 11, 4);
+    le(&e, 0, 4);
+    u8(&e, 4);
+    le(&e, 0, 2);
+    le(&e, 0, 2);
+    put(&e, "shop\0BEGIN", 10);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    ev_start(&e, SL_MB_HEARTBEAT);
+    put(&e, "bin.000001", 10);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    seed_write(dir, "control", 1, &s);
+
+    /* MySQL: FDE, GTID, TRANSACTION_PAYLOAD (zstd) of TABLE_MAP + WRITE_ROWS_V2 + XID */
+    eb inner = {.n = 0};
+    table_map(&e, 77, 0, 1);
+    put(&inner, e.b, e.n);
+    rows_header(&e, SL_MB_WRITE_ROWS_V2, 77, SL_MB_ROWS_STMT_END);
+    packed(&e, NC);
+    put(&e, all, sizeof all);
+    all_types_image(&e);
+    ev_end(&e, 0);
+    put(&inner, e.b, e.n);
+    ev_start(&e, SL_MB_XID);
+    le(&e, 1, 8);
+    ev_end(&e, 0);
+    put(&inner, e.b, e.n);
+    s.n = 0;
+    fde(&e, MYSQL, 1);
+    put(&s, e.b, e.n);
+    ev_start(&e, SL_MB_MYSQL_GTID);
+    u8(&e, 1);
+    put(&e, "0123456789abcdef", 16);
+    le(&e, 23, 8);
+    u8(&e, 2);
+    le(&e, 5, 8);
+    le(&e, 6, 8);
+    ev_end(&e, 1);
+    put(&s, e.b, e.n);
+    payload_event(&e, inner.b, inner.n, 1);
+    put(&s, e.b, e.n);
+    seed_write(dir, "mysql_payload", 1, &s);
+
+    /* MySQL binary JSON (flags bit 1: the rest is also tried as one JSON value) */
+    static const uint8_t obj[] = {0x00, 0x02, 0x00, 0x23, 0x00, 0x12, 0x00, 0x01, 0x00,
+                                  0x13, 0x00, 0x01, 0x00, 0x05, 0x01, 0x00, 0x02, 0x14,
+                                  0x00, 'a',  'b',  0x03, 0x00, 0x0F, 0x00, 0x04, 0x01,
+                                  0x00, 0x04, 0x00, 0x00, 0x0C, 0x0D, 0x00, 0x01, 'x'};
+    s.n = 0;
+    put(&s, obj, sizeof obj);
+    seed_write(dir, "mysql_json", 2, &s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0) {
+        write_seeds(argv[2]);
+        return 0;
+    }
     SL_RUN(test_header_and_fde);
     SL_RUN(test_control_events);
     SL_RUN(test_maria_gtid);
@@ -1347,5 +1554,6 @@ int main(void)
     SL_RUN(test_format_mysql_json_column);
     SL_RUN(test_format_mysql_transaction_payload);
     SL_RUN(test_partial_json_refused);
+    SL_RUN(test_fuzz_regressions);
     SL_DONE();
 }

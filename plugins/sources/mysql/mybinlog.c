@@ -23,6 +23,10 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        /* names from the stream may hold control bytes: the error stays one line */
+        for (char *c = err; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7F)
+                *c = '?';
     }
     return -1;
 }
@@ -1880,6 +1884,9 @@ int sl_mb_rows_next(sl_mb_decoder *d, sl_mb_event *ev, const sl_mb_cell **before
     if (ev->rows_kind == SL_MB_ROWS_UPDATE &&
         decode_image(d, ev, ev->present[1], n, &r, err, errlen))
         return -1;
+    if (r.off == ev->rows_off) /* an empty image would never reach the end of the event */
+        return fail(err, errlen, "%s.%s: rows event at log_pos %u has an empty row image",
+                    ev->table->db, ev->table->name, ev->h.log_pos);
     ev->rows_off = r.off;
     size_t used = ev->rows_kind == SL_MB_ROWS_UPDATE ? 2 * n : n;
     for (size_t i = 0; i < used; i++)
