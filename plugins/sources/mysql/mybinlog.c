@@ -346,8 +346,12 @@ static int latin1_to_utf8(sbuf *b, const uint8_t *s, size_t n)
 }
 
 /* ---- types ---- */
-static int is_numeric(uint8_t t)
+/* The columns SIGNEDNESS has a bit for, in order. MariaDB counts YEAR too (seen in its binlog:
+ * its YEAR is an unsigned TINYINT underneath); MySQL's is_numeric_type does not. */
+static int is_numeric(uint8_t t, int mariadb)
 {
+    if (t == SL_MB_T_YEAR)
+        return mariadb;
     switch (t) {
     case SL_MB_T_TINY:
     case SL_MB_T_SHORT:
@@ -366,10 +370,12 @@ static int is_blob(uint8_t t)
 {
     return t >= SL_MB_T_TINY_BLOB && t <= SL_MB_T_BLOB;
 }
+/* The columns that DEFAULT_CHARSET/COLUMN_CHARSET list, in order: the servers count GEOMETRY
+ * too (it is a BLOB underneath; its collation is binary). */
 static int is_character(uint8_t real)
 {
     return real == SL_MB_T_STRING || real == SL_MB_T_VARCHAR || real == SL_MB_T_VAR_STRING ||
-           is_blob(real);
+           real == SL_MB_T_GEOMETRY || is_blob(real);
 }
 
 sl_type sl_mb_column_type(const sl_mb_column *c, int *precision, int *scale)
@@ -1259,7 +1265,7 @@ static int om_strvalues(mb_table *mt, const uint8_t *p, size_t n, uint8_t want)
     return rd_left(&r) ? -1 : 0;
 }
 
-static int optional_meta(mb_table *mt, const uint8_t *p, size_t n)
+static int optional_meta(mb_table *mt, const uint8_t *p, size_t n, int mariadb)
 {
     sl_mb_table *t = &mt->t;
     const uint8_t *f[OM_MAX] = {0};
@@ -1278,7 +1284,7 @@ static int optional_meta(mb_table *mt, const uint8_t *p, size_t n)
     if (f[OM_SIGNEDNESS]) {
         uint32_t k = 0;
         for (uint32_t i = 0; i < t->ncols; i++) {
-            if (!is_numeric(t->cols[i].real_type))
+            if (!is_numeric(t->cols[i].real_type, mariadb))
                 continue;
             if (k / 8 >= fl[OM_SIGNEDNESS])
                 return -1;
@@ -1401,7 +1407,7 @@ static int dec_table_map(sl_mb_decoder *d, sl_mb_event *ev, char *err, size_t er
             return -1;
         }
     }
-    if (mo != mlen || optional_meta(mt, r.p + r.off, rd_left(&r))) {
+    if (mo != mlen || optional_meta(mt, r.p + r.off, rd_left(&r), d->mariadb)) {
         fail(err, errlen, "TABLE_MAP %s.%s: malformed %s", t->db, t->name,
              mo != mlen ? "column metadata" : "optional metadata");
         table_free(mt);
@@ -1811,6 +1817,16 @@ static int decode_cell(sl_mb_decoder *d, const sl_mb_table *t, uint32_t ci, size
             size_t start = d->row.len;
             if (latin1_to_utf8(&d->row, p, (size_t)len))
                 return CELLFAIL("out of memory");
+            return cell_text(d, slot, c, start);
+        }
+        if (cls == 3 && col->real_type == SL_MB_T_STRING && len < col->max_len) {
+            /* BINARY(n) is logged without its trailing 0x00 pad; SELECT returns n bytes */
+            size_t start = d->row.len;
+            if (sb_reserve(&d->row, col->max_len + 1))
+                return CELLFAIL("out of memory");
+            memcpy(d->row.p + start, p, (size_t)len);
+            memset(d->row.p + start + len, 0, col->max_len - (size_t)len);
+            d->row.len += col->max_len;
             return cell_text(d, slot, c, start);
         }
         c->p = (const char *)p;
