@@ -1331,6 +1331,94 @@ static void test_partial_json_refused(void)
     sl_mb_decoder_free(d);
 }
 
+/* A two-column table map (YEAR, then INT) with a one-byte SIGNEDNESS field of value bits. */
+static void year_int_map(eb *e, uint8_t bits, uint8_t second_type, uint8_t m0, uint8_t m1,
+                         int nmeta)
+{
+    ev_start(e, SL_MB_TABLE_MAP);
+    le(e, 4, 6);
+    le(e, 1, 2);
+    u8(e, 1);
+    put(e, "d\0", 2);
+    u8(e, 1);
+    put(e, "y\0", 2);
+    packed(e, 2);
+    u8(e, SL_MB_T_YEAR);
+    u8(e, second_type);
+    packed(e, (uint64_t)nmeta);
+    if (nmeta >= 1)
+        u8(e, m0);
+    if (nmeta == 2)
+        u8(e, m1);
+    u8(e, 3);
+    u8(e, 1); /* SIGNEDNESS */
+    packed(e, 1);
+    u8(e, bits);
+    ev_end(e, 1);
+}
+
+/* SIGNEDNESS counts YEAR on MariaDB (seen in its binlog) but not on MySQL (its
+ * is_numeric_type): the same bits mean different columns. */
+static void test_signedness_year(void)
+{
+    char err[256];
+    eb e;
+    sl_mb_event ev;
+    sl_mb_decoder *d = dec_with(MARIA, 1);
+    year_int_map(&e, 0x80, SL_MB_T_LONG, 0, 0, 0); /* YEAR unsigned, INT signed */
+    CHECK_EQ_INT(sl_mb_decode(d, e.b, e.n, &ev, err, sizeof err), 0);
+    CHECK(ev.table && ev.table->cols[0].is_unsigned == 1 && ev.table->cols[1].is_unsigned == 0);
+    sl_mb_decoder_free(d);
+    d = dec_with(MYSQL, 1);
+    year_int_map(&e, 0x80, SL_MB_T_LONG, 0, 0, 0); /* INT unsigned */
+    CHECK_EQ_INT(sl_mb_decode(d, e.b, e.n, &ev, err, sizeof err), 0);
+    CHECK(ev.table && ev.table->cols[0].is_unsigned == -1 && ev.table->cols[1].is_unsigned == 1);
+    sl_mb_decoder_free(d);
+}
+
+/* BINARY(n) is logged without its trailing zero bytes; the cell has all n, as SELECT. */
+static void test_binary_padding(void)
+{
+    char err[256];
+    eb e;
+    sl_mb_event ev;
+    sl_mb_decoder *d = dec_with(MARIA, 1);
+    ev_start(&e, SL_MB_TABLE_MAP);
+    le(&e, 4, 6);
+    le(&e, 1, 2);
+    u8(&e, 1);
+    put(&e, "d\0", 2);
+    u8(&e, 1);
+    put(&e, "b\0", 2);
+    packed(&e, 2);
+    u8(&e, SL_MB_T_STRING);
+    u8(&e, SL_MB_T_STRING);
+    packed(&e, 4);
+    put(&e, "\xFE\x04\xFE\x04", 4);
+    u8(&e, 3);
+    u8(&e, 3); /* COLUMN_CHARSET: binary, utf8mb4 */
+    packed(&e, 2);
+    u8(&e, 63);
+    u8(&e, 45);
+    ev_end(&e, 1);
+    CHECK_EQ_INT(sl_mb_decode(d, e.b, e.n, &ev, err, sizeof err), 0);
+    rows_header(&e, SL_MB_WRITE_ROWS_V1, 4, SL_MB_ROWS_STMT_END);
+    packed(&e, 2);
+    u8(&e, 3);
+    u8(&e, 0);
+    u8(&e, 1);
+    u8(&e, 'a');
+    u8(&e, 1);
+    u8(&e, 'a');
+    ev_end(&e, 1);
+    CHECK_EQ_INT(sl_mb_decode(d, e.b, e.n, &ev, err, sizeof err), 0);
+    const sl_mb_cell *b, *a;
+    CHECK_EQ_INT(sl_mb_rows_next(d, &ev, &b, &a, err, sizeof err), 1);
+    CHECK(a && a[0].type == SL_T_BINARY && a[0].len == 4 && memcmp(a[0].p, "a\0\0\0", 4) == 0);
+    CHECK(a && a[1].type == SL_T_STRING && a[1].len == 1); /* CHAR: no padding */
+    sl_mb_decoder_free(d);
+}
+
 /* Found by fuzz_mybinlog: a rows event whose image has no column looped forever; a name with a
  * newline made a two-line error. */
 static void test_fuzz_regressions(void)
@@ -1555,5 +1643,7 @@ int main(int argc, char **argv)
     SL_RUN(test_format_mysql_transaction_payload);
     SL_RUN(test_partial_json_refused);
     SL_RUN(test_fuzz_regressions);
+    SL_RUN(test_signedness_year);
+    SL_RUN(test_binary_padding);
     SL_DONE();
 }

@@ -8,7 +8,7 @@
 
 #include <mysql.h>
 
-#define NCOL 48
+#define NCOL    48
 #define MAXROWS 16
 
 /* How a column is compared: the SELECT expression (with %s for the column) and the kind. */
@@ -47,8 +47,8 @@ static const ccol CC[] = {
     {"dtm6", "DATETIME(6)", "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', %s)", 'U'},
     {"ts", "TIMESTAMP(3) NULL DEFAULT NULL",
      "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', %s)", 'U'},
-    {"ts0", "TIMESTAMP NULL DEFAULT NULL",
-     "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', %s)", 'U'},
+    {"ts0", "TIMESTAMP NULL DEFAULT NULL", "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', %s)",
+     'U'},
     {"vl", "VARCHAR(20) CHARACTER SET latin1", "HEX(CONVERT(%s USING utf8mb4))", 'X'},
     {"vu", "VARCHAR(300) CHARACTER SET utf8mb4", "HEX(%s)", 'X'},
     {"c3", "CHAR(10) CHARACTER SET utf8mb3", "HEX(%s)", 'X'},
@@ -152,13 +152,16 @@ static char *cell_text(const sl_mb_cell *c, char k)
     if (c->state != SL_CELL_VALUE)
         return NULL;
     switch (k) {
-    case 'I': case 'D': case 'U':
+    case 'I':
+    case 'D':
+    case 'U':
         if (c->type == SL_T_UINT64)
             snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)c->i64);
         else
             snprintf(tmp, sizeof tmp, "%lld", (long long)c->i64);
         return strdup(tmp);
-    case 'F': case 'G':
+    case 'F':
+    case 'G':
         snprintf(tmp, sizeof tmp, "%.17g", c->f64);
         return strdup(tmp);
     case 'X':
@@ -325,7 +328,10 @@ int main(void)
         fprintf(stderr, "cannot read %s\n", path);
         return 1;
     }
-    CHECK(n > 4 && memcmp(bin, "\xFE" "bin", 4) == 0);
+    CHECK(n > 4 && memcmp(bin,
+                          "\xFE"
+                          "bin",
+                          4) == 0);
     sl_mb_decoder *d = sl_mb_decoder_new();
     char err[256];
     size_t off = 4;
@@ -378,8 +384,9 @@ int main(void)
     /* MariaDB opens each transaction with a GTID event (no BEGIN query) and ends it with XID */
     CHECK_EQ_INT(gtids, 11); /* 10 transactions and the ALTER */
     CHECK_EQ_INT(xids, 10);
-    fprintf(stderr, "%d events (%d GTID, %d XID), %d row events (%d compressed), %d compressed queries\n", events, gtids, xids,
-            row_events, compressed_rows, compressed_query);
+    fprintf(stderr,
+            "%d events (%d GTID, %d XID), %d row events (%d compressed), %d compressed queries\n",
+            events, gtids, xids, row_events, compressed_rows, compressed_query);
 
     /* compare with SELECT */
     char sel[8192] = "SELECT ";
