@@ -457,6 +457,16 @@ sl_type sl_mb_column_type(const sl_mb_column *c, int *precision, int *scale)
 /* ---- decimal ---- */
 static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 
+/* Exactly n decimal digits of v, zero-padded; -1 when v has more (a malformed group). */
+static int put_digits(char *out, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return v ? -1 : 0;
+}
+
 int sl_mb_decimal_size(int precision, int scale)
 {
     if (precision < 1 || precision > 65 || scale < 0 || scale > 30 || scale > precision)
@@ -487,41 +497,31 @@ int sl_mb_decimal_to_text(const uint8_t *p, size_t len, int precision, int scale
         unsigned k = (unsigned)dig2bytes[lead];
         uint64_t v = be(b + pos, k);
         pos += (int)k;
-        if (v >= (uint64_t)1000000000)
+        if (put_digits(digits + nd, v, lead))
             return -1;
-        char tmp[16];
-        snprintf(tmp, sizeof tmp, "%0*llu", lead, (unsigned long long)v);
-        if (strlen(tmp) != (size_t)lead)
-            return -1;
-        memcpy(digits + nd, tmp, (size_t)lead);
         nd += (size_t)lead;
     }
     for (int g = 0; g < intg / 9; g++) {
         uint64_t v = be(b + pos, 4);
         pos += 4;
-        if (v > 999999999)
+        if (put_digits(digits + nd, v, 9))
             return -1;
-        snprintf(digits + nd, 10, "%09llu", (unsigned long long)v);
         nd += 9;
     }
     size_t int_digits = nd;
     for (int g = 0; g < scale / 9; g++) {
         uint64_t v = be(b + pos, 4);
         pos += 4;
-        if (v > 999999999)
+        if (put_digits(digits + nd, v, 9))
             return -1;
-        snprintf(digits + nd, 10, "%09llu", (unsigned long long)v);
         nd += 9;
     }
     int trail = scale % 9;
     if (trail) {
         unsigned k = (unsigned)dig2bytes[trail];
         uint64_t v = be(b + pos, k);
-        char tmp[16];
-        snprintf(tmp, sizeof tmp, "%0*llu", trail, (unsigned long long)v);
-        if (strlen(tmp) != (size_t)trail)
+        if (put_digits(digits + nd, v, trail))
             return -1;
-        memcpy(digits + nd, tmp, (size_t)trail);
         nd += (size_t)trail;
     }
     /* text: sign, integer part without leading zeros ("0" when none), point, scale digits */
