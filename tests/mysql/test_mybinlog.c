@@ -1419,6 +1419,27 @@ static void test_binary_padding(void)
     sl_mb_decoder_free(d);
 }
 
+static void test_format_mysql_heartbeat_v2(void)
+{
+    char err[256];
+    sl_mb_decoder *d = dec_with(MYSQL, 1);
+    sl_mb_event ev;
+    eb e;
+    ev_start(&e, SL_MB_HEARTBEAT_V2);
+    packed(&e, 1); /* log file name */
+    pstr(&e, "binlog.000042");
+    packed(&e, 2); /* position: a packed integer in a field of its own length */
+    packed(&e, 9);
+    packed(&e, 5000000000ull);
+    packed(&e, 0);
+    ev_end(&e, 1);
+    CHECK_EQ_INT(sl_mb_decode(d, e.b, e.n, &ev, err, sizeof err), 0);
+    CHECK_EQ_STR(ev.file, "binlog.000042");
+    CHECK(ev.pos == 5000000000ull);
+    check_truncations(&e, MYSQL, 1, NULL);
+    sl_mb_decoder_free(d);
+}
+
 /* Found by fuzz_mybinlog: a rows event whose image has no column looped forever; a name with a
  * newline made a two-line error. */
 static void test_fuzz_regressions(void)
@@ -1645,5 +1666,6 @@ int main(int argc, char **argv)
     SL_RUN(test_fuzz_regressions);
     SL_RUN(test_signedness_year);
     SL_RUN(test_binary_padding);
+    SL_RUN(test_format_mysql_heartbeat_v2);
     SL_DONE();
 }

@@ -2058,6 +2058,29 @@ int sl_mb_decode(sl_mb_decoder *d, const uint8_t *buf, size_t len, sl_mb_event *
         ev->pos = ev->h.log_pos;
         rc = txt_add(d, ev->body, ev->body_len, &o1) ? fail(err, errlen, "out of memory") : 0;
         break;
+    case SL_MB_HEARTBEAT_V2: { /* MySQL 8.0.26+: fields (type, length, value), 0 ends */
+        rd r = {ev->body, ev->body_len, 0};
+        const uint8_t *fname = NULL;
+        size_t flen = 0;
+        uint64_t ft, fl;
+        while (rd_left(&r) && rd_packed(&r, &ft) == 0 && ft != 0) {
+            const uint8_t *v;
+            if (rd_packed(&r, &fl) || rd_bytes(&r, (size_t)fl, &v))
+                return fail(err, errlen, "HEARTBEAT_V2 event malformed");
+            if (ft == 1) {
+                fname = v;
+                flen = (size_t)fl;
+            } else if (ft == 2) {
+                rd f = {v, (size_t)fl, 0};
+                if (rd_packed(&f, &ev->pos))
+                    return fail(err, errlen, "HEARTBEAT_V2 event: bad position");
+            }
+        }
+        rc = txt_add(d, fname ? fname : (const uint8_t *)"", flen, &o1)
+                 ? fail(err, errlen, "out of memory")
+                 : 0;
+        break;
+    }
     case SL_MB_XID:
         if (ev->body_len < 8)
             return fail(err, errlen, "XID event truncated at log_pos %u", ev->h.log_pos);
@@ -2106,7 +2129,7 @@ int sl_mb_decode(sl_mb_decoder *d, const uint8_t *buf, size_t len, sl_mb_event *
         return -1;
     if (type == SL_MB_FORMAT_DESCRIPTION)
         ev->server_version = d->txt.p + o1;
-    else if (type == SL_MB_ROTATE || type == SL_MB_HEARTBEAT)
+    else if (type == SL_MB_ROTATE || type == SL_MB_HEARTBEAT || type == SL_MB_HEARTBEAT_V2)
         ev->file = d->txt.p + o1;
     else if (type == SL_MB_QUERY || type == SL_MB_MARIA_QUERY_COMPRESSED) {
         ev->db = d->txt.p + o1;

@@ -229,7 +229,7 @@ typedef struct sl_mb_event {
     int checksum_alg;           /* 0 off, 1 CRC32 */
 
     /* ROTATE (next binlog file and the position in it); HEARTBEAT: file = current binlog file,
-     * pos = h.log_pos */
+     * pos = h.log_pos; MySQL HEARTBEAT_V2: file and pos from its fields */
     const char *file; /* NUL-terminated */
     uint64_t pos;
 
