@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-      libpq-dev libmariadb-dev freetds-dev freetds-bin libcurl4-openssl-dev libssl-dev liblua5.4-dev
+      libpq-dev libmariadb-dev zlib1g-dev libzstd-dev freetds-dev freetds-bin libcurl4-openssl-dev libssl-dev liblua5.4-dev
       postgresql-15 postgresql-client-15 mariadb-server mariadb-client iproute2 curl ca-certificates
       openssl bc python3)
 command -v node >/dev/null || pkgs+=(nodejs npm)
