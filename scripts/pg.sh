@@ -113,7 +113,7 @@ start() {
         port_free "$port" || continue
         if as_pg "$BIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 start -o \
             "-c listen_addresses=127.0.0.1 -p $port -k '$sock' -c wal_level=logical \
-             -c max_replication_slots=10 -c max_wal_senders=10 -c fsync=off \
+             -c max_replication_slots=64 -c max_wal_senders=64 -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off $ssl_opts" >"$dir/pg_ctl.log" 2>&1; then
             write_env "$port"
             echo "pg.sh: started on 127.0.0.1:$port ($dir)"
