@@ -10,6 +10,7 @@
 #include "qvd/qvd.h"
 #include "valtext.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,18 @@ static int put_out(void *ud, const void *p, size_t len)
 
 typedef int (*producer_fn)(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errlen);
 
+/* A failure on the flush thread: kept apart from r->err, which the job thread owns meanwhile. */
+__attribute__((format(printf, 2, 3))) static void flush_fail(sl_run *r, const char *fmt, ...)
+{
+    if (r->ffailed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->ferr, sizeof r->ferr, fmt, ap);
+    va_end(ap);
+    r->ffailed = 1;
+}
+
 /* Run producer into a new object; retries the whole object on SL_RETRY with backoff. */
 static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn prod, void *arg,
                       uint64_t *bytes, uint64_t *hash)
@@ -104,7 +117,7 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
             if (prod(r, arg, &pc, perr, sizeof perr) != 0) {
                 sink_ops(r)->put_abort(r->sink.ctx, pc.put);
                 if (pc.st == SL_OK) {
-                    sl_run_fail(r, "encoding %s: %s", key, perr[0] ? perr : "failed");
+                    flush_fail(r, "encoding %s: %s", key, perr[0] ? perr : "failed");
                     return -1;
                 }
                 st = pc.st;
@@ -122,7 +135,7 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
         }
         const char *why = r->sink.err[0] ? r->sink.err : "write failed";
         if (st != SL_RETRY || attempt >= 5 || atomic_load(&r->job->stop)) {
-            sl_run_fail(r, "%s: writing %s: %s", r->sink.label, key, why);
+            flush_fail(r, "%s: writing %s: %s", r->sink.label, key, why);
             return -1;
         }
         sl_log(SL_LOG_WARN, r->d->tenant, r->sink.label, "writing %s: %s; retry %d in %.1fs", key,
@@ -293,11 +306,15 @@ static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errl
     int rc = each_row(rs, qvd_row, &o, &oom);
     if (oom)
         snprintf(err, errlen, "out of memory");
+    /* The encoder's symbols and row indices are the flush's big buffer: count them while held. */
+    long long wmem = (long long)sl_qvd_writer_mem(o.w);
+    atomic_fetch_add(&r->mem_flush, wmem);
     if (rc == 0 && sl_qvd_writer_finish(o.w, put_out, pc) != 0) {
         snprintf(err, errlen, "%s", sl_qvd_writer_error(o.w));
         rc = -1;
     }
     sl_qvd_writer_free(o.w);
+    atomic_fetch_sub(&r->mem_flush, wmem);
     return rc;
 }
 
@@ -365,51 +382,50 @@ static void manifest_state(sl_run *r, sl_buf *m)
         sl_buf_printf(m, "\n  }");
 }
 
-/* Tells the notifiers what this flush made durable: the tables whose files it wrote. Called
- * before the tables are marked clean. */
-static void notify_flush(sl_run *r, uint64_t seq, int64_t now)
+/* Tells the notifiers what this flush made durable: the tables whose files it wrote. Job
+ * thread, when the flush is finished. */
+static void notify_flush(sl_run *r, const sl_flush_job *fj)
 {
     if (!r->nnotifiers)
         return;
     size_t n = 0;
-    for (size_t i = 0; i < r->ntables; i++)
-        n += r->tables[i].t->dirty != 0;
+    for (size_t i = 0; i < fj->ntables; i++)
+        n += fj->tables[i].changed != 0;
     if (n == 0)
         return; /* only the position moved: nothing for Qlik to reload */
     sl_flush_table *ft = calloc(n, sizeof *ft);
     if (!ft) {
         sl_log(SL_LOG_ERROR, r->d->tenant, NULL, "out of memory: flush %llu not notified",
-               (unsigned long long)seq);
+               (unsigned long long)fj->seq);
         return;
     }
     n = 0;
-    for (size_t i = 0; i < r->ntables; i++) {
-        const sl_run_table *rt = &r->tables[i];
-        if (rt->t->dirty)
-            ft[n++] = (sl_flush_table){
-                sizeof *ft, rt->t->ns, rt->t->name, rt->key, sl_table_count(rt->t), rt->t->pending};
+    for (size_t i = 0; i < fj->ntables; i++) {
+        const sl_flush_table_job *tj = &fj->tables[i];
+        if (tj->changed)
+            ft[n++] = (sl_flush_table){sizeof *ft, tj->ns, tj->name, tj->key, tj->rows, tj->pending};
     }
     char text[256] = "";
     const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;
-    if (so && so->pos_format && so->pos_format(r->pos, r->pos_len, text, sizeof text) >= 0) {
+    if (so && so->pos_format && so->pos_format(fj->pos, fj->pos_len, text, sizeof text) >= 0) {
         /* the source's own form */
-    } else if (r->pos_len < sizeof text && printable(r->pos, r->pos_len)) {
-        memcpy(text, r->pos, r->pos_len);
-        text[r->pos_len] = 0;
+    } else if (fj->pos_len < sizeof text && printable(fj->pos, fj->pos_len)) {
+        memcpy(text, fj->pos, fj->pos_len);
+        text[fj->pos_len] = 0;
     } else {
         sl_buf hx = {0};
-        hex(&hx, r->pos, r->pos_len);
+        hex(&hx, fj->pos, fj->pos_len);
         snprintf(text, sizeof text, "%s", hx.p ? hx.p : "");
         sl_buf_free(&hx);
     }
     sl_flush_info fi = {.size = sizeof fi,
-                        .flush_seq = seq,
-                        .pos = r->pos,
-                        .pos_len = r->pos_len,
+                        .flush_seq = fj->seq,
+                        .pos = fj->pos,
+                        .pos_len = fj->pos_len,
                         .pos_text = text,
-                        .commit_time_us = r->pos_commit_us,
-                        .durable_time_us = now,
-                        .oldest_commit_us = r->npending ? r->pending_commits[0] : 0,
+                        .commit_time_us = fj->pos_commit_us,
+                        .durable_time_us = fj->durable_us,
+                        .oldest_commit_us = fj->ncommits ? fj->commits[0] : 0,
                         .ntables = n,
                         .tables = ft,
                         .table_size = sizeof *ft};
@@ -418,40 +434,40 @@ static void notify_flush(sl_run *r, uint64_t seq, int64_t now)
     free(ft);
 }
 
-static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
+static void manifest_build(sl_run *r, const sl_flush_job *fj, sl_buf *m)
 {
     char when[64], commit[64];
     iso_time(when, sizeof when, sl_now_us());
-    iso_time(commit, sizeof commit, r->pos_commit_us);
+    iso_time(commit, sizeof commit, fj->pos_commit_us);
     sl_buf_printf(m, "{\n  \"format\": \"sluice-manifest/1\",\n  \"tenant\": ");
     sl_buf_json_str(m, r->d->tenant, strlen(r->d->tenant));
     sl_buf_printf(m, ",\n  \"source\": \"%s\",\n  \"flush\": %llu,\n  \"position\": \"",
-                  r->source.label, (unsigned long long)r->flush_seq);
-    hex(m, r->pos, r->pos_len);
+                  r->source.label, (unsigned long long)fj->seq);
+    hex(m, fj->pos, fj->pos_len);
     sl_buf_printf(m, "\",\n");
-    if (r->pos_len && printable(r->pos, r->pos_len)) {
+    if (fj->pos_len && printable(fj->pos, fj->pos_len)) {
         sl_buf_printf(m, "  \"position_text\": ");
-        sl_buf_json_str(m, (const char *)r->pos, r->pos_len);
+        sl_buf_json_str(m, (const char *)fj->pos, fj->pos_len);
         sl_buf_printf(m, ",\n");
     }
     sl_buf_printf(m,
                   "  \"commit_time\": \"%s\",\n  \"commit_time_us\": %lld,\n  \"written_at\": "
                   "\"%s\",\n  \"file_format\": \"%s\",\n  \"tables\": [",
-                  commit, (long long)r->pos_commit_us, when, r->csv ? "csv" : "qvd");
-    for (size_t i = 0; i < r->ntables; i++) {
-        const sl_run_table *rt = &r->tables[i];
-        const sl_schema *s = rt->t->schema;
+                  commit, (long long)fj->pos_commit_us, when, r->csv ? "csv" : "qvd");
+    for (size_t i = 0; i < fj->ntables; i++) {
+        const sl_flush_table_job *tj = &fj->tables[i];
+        const sl_schema *s = tj->schema;
         sl_buf_printf(m, "%s\n    {\"ns\": ", i ? "," : "");
-        sl_buf_json_str(m, rt->t->ns, strlen(rt->t->ns));
+        sl_buf_json_str(m, tj->ns, strlen(tj->ns));
         sl_buf_printf(m, ", \"name\": ");
-        sl_buf_json_str(m, rt->t->name, strlen(rt->t->name));
+        sl_buf_json_str(m, tj->name, strlen(tj->name));
         sl_buf_printf(m, ", \"key\": ");
-        sl_buf_json_str(m, rt->key ? rt->key : "", rt->key ? strlen(rt->key) : 0);
+        sl_buf_json_str(m, tj->key, strlen(tj->key));
         sl_buf_printf(m,
                       ", \"rows\": %zu, \"flush\": %llu, \"bytes\": %llu, \"fnv64\": "
                       "\"%016llx\",\n     \"columns\": [",
-                      sl_table_count(rt->t), (unsigned long long)rt->file_flush,
-                      (unsigned long long)rt->file_bytes, (unsigned long long)rt->file_hash);
+                      tj->rows, (unsigned long long)tj->file_flush,
+                      (unsigned long long)tj->file_bytes, (unsigned long long)tj->file_hash);
         for (uint32_t c = 0; c < s->ncols; c++) {
             sl_buf_printf(m, "%s{\"name\": ", c ? ", " : "");
             sl_buf_json_str(m, s->cols[c].name, strlen(s->cols[c].name));
@@ -459,17 +475,17 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
                           s->cols[c].key);
         }
         sl_buf_printf(m, "]");
-        if (rt->skip_until) {
+        if (tj->skip_until) {
             /* Still replaying changes this table's file already holds: a restart must keep
              * skipping them (see recover_table). */
             sl_buf_printf(m, ",\n     \"skip_until\": \"");
-            hex(m, rt->skip_until, rt->skip_len);
+            hex(m, tj->skip_until, tj->skip_len);
             sl_buf_printf(m, "\"");
         }
-        if (chkeys && chkeys[i]) {
+        if (tj->chkey) {
             sl_buf_printf(m, ",\n     \"changes\": {\"key\": ");
-            sl_buf_json_str(m, chkeys[i], strlen(chkeys[i]));
-            sl_buf_printf(m, ", \"rows\": %zu}", chrows[i]);
+            sl_buf_json_str(m, tj->chkey, strlen(tj->chkey));
+            sl_buf_printf(m, ", \"rows\": %zu}", tj->chrows);
         }
         sl_buf_printf(m, "}");
     }
@@ -494,9 +510,189 @@ int sl_flush_due(const sl_run *r)
     return since >= (int64_t)(iv * 1e6);
 }
 
-int sl_flush(sl_run *r, int force)
+/* ---- the flush thread ---- */
+
+/* Runs on the flush thread: reads only fj, the frozen snapshots, the sink and the run's
+ * immutable settings. */
+static void flush_exec(sl_run *r, sl_flush_job *fj)
 {
-    if (r->txn_open)
+    const char *ctype = r->csv ? "text/csv" : "application/octet-stream";
+    r->ffailed = 0;
+    r->ferr[0] = 0;
+    for (size_t i = 0; i < fj->ntables; i++) {
+        sl_flush_table_job *tj = &fj->tables[i];
+        if (!tj->snap)
+            continue;
+        rows_src rs = {.schema = tj->snap->schema,
+                       .t = tj->snap,
+                       .table_name = tj->snap->name,
+                       .comment = tj->comment};
+        if (put_object(r, tj->key, ctype, r->csv ? produce_csv : produce_qvd, &rs, &tj->file_bytes,
+                       &tj->file_hash) != 0)
+            goto fail;
+        tj->file_flush = fj->seq;
+        if (tj->chkey) {
+            rows_src cs = {.schema = tj->changes->schema,
+                           .b = tj->changes,
+                           .table_name = tj->snap->name,
+                           .comment = tj->comment};
+            if (put_object(r, tj->chkey, ctype, r->csv ? produce_csv : produce_qvd, &cs, NULL,
+                           NULL) != 0)
+                goto fail;
+        }
+    }
+    sl_buf m = {0};
+    manifest_build(r, fj, &m);
+    int rc = put_object(r, MANIFEST_KEY, "application/json", produce_buf, &m, NULL, NULL);
+    sl_buf_free(&m);
+    if (rc != 0)
+        goto fail;
+    fj->durable_us = sl_now_us();
+    return;
+fail:
+    fj->failed = 1;
+    snprintf(fj->err, sizeof fj->err, "%s", r->ferr[0] ? r->ferr : "flush failed");
+    if (atomic_load(&r->mem_refused) && r->memory_limit > 0) {
+        size_t n = strlen(fj->err);
+        snprintf(fj->err + n, sizeof fj->err - n,
+                 " (the tenant is at memory_limit_mb = %lld: %lld MiB in use)",
+                 (long long)(r->memory_limit >> 20), (long long)(sl_run_mem(r) >> 20));
+    }
+}
+
+static void *flusher_main(void *arg)
+{
+    sl_run *r = arg;
+    pthread_mutex_lock(&r->fl_mu);
+    for (;;) {
+        while (!r->fl_todo && !r->fl_quit)
+            pthread_cond_wait(&r->fl_cv, &r->fl_mu);
+        if (!r->fl_todo)
+            break;
+        sl_flush_job *fj = r->fl_todo;
+        pthread_mutex_unlock(&r->fl_mu);
+        flush_exec(r, fj);
+        pthread_mutex_lock(&r->fl_mu);
+        r->fl_todo = NULL;
+        r->fl_done = fj;
+        pthread_cond_broadcast(&r->fl_cv);
+    }
+    pthread_mutex_unlock(&r->fl_mu);
+    return NULL;
+}
+
+int sl_flusher_start(sl_run *r)
+{
+    pthread_mutex_init(&r->fl_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->fl_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&r->fl_thread, NULL, flusher_main, r) != 0) {
+        pthread_mutex_destroy(&r->fl_mu);
+        pthread_cond_destroy(&r->fl_cv);
+        sl_run_fail(r, "cannot start the flush thread");
+        return -1;
+    }
+    r->fl_started = 1;
+    return 0;
+}
+
+/* The flush no longer needs tj's snapshot: free it and end copy-on-write on the live table. The
+ * bookkeeping flush_finish does with it is kept in tj (file_*). */
+static void fj_forget_snap(sl_run *r, sl_flush_table_job *tj)
+{
+    size_t m = tj->snap->nrows * sizeof *tj->snap->rows * 2;
+    sl_table_snapshot_free(tj->snap);
+    sl_table_thaw(tj->live);
+    tj->snap = NULL;
+    r->inflight->mem -= m;
+    atomic_fetch_sub(&r->mem_flush, (long long)m);
+}
+
+/* Frees a flush job and ends copy-on-write on the tables it had frozen (job thread). */
+static void flush_job_free(sl_run *r, sl_flush_job *fj)
+{
+    if (!fj)
+        return;
+    for (size_t i = 0; i < fj->ntables; i++) {
+        sl_flush_table_job *tj = &fj->tables[i];
+        if (tj->snap) {
+            sl_table_snapshot_free(tj->snap);
+            sl_table_thaw(tj->live);
+        }
+        free(tj->key);
+        free(tj->comment);
+        sl_batch_free(tj->changes);
+        free(tj->chkey);
+        free(tj->skip_until);
+    }
+    free(fj->tables);
+    free(fj->pos);
+    free(fj->commits);
+    atomic_fetch_sub(&r->mem_flush, (long long)fj->mem);
+    free(fj);
+    sl_run_mem_tables(r);
+}
+
+void sl_flush_detach_table(sl_run *r, sl_table *t)
+{
+    if (!r->inflight)
+        return;
+    /* Wait until the flush thread no longer reads it, without finishing the flush here: this
+     * may run inside a source call, where durable() must not be called. */
+    pthread_mutex_lock(&r->fl_mu);
+    while (!r->fl_done)
+        pthread_cond_wait(&r->fl_cv, &r->fl_mu);
+    pthread_mutex_unlock(&r->fl_mu);
+    for (size_t i = 0; i < r->inflight->ntables; i++) {
+        sl_flush_table_job *tj = &r->inflight->tables[i];
+        if (t && tj->live != t)
+            continue;
+        if (tj->snap) {
+            fj_forget_snap(r, tj);
+        }
+        if (t)
+            tj->live = NULL;
+    }
+    sl_run_mem_tables(r);
+}
+
+void sl_flusher_stop(sl_run *r)
+{
+    if (!r->fl_started)
+        return;
+    pthread_mutex_lock(&r->fl_mu);
+    r->fl_quit = 1;
+    pthread_cond_broadcast(&r->fl_cv);
+    pthread_mutex_unlock(&r->fl_mu);
+    pthread_join(r->fl_thread, NULL);
+    r->fl_started = 0;
+    /* Joined: whatever it held is ours. An unfinished flush may have replaced table files
+     * without its manifest; recovery handles that like a crash at the same moment. */
+    flush_job_free(r, r->fl_done);
+    r->fl_done = NULL;
+    r->inflight = NULL;
+    pthread_mutex_destroy(&r->fl_mu);
+    pthread_cond_destroy(&r->fl_cv);
+}
+
+static char *dup_bytes(const void *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        if (n)
+            memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* Job thread, between source transactions: freeze what the flush writes and hand it over. */
+int sl_flush_start(sl_run *r, int force)
+{
+    if (r->txn_open || r->inflight)
         return 0;
     if (r->commits_since_flush == 0 && !force)
         return 0;
@@ -504,108 +700,152 @@ int sl_flush(sl_run *r, int force)
         return 0; /* nothing new since the last durable flush */
     if (r->pos_len == 0 && r->ntables == 0)
         return 0; /* the source never committed anything */
-    uint64_t seq = r->flush_seq + 1;
-    sl_buf comment = {0};
-    char **chkeys = calloc(r->ntables ? r->ntables : 1, sizeof *chkeys);
-    size_t *chrows = calloc(r->ntables ? r->ntables : 1, sizeof *chrows);
-    int rc = -1;
-    if (!chkeys || !chrows) {
-        sl_run_fail(r, "out of memory");
-        goto out;
-    }
     const char *ext = r->csv ? ".csv" : ".qvd";
-    const char *ctype = r->csv ? "text/csv" : "application/octet-stream";
+    sl_flush_job *fj = calloc(1, sizeof *fj);
+    if (!fj || !(fj->tables = calloc(r->ntables ? r->ntables : 1, sizeof *fj->tables)))
+        goto oom;
+    fj->seq = r->flush_seq + 1;
+    fj->pos_commit_us = r->pos_commit_us;
+    fj->pos_len = r->pos_len;
+    if (!(fj->pos = (uint8_t *)dup_bytes(r->pos, r->pos_len)))
+        goto oom;
+    sl_buf comment = {0};
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
+        sl_flush_table_job *tj = &fj->tables[i];
+        fj->ntables = i + 1;
+        tj->live = rt->t;
+        tj->schema = rt->t->schema;
+        tj->ns = rt->t->ns;
+        tj->name = rt->t->name;
         if (!rt->key) {
             char *base = table_base(r, rt->t);
-            if (!base) {
-                sl_run_fail(r, "out of memory");
-                goto out;
-            }
-            size_t n = strlen(base) + 8;
-            rt->key = malloc(n);
-            if (!rt->key) {
-                free(base);
-                sl_run_fail(r, "out of memory");
-                goto out;
-            }
-            snprintf(rt->key, n, "%s%s", base, ext);
+            size_t n = base ? strlen(base) + 8 : 0;
+            rt->key = base ? malloc(n) : NULL;
+            if (rt->key)
+                snprintf(rt->key, n, "%s%s", base, ext);
             free(base);
+            if (!rt->key)
+                goto oom_c;
         }
-        if (!rt->t->dirty)
+        if (!(tj->key = strdup(rt->key)))
+            goto oom_c;
+        tj->rows = sl_table_count(rt->t);
+        tj->file_flush = rt->file_flush;
+        tj->file_bytes = rt->file_bytes;
+        tj->file_hash = rt->file_hash;
+        if (rt->skip_until) {
+            if (!(tj->skip_until = (uint8_t *)dup_bytes(rt->skip_until, rt->skip_len)))
+                goto oom_c;
+            tj->skip_len = rt->skip_len;
+        }
+        if (!rt->t->dirty) {
+            if (rt->ch.rows) {
+                sl_batch_clear(rt->ch.rows);
+                rt->ch.committed = 0;
+            }
             continue;
+        }
         /* The table's comment: the flush, its position, and the position of the last commit
          * that changed this table (what recovery skips a replay up to). */
         comment.len = 0;
-        sl_buf_printf(&comment, "sluice flush=%llu position=", (unsigned long long)seq);
+        sl_buf_printf(&comment, "sluice flush=%llu position=", (unsigned long long)fj->seq);
         hex(&comment, r->pos, r->pos_len);
         sl_buf_printf(&comment, " table_position=");
         if (rt->change_pos)
             hex(&comment, rt->change_pos, rt->change_pos_len);
         else
             hex(&comment, r->pos, r->pos_len);
-        if (comment.oom) {
-            sl_run_fail(r, "out of memory");
-            goto out;
-        }
-        rows_src rs = {
-            .schema = rt->t->schema, .t = rt->t, .table_name = rt->t->name, .comment = comment.p};
-        uint64_t bytes = 0, hash = 0;
-        if (put_object(r, rt->key, ctype, r->csv ? produce_csv : produce_qvd, &rs, &bytes, &hash) !=
-            0)
-            goto out;
-        rt->file_flush = seq;
-        rt->file_bytes = bytes;
-        rt->file_hash = hash;
+        if (comment.oom || !(tj->comment = strdup(comment.p)))
+            goto oom_c;
+        if (!(tj->snap = sl_table_snapshot(rt->t)))
+            goto oom_c;
+        tj->changed = 1;
+        tj->pending = rt->t->pending;
+        fj->mem += tj->snap->nrows * sizeof *tj->snap->rows * 2; /* the view and its sort order */
         if (r->changes && rt->ch.rows && rt->ch.committed > 0) {
             char *base = table_base(r, rt->t);
             size_t n = (base ? strlen(base) : 0) + 64;
-            chkeys[i] = malloc(n);
-            if (!base || !chkeys[i]) {
-                free(base);
-                sl_run_fail(r, "out of memory");
-                goto out;
-            }
-            snprintf(chkeys[i], n, "_changes/%s/%012llu%s", base, (unsigned long long)seq, ext);
+            tj->chkey = base ? malloc(n) : NULL;
+            if (tj->chkey)
+                snprintf(tj->chkey, n, "_changes/%s/%012llu%s", base, (unsigned long long)fj->seq,
+                         ext);
             free(base);
-            rows_src cs = {.schema = rt->ch.schema,
-                           .b = rt->ch.rows,
-                           .table_name = rt->t->name,
-                           .comment = comment.p};
-            if (put_object(r, chkeys[i], ctype, r->csv ? produce_csv : produce_qvd, &cs, NULL,
-                           NULL) != 0)
-                goto out;
-            chrows[i] = rt->ch.rows->nrows;
-        }
-    }
-    sl_buf m = {0};
-    r->flush_seq = seq; /* the manifest names this flush */
-    manifest_build(r, &m, chkeys, chrows);
-    if (put_object(r, MANIFEST_KEY, "application/json", produce_buf, &m, NULL, NULL) != 0) {
-        r->flush_seq = seq - 1;
-        sl_buf_free(&m);
-        goto out;
-    }
-    sl_buf_free(&m);
-    /* Durable: tell the notifiers, clean the tables, tell the source. */
-    int64_t now = sl_now_us();
-    notify_flush(r, seq, now);
-    for (size_t i = 0; i < r->ntables; i++) {
-        sl_run_table *rt = &r->tables[i];
-        if (rt->t->dirty) {
-            rt->t->dirty = 0;
-            rt->t->pending = 0;
-            rt->last_flush_us = now;
-            rt->last_latency_us = now - r->first_unflushed_us;
-        }
-        if (rt->ch.rows) {
+            if (!tj->chkey)
+                goto oom_c;
+            /* The change log moves to the flush; the next change starts a new one. */
+            tj->changes = rt->ch.rows;
+            tj->chrows = rt->ch.rows->nrows;
+            rt->ch.rows = NULL;
+            rt->ch.base = NULL;
+            rt->ch.committed = 0;
+        } else if (rt->ch.rows) {
             sl_batch_clear(rt->ch.rows);
             rt->ch.committed = 0;
         }
     }
-    for (size_t i = 0; i < r->npending; i++) {
-        int64_t l = now - r->pending_commits[i];
+    sl_buf_free(&comment);
+    /* Everything up to here is in the flush: the counters start over. */
+    for (size_t i = 0; i < r->ntables; i++) {
+        r->tables[i].t->dirty = 0;
+        r->tables[i].t->pending = 0;
+    }
+    fj->commits = r->pending_commits;
+    fj->ncommits = r->npending;
+    r->pending_commits = NULL;
+    r->npending = r->cappending = 0;
+    fj->first_unflushed_us = r->first_unflushed_us;
+    fj->changes = r->changes_since_flush;
+    r->flush_seq = fj->seq;
+    r->manifest_dirty = 0;
+    r->commits_since_flush = 0;
+    r->changes_since_flush = 0;
+    r->last_flush_mono = r->last_manifest_mono = sl_mono_us();
+    atomic_fetch_add(&r->mem_flush, (long long)fj->mem);
+    pthread_mutex_lock(&r->fl_mu);
+    r->fl_todo = fj;
+    r->inflight = fj;
+    pthread_cond_broadcast(&r->fl_cv);
+    pthread_mutex_unlock(&r->fl_mu);
+    return 1;
+oom_c:
+    sl_buf_free(&comment);
+oom:
+    if (fj) {
+        /* Change logs already moved stay with this failed attempt; it restarts from the sink. */
+        flush_job_free(r, fj);
+    }
+    sl_run_fail(r, "out of memory preparing a flush");
+    return -1;
+}
+
+/* Job thread: the flush thread handed fj back. */
+static int flush_finish(sl_run *r, sl_flush_job *fj)
+{
+    r->inflight = NULL;
+    if (fj->failed) {
+        sl_run_fail(r, "%s", fj->err);
+        flush_job_free(r, fj);
+        return -1;
+    }
+    int64_t now = fj->durable_us;
+    for (size_t i = 0; i < fj->ntables; i++) {
+        sl_flush_table_job *tj = &fj->tables[i];
+        if (!tj->changed)
+            continue;
+        for (size_t k = 0; k < r->ntables; k++) {
+            sl_run_table *rt = &r->tables[k];
+            if (rt->t != tj->live)
+                continue;
+            rt->file_flush = tj->file_flush;
+            rt->file_bytes = tj->file_bytes;
+            rt->file_hash = tj->file_hash;
+            rt->last_flush_us = now;
+            rt->last_latency_us = now - fj->first_unflushed_us;
+        }
+    }
+    for (size_t i = 0; i < fj->ncommits; i++) {
+        int64_t l = now - fj->commits[i];
         if (l < 0)
             l = 0; /* source clock ahead of ours */
         size_t bucket = (size_t)(l / 1000);
@@ -614,29 +854,63 @@ int sl_flush(sl_run *r, int force)
         if (l > r->lat_max)
             r->lat_max = l;
     }
-    r->npending = 0;
-    if (r->commits_since_flush) {
-        int64_t lat = now - r->first_unflushed_us;
+    if (fj->changes)
         sl_log(SL_LOG_DEBUG, r->d->tenant, NULL,
-               "flush %llu durable: %llu changes, commit-to-durable %.3fs", (unsigned long long)seq,
-               (unsigned long long)r->changes_since_flush, (double)lat / 1e6);
-    }
+               "flush %llu durable: %llu changes, commit-to-durable %.3fs",
+               (unsigned long long)fj->seq, (unsigned long long)fj->changes,
+               (double)(now - fj->first_unflushed_us) / 1e6);
     r->flushes++;
-    r->manifest_dirty = 0;
-    r->commits_since_flush = 0;
-    r->changes_since_flush = 0;
-    r->last_flush_mono = r->last_manifest_mono = sl_mono_us();
-    if (r->pos_len && r->source.created && r->source.entry->desc.source->durable)
-        r->source.entry->desc.source->durable(r->source.ctx, r->pos, r->pos_len);
-    rc = 0;
-out:
-    sl_buf_free(&comment);
-    if (chkeys)
-        for (size_t i = 0; i < r->ntables; i++)
-            free(chkeys[i]);
-    free(chkeys);
-    free(chrows);
-    return rc;
+    notify_flush(r, fj);
+    /* Durable: tell the source, from the job thread and never from inside one of its calls. */
+    if (fj->pos_len && r->source.created && r->source.entry->desc.source->durable) {
+        if (r->in_source) {
+            sl_log(SL_LOG_ERROR, r->d->tenant, NULL,
+                   "internal error: durable() would be entered from inside a source call");
+            abort();
+        }
+        r->in_source = 1;
+        r->source.entry->desc.source->durable(r->source.ctx, fj->pos, fj->pos_len);
+        r->in_source = 0;
+    }
+    flush_job_free(r, fj);
+    return 0;
+}
+
+int sl_flush_poll(sl_run *r, int64_t wait_us)
+{
+    if (!r->inflight)
+        return 0;
+    pthread_mutex_lock(&r->fl_mu);
+    if (!r->fl_done && wait_us > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + (wait_us % 1000000) * 1000;
+        ts.tv_sec += (time_t)(wait_us / 1000000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        while (!r->fl_done)
+            if (pthread_cond_timedwait(&r->fl_cv, &r->fl_mu, &ts) != 0)
+                break;
+    }
+    sl_flush_job *fj = r->fl_done;
+    r->fl_done = NULL;
+    pthread_mutex_unlock(&r->fl_mu);
+    if (!fj)
+        return 0;
+    return flush_finish(r, fj) == 0 ? 1 : -1;
+}
+
+int sl_flush(sl_run *r, int force)
+{
+    while (r->inflight)
+        if (sl_flush_poll(r, 1000000) < 0)
+            return -1;
+    int st = sl_flush_start(r, force);
+    if (st < 0)
+        return -1;
+    while (r->inflight)
+        if (sl_flush_poll(r, 1000000) < 0)
+            return -1;
+    return 0;
 }
 
 /* ---- recovery ---- */
