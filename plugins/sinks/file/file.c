@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct fs_ctx {
@@ -16,6 +17,7 @@ typedef struct fs_ctx {
     const sl_host_api *api;
     char *root;
     int do_fsync;
+    int64_t delay_ms;
 } fs_ctx;
 
 struct sl_put {
@@ -28,6 +30,8 @@ static const sl_option options[] = {
               "directory the objects are written into"),
     SL_OPTION("fsync", SL_OPT_BOOL, 0, "true",
               "fsync files and directories (turn off only for tests)"),
+    SL_OPTION_RANGE("delay_ms", SL_OPT_INT, 0, "0",
+                    "test hook: wait this long in every put_commit (a slow store)", 0, 600000),
     SL_OPTIONS_END,
 };
 
@@ -40,6 +44,7 @@ static int fs_create(sl_host *h, const sl_host_api *api, void **out)
     c->api = api;
     c->root = strdup(api->opt_string(h, "path"));
     c->do_fsync = api->opt_bool(h, "fsync", 1);
+    c->delay_ms = api->opt_int(h, "delay_ms", 0);
     if (!c->root) {
         free(c);
         return -1;
@@ -375,6 +380,11 @@ static sl_status fs_put_begin2(void *ctx, const char *key, const sl_put_opts *o,
 
 static sl_status fs_put_commit2(void *ctx, sl_put *p, char *version)
 {
+    const fs_ctx *c = ctx;
+    if (c->delay_ms > 0) {
+        struct timespec ts = {(time_t)(c->delay_ms / 1000), (long)(c->delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (version)
         version[0] = 0;
     return fs_put_commit(ctx, p);
