@@ -80,7 +80,7 @@ typedef struct sl_flush_table_job {
     uint8_t *skip_until;
     size_t skip_len;
     uint64_t file_flush, file_bytes, file_hash; /* filled by the flush thread for snap */
-    int changed; /* the table changed since the previous flush: this one writes its file */
+    int changed;      /* the table changed since the previous flush: this one writes its file */
     uint64_t pending; /* changes it holds since the previous flush (for notifiers) */
 } sl_flush_table_job;
 

@@ -403,7 +403,8 @@ static void notify_flush(sl_run *r, const sl_flush_job *fj)
     for (size_t i = 0; i < fj->ntables; i++) {
         const sl_flush_table_job *tj = &fj->tables[i];
         if (tj->changed)
-            ft[n++] = (sl_flush_table){sizeof *ft, tj->ns, tj->name, tj->key, tj->rows, tj->pending};
+            ft[n++] =
+                (sl_flush_table){sizeof *ft, tj->ns, tj->name, tj->key, tj->rows, tj->pending};
     }
     char text[256] = "";
     const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;

@@ -35,7 +35,7 @@ typedef struct gen_ctx {
     /* Test hooks. */
     int64_t unchanged_every;
     int unchanged_values, report;
-    int in_commit;           /* inside api->commit: durable() must never arrive then */
+    int in_commit; /* inside api->commit: durable() must never arrive then */
     int64_t durable_calls, durable_in_commit, heartbeats;
     int64_t txns_before_durable; /* change transactions committed before the first durable() */
     double last_call, max_gap;   /* between the starts of consecutive poll/heartbeat calls */
@@ -376,8 +376,8 @@ static void gen_close(void *ctx)
                     "report: durable=%lld durable_in_commit=%lld txns_before_durable=%lld "
                     "heartbeats=%lld max_gap_ms=%.0f txn=%lld",
                     (long long)c->durable_calls, (long long)c->durable_in_commit,
-                    (long long)c->txns_before_durable, (long long)c->heartbeats,
-                    c->max_gap * 1000, (long long)c->txn);
+                    (long long)c->txns_before_durable, (long long)c->heartbeats, c->max_gap * 1000,
+                    (long long)c->txn);
 }
 
 static sl_status gen_poll(void *ctx, int timeout_ms)
