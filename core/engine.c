@@ -241,15 +241,15 @@ int64_t sl_run_mem(sl_run *r)
 
 static void mem_fail(sl_run *r, int64_t use)
 {
-    sl_run_fail(r,
-                "tenant %s uses %lld MiB, above memory_limit_mb = %lld (table state %lld MiB, "
-                "plugins %lld MiB, change logs %lld MiB, flush %lld MiB) and a flush cannot free "
-                "enough; raise memory_limit_mb or select fewer tables",
-                r->d->tenant, (long long)(use >> 20), (long long)(r->memory_limit >> 20),
-                (long long)(atomic_load(&r->mem_tables) >> 20),
-                (long long)(atomic_load(&r->mem_plugins) >> 20),
-                (long long)(atomic_load(&r->mem_engine) >> 20),
-                (long long)(atomic_load(&r->mem_flush) >> 20));
+    const double mib = 1 << 20;
+    sl_run_fail(
+        r,
+        "tenant %s uses %.1f MiB, above memory_limit_mb = %lld (table state %.1f MiB, "
+        "plugins %.1f MiB, change logs %.1f MiB, flush %.1f MiB) and a flush cannot free "
+        "enough; raise memory_limit_mb or select fewer tables",
+        r->d->tenant, (double)use / mib, (long long)(r->memory_limit >> 20),
+        (double)atomic_load(&r->mem_tables) / mib, (double)atomic_load(&r->mem_plugins) / mib,
+        (double)atomic_load(&r->mem_engine) / mib, (double)atomic_load(&r->mem_flush) / mib);
 }
 
 /* Between polls. 0: under the budget; 1: over it, hold the source while a flush frees memory
