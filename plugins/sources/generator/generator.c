@@ -20,7 +20,9 @@ typedef struct gen_ctx {
     int ntables;
     char table[128];
     sl_type types[MAX_COLS];
-    int ncols; /* not counting id */
+    int ncols;                      /* not counting id */
+    int64_t table_rows[MAX_TABLES]; /* snapshot rows per table (rows, or table_rows) */
+    int change_table;               /* 0: changes touch every table; k: only table k */
     const sl_schema *schemas[MAX_TABLES];
     sl_batch *batches[MAX_TABLES];
     int once;
@@ -63,6 +65,10 @@ static const sl_option options[] = {
                      "polls; \"probe\" fails sluice check --connect",
                      ((const char *const[]){"open", "poll", "probe", NULL})),
     SL_OPTION("fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"),
+    SL_OPTION("table_rows", SL_OPT_LIST, 0, NULL,
+              "snapshot rows of each table in order (overrides rows; missing entries use rows)"),
+    SL_OPTION("change_table", SL_OPT_INT, 0, "0",
+              "changes touch only this table (1-based); 0 = all tables"),
     SL_OPTION("unchanged_every", SL_OPT_INT, 0, "0",
               "test hook: string columns of snapshot ids divisible by N never change, and updates "
               "send them as UNCHANGED (like PostgreSQL's unchanged TOAST); 0 = never"),
@@ -108,12 +114,23 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
     c->null_every = api->opt_int(h, "null_every", 7);
     c->fail_after = api->opt_int(h, "fail_after", 0);
     c->unchanged_every = api->opt_int(h, "unchanged_every", 0);
+    c->change_table = (int)api->opt_int(h, "change_table", 0);
+    for (int t = 0; t < MAX_TABLES; t++) {
+        const char *tr = (size_t)t < api->opt_list_len(h, "table_rows")
+                             ? api->opt_list_item(h, "table_rows", (size_t)t)
+                             : NULL;
+        c->table_rows[t] = tr ? strtoll(tr, NULL, 10) : c->rows;
+        if (c->table_rows[t] < 0)
+            c->table_rows[t] = 0;
+    }
     c->unchanged_values = api->opt_bool(h, "unchanged_values", 0);
     c->report = api->opt_bool(h, "report", 0);
     const char *fail = api->opt_string(h, "fail");
     if (c->ntables < 1 || c->ntables > MAX_TABLES || c->rows < 0 || c->per_txn < 1 ||
-        c->batch_rows < 1) {
-        api->set_error(h, "tables must be 1..%d, rows >= 0, changes_per_txn and batch_rows >= 1",
+        c->batch_rows < 1 || c->change_table < 0 || c->change_table > c->ntables) {
+        api->set_error(h,
+                       "tables must be 1..%d, rows >= 0, changes_per_txn and batch_rows >= 1, "
+                       "change_table 0..tables",
                        MAX_TABLES);
         free(c);
         return -1;
@@ -234,7 +251,7 @@ static int gen_open(void *ctx, const sl_open_args *a)
 /* unchanged_every: this snapshot id's string columns never change (and are never deleted). */
 static int stable_id(const gen_ctx *c, int64_t id)
 {
-    return c->unchanged_every > 0 && id <= c->rows && id % c->unchanged_every == 0;
+    return c->unchanged_every > 0 && id <= c->table_rows[0] && id % c->unchanged_every == 0;
 }
 
 /* The row (id, version) of table t. */
@@ -396,20 +413,23 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
         int t = c->snap_table;
         sl_batch *b = c->batches[t];
         int64_t end = c->snap_row + c->batch_rows;
-        if (end > c->rows)
-            end = c->rows;
+        if (end > c->table_rows[t])
+            end = c->table_rows[t];
         for (int64_t id = c->snap_row; id < end; id++)
             if (fill_row(c, b, t, SL_OP_SNAPSHOT, id + 1, 0) != 0)
                 return SL_ERROR;
         c->snap_row = end;
         if (flush_batch(c, t) != SL_OK)
             return SL_ERROR;
-        if (c->snap_row >= c->rows) {
+        if (c->snap_row >= c->table_rows[t]) {
             c->snap_table++;
             c->snap_row = 0;
         }
         if (c->snap_table >= c->ntables) {
             c->snapshot_done = 1;
+            /* Changes are due from now on, whether or not the host reads them yet. */
+            if (c->rate > 0)
+                c->next_txn_at = now_s();
             int n = snprintf(pos, sizeof pos, "gen:%lld", (long long)c->txn);
             return commit(c, pos, (size_t)n, 0) == SL_OK ? SL_OK : SL_ERROR;
         }
@@ -422,6 +442,7 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
         nanosleep(&ts, NULL);
         return SL_AGAIN;
     }
+    double late = 0; /* how far behind its schedule this transaction is */
     if (c->rate > 0) {
         double now = now_s();
         if (c->next_txn_at == 0)
@@ -434,19 +455,20 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
             nanosleep(&ts, NULL);
             return SL_AGAIN;
         }
+        late = now - c->next_txn_at;
         c->next_txn_at += 1.0 / c->rate;
     }
     /* Transaction k: a deterministic mix of inserts, updates and deletes over all tables. */
     int64_t k = ++c->txn;
     for (int64_t j = 0; j < c->per_txn; j++) {
         int64_t m = (k - 1) * c->per_txn + j;
-        int t = (int)(m % c->ntables);
+        int t = c->change_table ? c->change_table - 1 : (int)(m % c->ntables);
         uint64_t r = mix((uint64_t)m ^ (uint64_t)c->seed << 32);
         sl_batch *b = c->batches[t];
         int kind = (int)(r % 10);
-        int64_t span = c->rows + m / c->ntables + 1;
+        int64_t span = c->table_rows[t] + m / c->ntables + 1;
         if (kind < 3) {
-            if (fill_row(c, b, t, SL_OP_INSERT, c->rows + m + 1, k) != 0)
+            if (fill_row(c, b, t, SL_OP_INSERT, c->table_rows[t] + m + 1, k) != 0)
                 return SL_ERROR;
         } else if (kind < 8) {
             if (fill_row(c, b, t, SL_OP_UPDATE, (int64_t)((r >> 8) % (uint64_t)span) + 1, k) != 0)
@@ -466,7 +488,10 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     int n = snprintf(pos, sizeof pos, "gen:%lld", (long long)k);
-    if (commit(c, pos, (size_t)n, (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000) != SL_OK)
+    /* With a rate, the commit happened at its scheduled time, as in a database that does not
+     * wait for its reader: a host that polls late sees the delay as commit-to-durable latency. */
+    int64_t when = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)(late * 1e6);
+    if (commit(c, pos, (size_t)n, when) != SL_OK)
         return SL_ERROR;
     if (c->durable_calls == 0)
         c->txns_before_durable++;
