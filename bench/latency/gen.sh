@@ -23,7 +23,8 @@ return {
   source = { plugin = "generator", tables = 2, table_rows = { "1000000", "10000" },
              columns = { "int64", "string", "double", "timestamp" },
              changes = -1, rate = 100, changes_per_txn = 10, change_table = $ct },
-  sink = { plugin = "file", path = "$D/out", fsync = false, flush_interval = 1 },
+  sink = { plugin = "file", path = "$D/out", fsync = false },
+  flush_interval = 1,
 }
 LUA
 "$S" run "$D/job.lua" 2>"$D/log" &

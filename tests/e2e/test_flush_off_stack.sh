@@ -13,8 +13,8 @@ return {
   tenant = "big",
   source = { plugin = "generator", rows = 1000000, columns = { "int64", "string" },
              changes = -1, changes_per_txn = 2, rate = 400, report = true },
-  sink = { plugin = "file", path = "$T/out", fsync = false, delay_ms = 2500,
-           flush_interval = 0.5, flush_max_changes = 100 },
+  sink = { plugin = "file", path = "$T/out", fsync = false, delay_ms = 2500 },
+  flush_interval = 0.5, flush_max_changes = 100,
 }
 LUA
 M=$T/m.prom
@@ -49,8 +49,8 @@ return {
   tenant = "ref",
   source = { plugin = "generator", rows = 1000000, columns = { "int64", "string" },
              changes = $pos, changes_per_txn = 2 },
-  sink = { plugin = "file", path = "$T/ref", fsync = false, flush_max_changes = 100000000,
-           flush_interval = 100000 },
+  sink = { plugin = "file", path = "$T/ref", fsync = false },
+  flush_max_changes = 100000000, flush_interval = 100000,
 }
 LUA
 "$SLUICE" --log-level warn run --once ref.lua

@@ -10,15 +10,16 @@ cat > jobs/small.lua <<LUA
 return {
   tenant = "small",
   source = { plugin = "generator", rows = 1000000 },
-  sink = { plugin = "file", path = "$T/out/small", fsync = false, memory_limit_mb = 40 },
+  sink = { plugin = "file", path = "$T/out/small", fsync = false },
+  memory_limit_mb = 40,
 }
 LUA
 cat > jobs/good.lua <<LUA
 return {
   tenant = "good",
   source = { plugin = "generator", rows = 2000, changes = -1, rate = 100 },
-  sink = { plugin = "file", path = "$T/out/good", fsync = false, flush_interval = 0.2,
-           memory_limit_mb = 256, changes = true },
+  sink = { plugin = "file", path = "$T/out/good", fsync = false },
+  flush_interval = 0.2, memory_limit_mb = 256, changes = true,
 }
 LUA
 M=$T/m.prom

@@ -13,8 +13,8 @@ return {
   source = { plugin = "generator", rows = 300, columns = { "string", "int64" }, null_every = 0,
              changes = 400, changes_per_txn = 5, unchanged_every = 3, unchanged_values = $2 },
   transforms = { { plugin = "select", columns = { "id", "c1_string as name", "c2_int64 as n" } } },
-  sink = { plugin = "file", path = "$T/$1", fsync = false, changes = true,
-           flush_interval = 100000, flush_max_changes = 100000000 },
+  sink = { plugin = "file", path = "$T/$1", fsync = false },
+  changes = true, flush_interval = 100000, flush_max_changes = 100000000,
 }
 LUA
     "$SLUICE" --log-level warn run --once "$1.lua"

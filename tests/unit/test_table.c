@@ -306,6 +306,8 @@ static void test_same_value_other_spelling(void)
     CHECK_EQ_INT(sl_table_count(t), 3);
     sl_table_free(t);
     sl_batch_free(b);
+}
+
 /* Rows of a table (or a snapshot) in key order, as "id:name:amount;" text. */
 static void dump(const sl_table *t, char *out, size_t n)
 {
