@@ -367,6 +367,12 @@ static const sl_batch *resolve(sl_run *r, const sl_batch *b)
         for (uint32_t c = 0; c < nc; c++) {
             sl_value v;
             sl_batch_get(b, i, c, &v);
+            if (v.flag == SL_CELL_UNCHANGED && !stored && !r->unresolved++)
+                sl_log(SL_LOG_WARN, r->d->tenant, NULL,
+                       "table %s: an unchanged cell of column %s has no earlier row to come from "
+                       "(not seen since the job started): written as NULL; re-snapshot the table "
+                       "to be sure (counted in sluice_job_unresolved_cells_total)",
+                       b->schema->name, b->schema->cols[c].name);
             if (v.flag == SL_CELL_UNCHANGED)
                 v = stored ? vals[c] : (sl_value){.flag = SL_CELL_NULL};
             sl_batch_set_value(out, c, &v);
@@ -683,6 +689,8 @@ static void publish_metrics(sl_run *r)
                   (unsigned long long)r->polls_during_flush);
     sl_buf_printf(&b, "sluice_job_heartbeats_total{tenant=\"%s\"} %llu\n", t,
                   (unsigned long long)r->heartbeats);
+    sl_buf_printf(&b, "sluice_job_unresolved_cells_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->unresolved);
     sl_buf_printf(&b, "sluice_job_source_held_seconds_total{tenant=\"%s\"} %.3f\n", t,
                   (double)r->held_us / 1e6);
     for (size_t i = 0; i < r->ntables; i++) {

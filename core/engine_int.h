@@ -70,7 +70,7 @@ typedef struct sl_flush_table_job {
     sl_table *live; /* the job's table (the job thread matches on it when the flush ends) */
     sl_table *snap; /* its rows at the hand-off (copy-on-write view), NULL = unchanged */
     const sl_schema *schema; /* at the hand-off */
-    const char *ns, *name;   /* the live table's (immutable; a dropped table waits for us) */
+    char *ns, *name;         /* copies: the live table may be dropped before the flush ends */
     char *key;
     size_t rows;
     char *comment;
@@ -171,6 +171,7 @@ struct sl_run {
     size_t npre;
     sl_batch *resolved; /* scratch: the resolved copy of a batch with UNCHANGED cells */
     uint64_t polls, polls_during_flush, heartbeats, held_us;
+    uint64_t unresolved; /* UNCHANGED cells no earlier row could fill (written as NULL) */
     /* Commit-to-durable latency: the source commit time of every commit not yet flushed, and a
      * histogram (1 ms buckets up to 10 s, then overflow) of every flushed commit's latency. */
     int64_t *pending_commits;

@@ -623,6 +623,8 @@ static void flush_job_free(sl_run *r, sl_flush_job *fj)
             sl_table_snapshot_free(tj->snap);
             sl_table_thaw(tj->live);
         }
+        free(tj->ns);
+        free(tj->name);
         free(tj->key);
         free(tj->comment);
         sl_batch_free(tj->changes);
@@ -717,8 +719,8 @@ int sl_flush_start(sl_run *r, int force)
         fj->ntables = i + 1;
         tj->live = rt->t;
         tj->schema = rt->t->schema;
-        tj->ns = rt->t->ns;
-        tj->name = rt->t->name;
+        if (!(tj->ns = strdup(rt->t->ns)) || !(tj->name = strdup(rt->t->name)))
+            goto oom_c;
         if (!rt->key) {
             char *base = table_base(r, rt->t);
             size_t n = base ? strlen(base) + 8 : 0;

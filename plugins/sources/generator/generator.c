@@ -16,7 +16,7 @@ typedef struct gen_ctx {
     sl_host *h;
     const sl_host_api *api;
     int64_t rows, changes, per_txn, batch_rows, seed, null_every, fail_after, polls;
-    double rate;
+    double rate, changes_after;
     int ntables;
     char table[128];
     sl_type types[MAX_COLS];
@@ -67,6 +67,8 @@ static const sl_option options[] = {
     SL_OPTION("fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"),
     SL_OPTION("table_rows", SL_OPT_LIST, 0, NULL,
               "snapshot rows of each table in order (overrides rows; missing entries use rows)"),
+    SL_OPTION("changes_after", SL_OPT_DOUBLE, 0, "0",
+              "seconds between the snapshot's commit and the first change transaction"),
     SL_OPTION("change_table", SL_OPT_INT, 0, "0",
               "changes touch only this table (1-based); 0 = all tables"),
     SL_OPTION("unchanged_every", SL_OPT_INT, 0, "0",
@@ -109,6 +111,7 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
     c->changes = api->opt_int(h, "changes", 0);
     c->per_txn = api->opt_int(h, "changes_per_txn", 10);
     c->rate = api->opt_double(h, "rate", 0);
+    c->changes_after = api->opt_double(h, "changes_after", 0);
     c->batch_rows = api->opt_int(h, "batch_rows", 4096);
     c->seed = api->opt_int(h, "seed", 1);
     c->null_every = api->opt_int(h, "null_every", 7);
@@ -428,8 +431,8 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
         if (c->snap_table >= c->ntables) {
             c->snapshot_done = 1;
             /* Changes are due from now on, whether or not the host reads them yet. */
-            if (c->rate > 0)
-                c->next_txn_at = now_s();
+            if (c->rate > 0 || c->changes_after > 0)
+                c->next_txn_at = now_s() + c->changes_after;
             int n = snprintf(pos, sizeof pos, "gen:%lld", (long long)c->txn);
             return commit(c, pos, (size_t)n, 0) == SL_OK ? SL_OK : SL_ERROR;
         }
@@ -443,7 +446,7 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
         return SL_AGAIN;
     }
     double late = 0; /* how far behind its schedule this transaction is */
-    if (c->rate > 0) {
+    if (c->rate > 0 || now_s() < c->next_txn_at) {
         double now = now_s();
         if (c->next_txn_at == 0)
             c->next_txn_at = now;
@@ -455,8 +458,8 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
             nanosleep(&ts, NULL);
             return SL_AGAIN;
         }
-        late = now - c->next_txn_at;
-        c->next_txn_at += 1.0 / c->rate;
+        late = c->rate > 0 ? now - c->next_txn_at : 0;
+        c->next_txn_at += c->rate > 0 ? 1.0 / c->rate : 0;
     }
     /* Transaction k: a deterministic mix of inserts, updates and deletes over all tables. */
     int64_t k = ++c->txn;
