@@ -297,12 +297,17 @@ static int has_unchanged(const sl_batch *b)
     return 0;
 }
 
-/* The pre-transform image of b's source table (jobs with transforms only). */
-static sl_table *pre_table(sl_run *r, const sl_schema *s)
+/* The pre-transform image of a source table (jobs with transforms only), or NULL. */
+static sl_table *pre_find(sl_run *r, const sl_schema *s)
 {
     for (size_t i = 0; i < r->npre; i++)
         if (strcmp(r->pre[i]->ns, s->ns) == 0 && strcmp(r->pre[i]->name, s->name) == 0)
             return r->pre[i];
+    return NULL;
+}
+
+static sl_table *pre_add(sl_run *r, const sl_schema *s)
+{
     sl_table **np = realloc(r->pre, (r->npre + 1) * sizeof *np);
     if (!np)
         return NULL;
@@ -313,18 +318,24 @@ static sl_table *pre_table(sl_run *r, const sl_schema *s)
     return t;
 }
 
-/* Applies b to the table's pre-transform image and returns b with every UNCHANGED cell filled
- * from it (b itself when it has none). Row by row, so a row sees the rows before it in the
- * batch; a key change's INSERT takes them from the row its DELETE removed (as table.c does). */
+/* Returns b with its UNCHANGED cells filled from the table's pre-transform image (b itself when
+ * it has none), keeping the image up to date. The image of a table starts with the first
+ * UNCHANGED cell its source sends (a source that never sends one costs nothing) and holds only
+ * rows whose every cell is known: a row it cannot resolve keeps its UNCHANGED cells (the table
+ * state fills them after the transforms, as for a transform that passes cells through) and stays
+ * out of the image until the source sends it whole. Row by row, so a row sees the rows before it
+ * in the batch; a key change's INSERT takes them from the row its DELETE removed. */
 static const sl_batch *resolve(sl_run *r, const sl_batch *b)
 {
-    sl_table *pt = pre_table(r, b->schema);
-    if (!pt) {
+    int any = has_unchanged(b);
+    sl_table *pt = pre_find(r, b->schema);
+    if (!pt && !any)
+        return b;
+    if (!pt && !(pt = pre_add(r, b->schema))) {
         sl_run_fail(r, "out of memory creating a table image");
         return NULL;
     }
     char msg[256];
-    int any = has_unchanged(b);
     if (any && (!r->resolved || r->resolved->schema != b->schema)) {
         sl_batch_free(r->resolved);
         r->resolved = sl_batch_new(b->schema);
@@ -345,20 +356,34 @@ static const sl_batch *resolve(sl_run *r, const sl_batch *b)
         return NULL;
     }
     const sl_batch *res = out ? out : b;
+    int deleted_known = 0; /* the previous row was a DELETE of a row the image holds */
     for (size_t i = 0; i < b->nrows; i++) {
-        if (sl_table_apply(pt, b, i, msg, sizeof msg) != 0) {
+        sl_op op = (sl_op)b->ops[i];
+        int unch = 0;
+        for (uint32_t c = 0; c < nc && !unch; c++)
+            unch = b->cols[c].flags[i] == SL_CELL_UNCHANGED;
+        int known = !unch || op == SL_OP_DELETE || op == SL_OP_TRUNCATE;
+        if (!known && pt->schema->nkeys)
+            known = sl_table_lookup(pt, b, i, vals) || (op == SL_OP_INSERT && deleted_known);
+        int was_deleted_known = op == SL_OP_DELETE && sl_table_lookup(pt, b, i, vals);
+        /* A row the image cannot complete stays out of it: a stale or NULL cell there would
+         * later "resolve" another update wrongly. */
+        if (known && sl_table_apply(pt, b, i, msg, sizeof msg) != 0) {
             sl_run_fail(r, "%s", msg);
             res = NULL;
             break;
         }
+        deleted_known = was_deleted_known;
         if (!out)
             continue;
-        sl_op op = (sl_op)b->ops[i];
-        int stored = 0;
-        if (op != SL_OP_DELETE && op != SL_OP_TRUNCATE && pt->schema->nkeys)
-            for (uint32_t c = 0; c < nc && !stored; c++)
-                if (b->cols[c].flags[i] == SL_CELL_UNCHANGED)
-                    stored = sl_table_lookup(pt, b, i, vals);
+        int stored = unch && known && sl_table_lookup(pt, b, i, vals);
+        r->resolved_rows += stored != 0;
+        if (unch && !stored && !r->unresolved++)
+            sl_log(SL_LOG_WARN, r->d->tenant, NULL,
+                   "table %s: an unchanged cell reached the transforms unresolved (its row was "
+                   "not seen whole since the job started); the table state fills it after "
+                   "them (counted in sluice_job_unresolved_rows_total)",
+                   b->schema->name);
         if (sl_batch_row_begin(out, op) < 0) {
             sl_run_fail(r, "out of memory resolving unchanged cells");
             res = NULL;
@@ -367,14 +392,8 @@ static const sl_batch *resolve(sl_run *r, const sl_batch *b)
         for (uint32_t c = 0; c < nc; c++) {
             sl_value v;
             sl_batch_get(b, i, c, &v);
-            if (v.flag == SL_CELL_UNCHANGED && !stored && !r->unresolved++)
-                sl_log(SL_LOG_WARN, r->d->tenant, NULL,
-                       "table %s: an unchanged cell of column %s has no earlier row to come from "
-                       "(not seen since the job started): written as NULL; re-snapshot the table "
-                       "to be sure (counted in sluice_job_unresolved_cells_total)",
-                       b->schema->name, b->schema->cols[c].name);
-            if (v.flag == SL_CELL_UNCHANGED)
-                v = stored ? vals[c] : (sl_value){.flag = SL_CELL_NULL};
+            if (v.flag == SL_CELL_UNCHANGED && stored)
+                v = vals[c];
             sl_batch_set_value(out, c, &v);
         }
         if (out->oom) {
@@ -689,7 +708,7 @@ static void publish_metrics(sl_run *r)
                   (unsigned long long)r->polls_during_flush);
     sl_buf_printf(&b, "sluice_job_heartbeats_total{tenant=\"%s\"} %llu\n", t,
                   (unsigned long long)r->heartbeats);
-    sl_buf_printf(&b, "sluice_job_unresolved_cells_total{tenant=\"%s\"} %llu\n", t,
+    sl_buf_printf(&b, "sluice_job_unresolved_rows_total{tenant=\"%s\"} %llu\n", t,
                   (unsigned long long)r->unresolved);
     sl_buf_printf(&b, "sluice_job_source_held_seconds_total{tenant=\"%s\"} %.3f\n", t,
                   (double)r->held_us / 1e6);
@@ -903,6 +922,10 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
                "commit-to-durable latency over %llu commits: p50 %.3fs, p99 %.3fs, max %.3fs",
                (unsigned long long)r.lat_n, lat_quantile(&r, 0.5), lat_quantile(&r, 0.99),
                (double)r.lat_max / 1e6);
+    if (r.resolved_rows || r.unresolved)
+        sl_log(SL_LOG_INFO, d->tenant, NULL,
+               "rows with unchanged cells: %llu resolved before the transforms, %llu after them",
+               (unsigned long long)r.resolved_rows, (unsigned long long)r.unresolved);
     rc = 0;
 out:
     if (rc != 0)

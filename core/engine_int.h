@@ -171,7 +171,8 @@ struct sl_run {
     size_t npre;
     sl_batch *resolved; /* scratch: the resolved copy of a batch with UNCHANGED cells */
     uint64_t polls, polls_during_flush, heartbeats, held_us;
-    uint64_t unresolved; /* UNCHANGED cells no earlier row could fill (written as NULL) */
+    uint64_t unresolved;    /* rows whose UNCHANGED cells reached the transforms unresolved */
+    uint64_t resolved_rows; /* rows whose UNCHANGED cells were filled before the transforms */
     /* Commit-to-durable latency: the source commit time of every commit not yet flushed, and a
      * histogram (1 ms buckets up to 10 s, then overflow) of every flushed commit's latency. */
     int64_t *pending_commits;

@@ -17,7 +17,7 @@ return {
   changes = true, flush_interval = 100000, flush_max_changes = 100000000,
 }
 LUA
-    "$SLUICE" --log-level warn run --once "$1.lua"
+    "$SLUICE" run --once "$1.lua" 2>"$T/$1.log"
 }
 job a false
 job b true
@@ -38,4 +38,12 @@ expect "change files hold updates of rows with unchanged cells ($upd)" [ "$upd" 
 expect "change rows: unchanged cells carry the previous value, not NULL ($(wc -l < a.jsonl) rows)" \
     bash -c "[ \$(wc -l < a.jsonl) -gt 100 ] && cmp -s a.jsonl b.jsonl"
 if ! cmp -s a.jsonl b.jsonl; then diff a.jsonl b.jsonl | head -4; fi
+# Rows sent whole once are resolved before the transforms; rows never sent whole since the start
+# reach them unresolved (the table state fills those after the transforms): both paths ran.
+line=$(grep -o "rows with unchanged cells: .*" a.log)
+echo "  $line"
+before=$(echo "$line" | grep -oE '[0-9]+ resolved before' | grep -oE '^[0-9]+')
+after=$(echo "$line" | grep -oE '[0-9]+ after' | grep -oE '^[0-9]+')
+expect "both paths ran: resolved before the transforms ($before) and after them ($after)" \
+    bash -c "[ '${before:-0}' -gt 0 ] && [ '${after:-0}' -gt 0 ]"
 finish
