@@ -36,7 +36,7 @@ typedef struct gen_ctx {
     double next_txn_at;
     /* Test hooks. */
     int64_t unchanged_every;
-    int unchanged_values, report;
+    int unchanged_values, report, state_hook;
     int in_commit; /* inside api->commit: durable() must never arrive then */
     int64_t durable_calls, durable_in_commit, heartbeats;
     int64_t txns_before_durable; /* change transactions committed before the first durable() */
@@ -80,6 +80,8 @@ static const sl_option options[] = {
     SL_OPTION("report", SL_OPT_BOOL, 0, "false",
               "test hook: at close, log durable()/heartbeat counts and the longest gap between "
               "calls"),
+    SL_OPTION("state_hook", SL_OPT_BOOL, 0, "false",
+              "test hook: after each commit, set the source state to that commit's position"),
     SL_OPTIONS_END,
 };
 
@@ -129,6 +131,7 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
     }
     c->unchanged_values = api->opt_bool(h, "unchanged_values", 0);
     c->report = api->opt_bool(h, "report", 0);
+    c->state_hook = api->opt_bool(h, "state_hook", 0);
     const char *fail = api->opt_string(h, "fail");
     if (c->ntables < 1 || c->ntables > MAX_TABLES || c->rows < 0 || c->per_txn < 1 ||
         c->batch_rows < 1 || c->change_table < 0 || c->change_table > c->ntables) {
@@ -358,6 +361,13 @@ static sl_status commit(gen_ctx *c, const char *pos, size_t n, int64_t when)
     c->in_commit = 1;
     sl_status st = c->api->commit(c->h, pos, n, when);
     c->in_commit = 0;
+    if (st == SL_OK && c->state_hook && SL_API_HAS(c->api, state_set) && c->api->state_set) {
+        /* The state now belongs to this position: a manifest must carry the two together. */
+        char v[80];
+        snprintf(v, sizeof v, "%.*s", (int)n, pos);
+        if (c->api->state_set(c->h, v) != 0)
+            return SL_ERROR;
+    }
     return st;
 }
 
