@@ -39,6 +39,13 @@ int sl_type_from_name(const char *s, sl_type *out)
     return -1;
 }
 
+static void mem_add(sl_batch *b, long long delta)
+{
+    b->mem = (size_t)((long long)b->mem + delta);
+    if (b->acct)
+        atomic_fetch_add_explicit(b->acct, delta, memory_order_relaxed);
+}
+
 sl_batch *sl_batch_new(const sl_schema *schema)
 {
     sl_batch *b = calloc(1, sizeof *b);
@@ -50,13 +57,25 @@ sl_batch *sl_batch_new(const sl_schema *schema)
         free(b);
         return NULL;
     }
+    b->mem = sizeof *b + (schema->ncols ? schema->ncols : 1) * sizeof *b->cols;
     return b;
+}
+
+void sl_batch_account(sl_batch *b, atomic_llong *acct)
+{
+    if (b->acct)
+        atomic_fetch_sub_explicit(b->acct, (long long)b->mem, memory_order_relaxed);
+    b->acct = acct;
+    if (acct)
+        atomic_fetch_add_explicit(acct, (long long)b->mem, memory_order_relaxed);
 }
 
 void sl_batch_free(sl_batch *b)
 {
     if (!b)
         return;
+    if (b->acct)
+        atomic_fetch_sub_explicit(b->acct, (long long)b->mem, memory_order_relaxed);
     for (uint32_t c = 0; c < b->schema->ncols; c++) {
         free(b->cols[c].flags);
         free(b->cols[c].i64);
@@ -81,6 +100,15 @@ void sl_batch_clear(sl_batch *b)
     }
 }
 
+/* Bytes one row takes in the column arrays. */
+static size_t row_bytes(const sl_schema *s)
+{
+    size_t n = 1;
+    for (uint32_t c = 0; c < s->ncols; c++)
+        n += 1 + 8 + (s->cols[c].type == SL_T_TIMESTAMPOFF ? 4 : 0);
+    return n;
+}
+
 static int grow(sl_batch *b)
 {
     size_t ncap = b->cap ? b->cap * 2 : 256;
@@ -88,6 +116,8 @@ static int grow(sl_batch *b)
     if (!ops)
         return -1;
     b->ops = ops;
+    /* Counted before the columns grow: a failure half way leaves some grown, none shrunk. */
+    mem_add(b, (long long)((ncap - b->cap) * row_bytes(b->schema)));
     for (uint32_t c = 0; c < b->schema->ncols; c++) {
         sl_col *col = &b->cols[c];
         sl_type t = b->schema->cols[c].type;
@@ -193,6 +223,7 @@ int sl_batch_set_bytes(sl_batch *b, uint32_t col, const void *p, size_t len)
             return -1;
         }
         c->data = d;
+        mem_add(b, (long long)(ncap - c->dcap));
         c->dcap = ncap;
     }
     if (len)

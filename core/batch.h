@@ -5,6 +5,7 @@
 #include "value.h"
 
 #include <sluice/plugin.h>
+#include <stdatomic.h>
 
 typedef struct sl_col {
     uint8_t *flags;
@@ -22,6 +23,8 @@ struct sl_batch {
     uint8_t *ops;
     sl_col *cols;
     int oom;
+    size_t mem;         /* bytes this batch holds */
+    atomic_llong *acct; /* the tenant counter mem is added to, or NULL */
 };
 
 int sl_type_is_var(sl_type t);
@@ -30,6 +33,8 @@ const char *sl_type_name(sl_type t);
 int sl_type_from_name(const char *s, sl_type *out);
 
 sl_batch *sl_batch_new(const sl_schema *schema);
+/* Count the batch's memory (now and as it grows or is freed) in *acct. */
+void sl_batch_account(sl_batch *b, atomic_llong *acct);
 void sl_batch_free(sl_batch *b);
 void sl_batch_clear(sl_batch *b);
 int64_t sl_batch_row_begin(sl_batch *b, sl_op op);

@@ -109,6 +109,7 @@ static int append_change(sl_run *r, sl_run_table *rt, const sl_batch *b, size_t 
         ch->rows = sl_batch_new(ch->schema);
         if (!ch->rows)
             return -1;
+        sl_batch_account(ch->rows, &r->mem_engine);
         ch->base = base;
         ch->committed = 0;
     }
@@ -116,16 +117,28 @@ static int append_change(sl_run *r, sl_run_table *rt, const sl_batch *b, size_t 
     sl_op op = (sl_op)b->ops[row];
     if (sl_batch_row_begin(ch->rows, op) < 0)
         return -1;
+    /* Without transforms the row is not resolved yet: its UNCHANGED cells are the stored row's,
+     * which the change was just applied to. */
+    sl_value stack[64], *stored = NULL;
+    int have_stored = -1;
     for (uint32_t c = 0; c < base->ncols && c < b->schema->ncols; c++) {
         int bc = sl_schema_find_col(b->schema, base->cols[c].name);
         if (bc < 0)
             continue;
         sl_value v;
         sl_batch_get(b, row, (uint32_t)bc, &v);
+        if (v.flag == SL_CELL_UNCHANGED && have_stored < 0) {
+            have_stored = 0;
+            stored = base->ncols <= 64 ? stack : calloc(base->ncols, sizeof *stored);
+            if (stored && sl_schema_equal(base, b->schema))
+                have_stored = sl_table_lookup(rt->t, b, row, stored);
+        }
         if (v.flag == SL_CELL_UNCHANGED)
-            v.flag = SL_CELL_NULL; /* unchanged TOAST: the change file records it as NULL */
+            v = have_stored > 0 ? stored[c] : (sl_value){.flag = SL_CELL_NULL};
         sl_batch_set_value(ch->rows, c, &v);
     }
+    if (stored != stack)
+        free(stored);
     const char *on = opname[op <= SL_OP_TRUNCATE ? op : 1];
     sl_batch_set_bytes(ch->rows, base->ncols, on, strlen(on));
     return ch->rows->oom ? -1 : 0;
@@ -192,6 +205,7 @@ void sl_run_table_drop(sl_run *r, const char *ns, const char *name)
         sl_log(SL_LOG_INFO, r->d->tenant, NULL,
                "table %s%s%s is no longer selected: it leaves the manifest (its last file stays)",
                ns, *ns ? "." : "", name);
+        sl_flush_detach_table(r, rt->t);
         run_table_free(rt);
         memmove(rt, rt + 1, (r->ntables - k - 1) * sizeof *rt);
         r->ntables--;
@@ -243,19 +257,194 @@ static int apply_batch(sl_run *r, const sl_batch *b)
     }
     r->changes_since_flush += b->nrows;
     r->rows_in += b->nrows;
-    if (r->memory_limit > 0) {
-        size_t total = 0;
-        for (size_t i = 0; i < r->ntables; i++)
-            total += r->tables[i].t->bytes;
-        if ((int64_t)total > r->memory_limit) {
-            sl_run_fail(r,
-                        "table state needs %zu MiB, above memory_limit_mb = %lld; raise the limit "
-                        "or select fewer tables",
-                        total >> 20, (long long)(r->memory_limit >> 20));
-            return -1;
+    sl_run_mem_tables(r);
+    return 0;
+}
+
+/* ---- memory per tenant ---- */
+
+void sl_run_mem_tables(sl_run *r)
+{
+    long long m = (long long)(r->ntables * sizeof *r->tables);
+    for (size_t i = 0; i < r->ntables; i++)
+        m += (long long)sl_table_mem(r->tables[i].t);
+    for (size_t i = 0; i < r->npre; i++)
+        m += (long long)sl_table_mem(r->pre[i]);
+    atomic_store(&r->mem_tables, m);
+}
+
+int64_t sl_run_mem(sl_run *r)
+{
+    return atomic_load(&r->mem_tables) + atomic_load(&r->mem_plugins) +
+           atomic_load(&r->mem_engine) + atomic_load(&r->mem_flush);
+}
+
+static void mem_fail(sl_run *r, int64_t use)
+{
+    const double mib = 1 << 20;
+    sl_run_fail(
+        r,
+        "tenant %s uses %.1f MiB, above memory_limit_mb = %lld (table state %.1f MiB, "
+        "plugins %.1f MiB, change logs %.1f MiB, flush %.1f MiB) and a flush cannot free "
+        "enough; raise memory_limit_mb or select fewer tables",
+        r->d->tenant, (double)use / mib, (long long)(r->memory_limit >> 20),
+        (double)atomic_load(&r->mem_tables) / mib, (double)atomic_load(&r->mem_plugins) / mib,
+        (double)atomic_load(&r->mem_engine) / mib, (double)atomic_load(&r->mem_flush) / mib);
+}
+
+/* Between polls. 0: under the budget; 1: over it, hold the source while a flush frees memory
+ * (copy-on-write copies, change logs, encoder buffers); -1: a flush cannot help (the job fails). */
+static int mem_check(sl_run *r)
+{
+    if (r->memory_limit <= 0)
+        return 0;
+    int64_t use = sl_run_mem(r);
+    if (use <= r->memory_limit) {
+        r->mem_flushed = 0;
+        return 0;
+    }
+    if (r->inflight)
+        return 1;
+    if (!r->mem_flushed && !r->txn_open && r->commits_since_flush > 0) {
+        r->mem_flushed = 1;
+        return sl_flush_start(r, 0) < 0 ? -1 : 1;
+    }
+    mem_fail(r, use);
+    return -1;
+}
+
+/* Inside a source call (emit): nothing can be flushed mid-transaction, but a finished flush's
+ * snapshots can be released at once. */
+static int mem_check_emit(sl_run *r)
+{
+    if (r->memory_limit <= 0 || sl_run_mem(r) <= r->memory_limit)
+        return 0;
+    sl_flush_detach_table(r, NULL);
+    int64_t use = sl_run_mem(r);
+    if (use <= r->memory_limit)
+        return 0;
+    mem_fail(r, use);
+    return -1;
+}
+
+/* ---- resolving UNCHANGED cells before transforms ---- */
+
+static int has_unchanged(const sl_batch *b)
+{
+    for (uint32_t c = 0; c < b->schema->ncols; c++)
+        if (memchr(b->cols[c].flags, SL_CELL_UNCHANGED, b->nrows))
+            return 1;
+    return 0;
+}
+
+/* The pre-transform image of a source table (jobs with transforms only), or NULL. */
+static sl_table *pre_find(sl_run *r, const sl_schema *s)
+{
+    for (size_t i = 0; i < r->npre; i++)
+        if (strcmp(r->pre[i]->ns, s->ns) == 0 && strcmp(r->pre[i]->name, s->name) == 0)
+            return r->pre[i];
+    return NULL;
+}
+
+static sl_table *pre_add(sl_run *r, const sl_schema *s)
+{
+    sl_table **np = realloc(r->pre, (r->npre + 1) * sizeof *np);
+    if (!np)
+        return NULL;
+    r->pre = np;
+    sl_table *t = sl_table_new(s->ns, s->name, s);
+    if (t)
+        r->pre[r->npre++] = t;
+    return t;
+}
+
+/* Returns b with its UNCHANGED cells filled from the table's pre-transform image (b itself when
+ * it has none), keeping the image up to date. The image of a table starts with the first
+ * UNCHANGED cell its source sends (a source that never sends one costs nothing) and holds only
+ * rows whose every cell is known: a row it cannot resolve keeps its UNCHANGED cells (the table
+ * state fills them after the transforms, as for a transform that passes cells through) and stays
+ * out of the image until the source sends it whole. Row by row, so a row sees the rows before it
+ * in the batch; a key change's INSERT takes them from the row its DELETE removed. */
+static const sl_batch *resolve(sl_run *r, const sl_batch *b)
+{
+    int any = has_unchanged(b);
+    sl_table *pt = pre_find(r, b->schema);
+    if (!pt && !any)
+        return b;
+    if (!pt && !(pt = pre_add(r, b->schema))) {
+        sl_run_fail(r, "out of memory creating a table image");
+        return NULL;
+    }
+    char msg[256];
+    if (any && (!r->resolved || r->resolved->schema != b->schema)) {
+        sl_batch_free(r->resolved);
+        r->resolved = sl_batch_new(b->schema);
+        if (!r->resolved) {
+            sl_run_fail(r, "out of memory resolving unchanged cells");
+            return NULL;
+        }
+        sl_batch_account(r->resolved, &r->mem_engine);
+    }
+    sl_batch *out = any ? r->resolved : NULL;
+    if (out)
+        sl_batch_clear(out);
+    uint32_t nc = b->schema->ncols;
+    sl_value stack[64];
+    sl_value *vals = nc <= 64 ? stack : calloc(nc, sizeof *vals);
+    if (!vals) {
+        sl_run_fail(r, "out of memory resolving unchanged cells");
+        return NULL;
+    }
+    const sl_batch *res = out ? out : b;
+    int deleted_known = 0; /* the previous row was a DELETE of a row the image holds */
+    for (size_t i = 0; i < b->nrows; i++) {
+        sl_op op = (sl_op)b->ops[i];
+        int unch = 0;
+        for (uint32_t c = 0; c < nc && !unch; c++)
+            unch = b->cols[c].flags[i] == SL_CELL_UNCHANGED;
+        int known = !unch || op == SL_OP_DELETE || op == SL_OP_TRUNCATE;
+        if (!known && pt->schema->nkeys)
+            known = sl_table_lookup(pt, b, i, vals) || (op == SL_OP_INSERT && deleted_known);
+        int was_deleted_known = op == SL_OP_DELETE && sl_table_lookup(pt, b, i, vals);
+        /* A row the image cannot complete stays out of it: a stale or NULL cell there would
+         * later "resolve" another update wrongly. */
+        if (known && sl_table_apply(pt, b, i, msg, sizeof msg) != 0) {
+            sl_run_fail(r, "%s", msg);
+            res = NULL;
+            break;
+        }
+        deleted_known = was_deleted_known;
+        if (!out)
+            continue;
+        int stored = unch && known && sl_table_lookup(pt, b, i, vals);
+        r->resolved_rows += stored != 0;
+        if (unch && !stored && !r->unresolved++)
+            sl_log(SL_LOG_WARN, r->d->tenant, NULL,
+                   "table %s: an unchanged cell reached the transforms unresolved (its row was "
+                   "not seen whole since the job started); the table state fills it after "
+                   "them (counted in sluice_job_unresolved_rows_total)",
+                   b->schema->name);
+        if (sl_batch_row_begin(out, op) < 0) {
+            sl_run_fail(r, "out of memory resolving unchanged cells");
+            res = NULL;
+            break;
+        }
+        for (uint32_t c = 0; c < nc; c++) {
+            sl_value v;
+            sl_batch_get(b, i, c, &v);
+            if (v.flag == SL_CELL_UNCHANGED && stored)
+                v = vals[c];
+            sl_batch_set_value(out, c, &v);
+        }
+        if (out->oom) {
+            sl_run_fail(r, "out of memory resolving unchanged cells");
+            res = NULL;
+            break;
         }
     }
-    return 0;
+    if (vals != stack)
+        free(vals);
+    return res;
 }
 
 sl_status sl_run_on_emit(sl_run *r, sl_batch *b)
@@ -269,7 +458,13 @@ sl_status sl_run_on_emit(sl_run *r, sl_batch *b)
     r->txn_open = 1;
     if (b->nrows)
         r->txn_rows = 1;
-    const sl_batch *cur = b;
+    /* Transforms see whole rows: UNCHANGED cells are filled first. Without transforms the table
+     * state resolves them itself as it applies the row (table.c). */
+    const sl_batch *cur = r->ntransforms ? resolve(r, b) : b;
+    if (!cur) {
+        sl_batch_clear(b);
+        return SL_ERROR;
+    }
     for (size_t i = 0; i < r->ntransforms && cur; i++) {
         sl_host *th = &r->transforms[i];
         const sl_batch *out = NULL;
@@ -282,6 +477,10 @@ sl_status sl_run_on_emit(sl_run *r, sl_batch *b)
     }
     int rc = cur ? apply_batch(r, cur) : 0;
     sl_batch_clear(b);
+    if (rc == 0 && r->ntransforms)
+        sl_run_mem_tables(r); /* the pre-transform images grew even when a transform dropped b */
+    if (rc == 0 && mem_check_emit(r) != 0)
+        rc = -1;
     return rc == 0 ? SL_OK : SL_ERROR;
 }
 
@@ -373,7 +572,7 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
         r->pending_commits[r->npending++] = r->pos_commit_us;
     /* Only data waits for a flush; a commit that only moved the position is no lag. */
     if (r->npending == 1)
-        atomic_store(&r->job->unflushed_us, r->pending_commits[0]);
+        sl_run_publish_unflushed(r);
     /* Stamp the change rows of this transaction. */
     for (size_t i = 0; i < r->ntables; i++) {
         sl_change_log *ch = &r->tables[i].ch;
@@ -388,8 +587,7 @@ sl_status sl_run_on_commit(sl_run *r, const void *pos, size_t len, int64_t commi
         }
         ch->committed = ch->rows->nrows;
     }
-    if (sl_flush_due(r) && sl_flush(r, 0) != 0)
-        return SL_ERROR;
+    /* No flush here: the job thread hands flushes off between polls (engine loop). */
     return SL_OK;
 }
 
@@ -474,6 +672,8 @@ static void notifiers_stop(sl_run *r, int drain_ms)
 
 static void run_free(sl_run *r)
 {
+    /* The flush thread first: it may still read table snapshots and use the sink. */
+    sl_flusher_stop(r);
     notifiers_stop(r, 0);
     for (size_t i = 0; i < r->nnotifiers; i++)
         host_destroy(&r->notifiers[i]);
@@ -492,6 +692,10 @@ static void run_free(sl_run *r)
     for (size_t i = 0; i < r->ntables; i++)
         run_table_free(&r->tables[i]);
     free(r->tables);
+    for (size_t i = 0; i < r->npre; i++)
+        sl_table_free(r->pre[i]);
+    free(r->pre);
+    sl_batch_free(r->resolved);
     free(r->pos);
     free(r->durable);
     free(r->pending_commits);
@@ -514,6 +718,16 @@ static double lat_quantile(const sl_run *r, double q)
             return i == 10000 ? (double)r->lat_max / 1e6 : (double)(i + 1) / 1000.0;
     }
     return (double)r->lat_max / 1e6;
+}
+
+void sl_run_publish_unflushed(sl_run *r)
+{
+    /* The running flush holds the older commits (pending_commits moved to it at the hand-off);
+     * they stay lag until its manifest is durable. */
+    int64_t oldest = r->inflight && r->inflight->ncommits ? r->inflight->commits[0]
+                     : r->npending                        ? r->pending_commits[0]
+                                                          : 0;
+    atomic_store(&r->job->unflushed_us, oldest);
 }
 
 static void publish_metrics(sl_run *r)
@@ -540,7 +754,22 @@ static void publish_metrics(sl_run *r)
                   lat_quantile(r, 0.99));
     sl_buf_printf(&b, "sluice_job_commit_to_durable_max_seconds{tenant=\"%s\"} %.3f\n", t,
                   (double)r->lat_max / 1e6);
-    atomic_store(&job->unflushed_us, r->npending ? r->pending_commits[0] : 0);
+    /* The lag itself is computed when the metrics are read (sl_job_metrics). */
+    sl_run_publish_unflushed(r);
+    sl_buf_printf(&b, "sluice_job_memory_bytes{tenant=\"%s\"} %lld\n", t, (long long)sl_run_mem(r));
+    sl_buf_printf(&b, "sluice_job_memory_limit_bytes{tenant=\"%s\"} %lld\n", t,
+                  (long long)r->memory_limit);
+    sl_buf_printf(&b, "sluice_job_flush_running{tenant=\"%s\"} %d\n", t, r->inflight != NULL);
+    sl_buf_printf(&b, "sluice_job_polls_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->polls);
+    sl_buf_printf(&b, "sluice_job_polls_during_flush_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->polls_during_flush);
+    sl_buf_printf(&b, "sluice_job_heartbeats_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->heartbeats);
+    sl_buf_printf(&b, "sluice_job_unresolved_rows_total{tenant=\"%s\"} %llu\n", t,
+                  (unsigned long long)r->unresolved);
+    sl_buf_printf(&b, "sluice_job_source_held_seconds_total{tenant=\"%s\"} %.3f\n", t,
+                  (double)r->held_us / 1e6);
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
         const char *tn = rt->t->name;
@@ -555,11 +784,13 @@ static void publish_metrics(sl_run *r)
                       t, tn, (double)rt->last_latency_us / 1e6);
     }
     sl_host *hosts[] = {&r->source, &r->sink};
+    pthread_mutex_lock(&job->mu); /* the sink's metrics change on the flush thread */
     for (size_t k = 0; k < 2; k++)
         for (size_t i = 0; i < hosts[k]->nmetrics; i++)
             sl_buf_printf(&b, "sluice_plugin_%s{tenant=\"%s\",plugin=\"%s\"} %.17g\n",
                           hosts[k]->metrics[i].name, t, hosts[k]->label,
                           hosts[k]->metrics[i].value);
+    pthread_mutex_unlock(&job->mu);
     if (b.oom) {
         sl_buf_free(&b);
         return;
@@ -599,6 +830,26 @@ static int parse_tz(const char *s, int *minutes)
 }
 
 /* One attempt. Returns 0 when the job finished cleanly (stop requested or --once done). */
+/* A stop inside a source transaction (an initial snapshot copy, a large transaction delivered
+ * over many polls): a source that reports idle has given it up, and none is waited for longer
+ * than a second (also while the source is held for backpressure). Nothing of it was committed,
+ * so nothing of it may be flushed; the source delivers it again at the next start. 1 = abandon
+ * it now. */
+static int stop_abandons(sl_run *r, sl_status st, int64_t *stop_seen)
+{
+    if (!atomic_load(&r->job->stop) || !r->txn_open)
+        return 0;
+    int64_t now = sl_mono_us();
+    if (!*stop_seen)
+        *stop_seen = now;
+    if (st != SL_AGAIN && st != SL_EOF && now - *stop_seen <= 1000000)
+        return 0;
+    sl_log(SL_LOG_INFO, r->d->tenant, NULL,
+           "stopping inside an open source transaction: it is abandoned (not flushed) and read "
+           "again at the next start");
+    return 1;
+}
+
 static int run_attempt(sl_job *job, char *err, size_t errlen)
 {
     const sl_jobdesc *d = job->desc;
@@ -655,57 +906,93 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
     }
     if (sl_recover(&r) != 0)
         goto out;
+    sl_run_mem_tables(&r);
     if (notifiers_start(&r) != 0)
+        goto out;
+    /* From here on the sink is used only by the flush thread. */
+    if (sl_flusher_start(&r) != 0)
         goto out;
     if (host_create(&r, &r.source, &d->source) != 0)
         goto out;
     sl_open_args oa = {.resume_pos = r.pos, .resume_len = r.pos_len, .once = job->once};
     if (r.source.entry->desc.open) {
-        if (r.source.entry->desc.open(r.source.ctx, &oa) != 0) {
+        r.in_source = 1;
+        int orc = r.source.entry->desc.open(r.source.ctx, &oa);
+        r.in_source = 0;
+        if (orc != 0) {
             sl_run_fail(&r, "%s: %s", r.source.label, host_err(&r.source, "open failed"));
             goto out;
         }
         r.source.opened = 1;
     }
     r.last_flush_mono = r.last_manifest_mono = sl_mono_us();
-    int64_t last_metrics = 0, stop_seen = 0;
+    const sl_source_ops *src = r.source.entry->desc.source;
+    /* Changes applied while one flush runs, beyond which the source is held until it ends. */
+    uint64_t pending_budget = (uint64_t)r.flush_max_changes * 4;
+    int64_t last_metrics = 0, last_beat = 0, stop_seen = 0;
     int abandoned = 0;
     for (;;) {
+        /* A flush the flush thread finished: bookkeeping and durable(), between polls. */
+        if (sl_flush_poll(&r, 0) < 0)
+            goto out;
         if (atomic_load(&job->stop) && !r.txn_open)
             break;
-        sl_status st = r.source.entry->desc.source->poll(r.source.ctx, 200);
-        if (r.failed)
+        int mem = mem_check(&r);
+        if (mem < 0)
             goto out;
-        if (atomic_load(&job->stop) && r.txn_open) {
-            /* A stop inside a source transaction (an initial snapshot copy, a large transaction
-             * delivered over many polls): a source that reports idle has given it up, and none
-             * is waited for longer than a second. Nothing of it was committed, so nothing of it
-             * may be flushed; the source delivers it again at the next start. */
+        if (mem > 0 || (r.inflight && r.changes_since_flush >= pending_budget)) {
+            /* Backpressure: the source is not polled until the flush ends; it only keeps its
+             * connection alive, at least once a second. */
             int64_t now = sl_mono_us();
-            if (!stop_seen)
-                stop_seen = now;
-            if (st == SL_AGAIN || st == SL_EOF || now - stop_seen > 1000000) {
-                sl_log(SL_LOG_INFO, d->tenant, NULL,
-                       "stopping inside an open source transaction: it is abandoned (not flushed) "
-                       "and read again at the next start");
+            if (src->heartbeat && now - last_beat >= 1000000) {
+                r.in_source = 1;
+                sl_status hb = src->heartbeat(r.source.ctx);
+                r.in_source = 0;
+                r.heartbeats++;
+                last_beat = now;
+                if (hb == SL_ERROR || r.failed) {
+                    sl_run_fail(&r, "%s: %s", r.source.label, host_err(&r.source, "failed"));
+                    goto out;
+                }
+            }
+            int64_t wait = 1000000 - (sl_mono_us() - last_beat);
+            if (!src->heartbeat || wait > 200000 || wait < 1000)
+                wait = 200000;
+            if (sl_flush_poll(&r, wait) < 0)
+                goto out;
+            r.held_us += sl_mono_us() - now;
+            if (stop_abandons(&r, SL_OK, &stop_seen)) {
                 abandoned = 1;
                 break;
             }
-        }
-        if (st == SL_EOF) {
-            if (r.txn_open) {
-                sl_run_fail(&r, "%s: finished inside an open transaction (no commit)",
-                            r.source.label);
+        } else {
+            if (r.inflight)
+                r.polls_during_flush++;
+            r.polls++;
+            r.in_source = 1;
+            sl_status st = src->poll(r.source.ctx, r.inflight ? 50 : 200);
+            r.in_source = 0;
+            if (r.failed)
+                goto out;
+            if (stop_abandons(&r, st, &stop_seen)) {
+                abandoned = 1;
+                break;
+            }
+            if (st == SL_EOF) {
+                if (r.txn_open) {
+                    sl_run_fail(&r, "%s: finished inside an open transaction (no commit)",
+                                r.source.label);
+                    goto out;
+                }
+                break;
+            }
+            if (st == SL_RETRY || st == SL_ERROR) {
+                sl_run_fail(&r, "%s: %s", r.source.label, host_err(&r.source, "failed"));
                 goto out;
             }
-            break;
+            if (!r.txn_open && !r.inflight && sl_flush_due(&r) && sl_flush_start(&r, 0) < 0)
+                goto out;
         }
-        if (st == SL_RETRY || st == SL_ERROR) {
-            sl_run_fail(&r, "%s: %s", r.source.label, host_err(&r.source, "failed"));
-            goto out;
-        }
-        if (!r.txn_open && sl_flush_due(&r) && sl_flush(&r, 0) != 0)
-            goto out;
         int64_t now = sl_mono_us();
         if (now - last_metrics > 500000) {
             publish_metrics(&r);
@@ -715,8 +1002,15 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
     /* Clean end: the final flush makes everything durable (up to the last commit: an abandoned
      * transaction's rows are already in the table state, so no flush at all then), and the
      * notifiers hear of it. */
-    if (!abandoned && sl_flush(&r, 1) != 0)
+    if (abandoned) {
+        /* A flush handed off before the transaction began holds only committed data (its
+         * snapshots predate the transaction's rows): it is let finish and made durable. */
+        while (r.inflight)
+            if (sl_flush_poll(&r, 1000000) < 0)
+                goto out;
+    } else if (sl_flush(&r, 1) != 0) {
         goto out;
+    }
     notifiers_stop(&r, job->once ? 30000 : 2000);
     publish_metrics(&r);
     if (r.lat_n)
@@ -724,6 +1018,10 @@ static int run_attempt(sl_job *job, char *err, size_t errlen)
                "commit-to-durable latency over %llu commits: p50 %.3fs, p99 %.3fs, max %.3fs",
                (unsigned long long)r.lat_n, lat_quantile(&r, 0.5), lat_quantile(&r, 0.99),
                (double)r.lat_max / 1e6);
+    if (r.resolved_rows || r.unresolved)
+        sl_log(SL_LOG_INFO, d->tenant, NULL,
+               "rows with unchanged cells: %llu resolved before the transforms, %llu after them",
+               (unsigned long long)r.resolved_rows, (unsigned long long)r.unresolved);
     rc = 0;
 out:
     if (rc != 0)

@@ -10,6 +10,7 @@
 #include "qvd/qvd.h"
 #include "valtext.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static const sl_sink_ops *sink_ops(sl_run *r)
     return r->sink.entry->desc.sink;
 }
 
-static int get_object(sl_run *r, const char *key, sl_buf *b, int *found, char *version);
+static int get_object_quiet(sl_run *r, const char *key, sl_buf *b, int *found, char *version);
 
 /* The source names the namespace its unqualified table names mean ("public", "dbo", the MySQL
  * database): the core knows no source's conventions. */
@@ -91,6 +92,18 @@ static int put_out(void *ud, const void *p, size_t len)
 
 typedef int (*producer_fn)(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errlen);
 
+/* A failure on the flush thread: kept apart from r->err, which the job thread owns meanwhile. */
+__attribute__((format(printf, 2, 3))) static void flush_fail(sl_run *r, const char *fmt, ...)
+{
+    if (r->ffailed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->ferr, sizeof r->ferr, fmt, ap);
+    va_end(ap);
+    r->ffailed = 1;
+}
+
 /* Run producer into a new object; retries the whole object on SL_RETRY with backoff. */
 static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn prod, void *arg,
                       uint64_t *bytes, uint64_t *hash)
@@ -106,7 +119,7 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
             if (prod(r, arg, &pc, perr, sizeof perr) != 0) {
                 sink_ops(r)->put_abort(r->sink.ctx, pc.put);
                 if (pc.st == SL_OK) {
-                    sl_run_fail(r, "encoding %s: %s", key, perr[0] ? perr : "failed");
+                    flush_fail(r, "encoding %s: %s", key, perr[0] ? perr : "failed");
                     return -1;
                 }
                 st = pc.st;
@@ -124,7 +137,7 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
         }
         const char *why = r->sink.err[0] ? r->sink.err : "write failed";
         if (st != SL_RETRY || attempt >= 5 || atomic_load(&r->job->stop)) {
-            sl_run_fail(r, "%s: writing %s: %s", r->sink.label, key, why);
+            flush_fail(r, "%s: writing %s: %s", r->sink.label, key, why);
             return -1;
         }
         sl_log(SL_LOG_WARN, r->d->tenant, r->sink.label, "writing %s: %s; retry %d in %.1fs", key,
@@ -137,8 +150,10 @@ static int put_object(sl_run *r, const char *key, const char *ctype, producer_fn
 
 /* The manifest, written conditionally (fencing): only over the version this attempt read or
  * wrote last, or only if none exists. SL_CONFLICT means another process wrote this sink
- * location since: the job stops (r->fatal) and never overwrites it. */
-static int put_manifest(sl_run *r, const sl_buf *m)
+ * location since: the job stops (r->fatal) and never overwrites it. Flush thread: the outcome
+ * (new version, fatal) goes into fj and flush_finish applies it on the job thread; r's fencing
+ * fields change only there, never while a flush runs. */
+static int put_manifest(sl_run *r, sl_flush_job *fj, const sl_buf *m)
 {
     const sl_sink_ops *ops = sink_ops(r);
     int64_t backoff = 500000;
@@ -171,7 +186,7 @@ static int put_manifest(sl_run *r, const sl_buf *m)
              * time it was built, so another writer's never is). */
             sl_buf cur = {0};
             int found = 0;
-            if (get_object(r, MANIFEST_KEY, &cur, &found, version) == 0 && found) {
+            if (get_object_quiet(r, MANIFEST_KEY, &cur, &found, version) == 0 && found) {
                 if (cur.len == m->len && memcmp(cur.p, m->p, m->len) == 0) {
                     st = SL_OK;
                 } else {
@@ -184,30 +199,29 @@ static int put_manifest(sl_run *r, const sl_buf *m)
             sl_buf_free(&cur);
         }
         if (st == SL_OK) {
-            snprintf(r->manifest_version, sizeof r->manifest_version, "%s", version);
-            r->manifest_found = 1;
+            snprintf(fj->manifest_version, sizeof fj->manifest_version, "%s", version);
             return 0;
         }
         if (st == SL_CONFLICT && late) {
             /* Built before this attempt started: a late write of the process this one replaces
              * (killed with its PUT in flight). Recover from it again. */
-            sl_run_fail(r,
-                        "%s: %s was replaced by a write older than this job's start (a late write "
-                        "of its previous run?): recovering from it again",
-                        r->sink.label, MANIFEST_KEY);
+            flush_fail(r,
+                       "%s: %s was replaced by a write older than this job's start (a late write "
+                       "of its previous run?): recovering from it again",
+                       r->sink.label, MANIFEST_KEY);
             return -1;
         }
         if (st == SL_CONFLICT) {
-            r->fatal = 1;
-            sl_run_fail(r,
-                        "%s: %s was changed by another process since this job read or wrote it "
-                        "(%s): stopping without overwriting it; two jobs must not share one "
-                        "sink location",
-                        r->sink.label, MANIFEST_KEY, why);
+            fj->fatal = 1;
+            flush_fail(r,
+                       "%s: %s was changed by another process since this job read or wrote it "
+                       "(%s): stopping without overwriting it; two jobs must not share one "
+                       "sink location",
+                       r->sink.label, MANIFEST_KEY, why);
             return -1;
         }
         if (st != SL_RETRY || attempt >= 5 || atomic_load(&r->job->stop)) {
-            sl_run_fail(r, "%s: writing %s: %s", r->sink.label, MANIFEST_KEY, why);
+            flush_fail(r, "%s: writing %s: %s", r->sink.label, MANIFEST_KEY, why);
             return -1;
         }
         sl_log(SL_LOG_WARN, r->d->tenant, r->sink.label, "writing %s: %s; retry %d in %.1fs",
@@ -378,11 +392,15 @@ static int produce_qvd(sl_run *r, void *arg, put_ctx *pc, char *err, size_t errl
     int rc = each_row(rs, qvd_row, &o, &oom);
     if (oom)
         snprintf(err, errlen, "out of memory");
+    /* The encoder's symbols and row indices are the flush's big buffer: count them while held. */
+    long long wmem = (long long)sl_qvd_writer_mem(o.w);
+    atomic_fetch_add(&r->mem_flush, wmem);
     if (rc == 0 && sl_qvd_writer_finish(o.w, put_out, pc) != 0) {
         snprintf(err, errlen, "%s", sl_qvd_writer_error(o.w));
         rc = -1;
     }
     sl_qvd_writer_free(o.w);
+    atomic_fetch_sub(&r->mem_flush, wmem);
     return rc;
 }
 
@@ -486,51 +504,51 @@ static void manifest_state(sl_run *r, sl_buf *m)
         sl_buf_printf(m, "\n  }");
 }
 
-/* Tells the notifiers what this flush made durable: the tables whose files it wrote. Called
- * before the tables are marked clean. */
-static void notify_flush(sl_run *r, uint64_t seq, int64_t now)
+/* Tells the notifiers what this flush made durable: the tables whose files it wrote. Job
+ * thread, when the flush is finished. */
+static void notify_flush(sl_run *r, const sl_flush_job *fj)
 {
     if (!r->nnotifiers)
         return;
     size_t n = 0;
-    for (size_t i = 0; i < r->ntables; i++)
-        n += r->tables[i].t->dirty != 0;
+    for (size_t i = 0; i < fj->ntables; i++)
+        n += fj->tables[i].changed != 0;
     if (n == 0)
         return; /* only the position moved: nothing for Qlik to reload */
     sl_flush_table *ft = calloc(n, sizeof *ft);
     if (!ft) {
         sl_log(SL_LOG_ERROR, r->d->tenant, NULL, "out of memory: flush %llu not notified",
-               (unsigned long long)seq);
+               (unsigned long long)fj->seq);
         return;
     }
     n = 0;
-    for (size_t i = 0; i < r->ntables; i++) {
-        const sl_run_table *rt = &r->tables[i];
-        if (rt->t->dirty)
-            ft[n++] = (sl_flush_table){
-                sizeof *ft, rt->t->ns, rt->t->name, rt->key, sl_table_count(rt->t), rt->t->pending};
+    for (size_t i = 0; i < fj->ntables; i++) {
+        const sl_flush_table_job *tj = &fj->tables[i];
+        if (tj->changed)
+            ft[n++] =
+                (sl_flush_table){sizeof *ft, tj->ns, tj->name, tj->key, tj->rows, tj->pending};
     }
     char text[256] = "";
     const sl_source_ops *so = r->source.entry ? r->source.entry->desc.source : NULL;
-    if (so && so->pos_format && so->pos_format(r->pos, r->pos_len, text, sizeof text) >= 0) {
+    if (so && so->pos_format && so->pos_format(fj->pos, fj->pos_len, text, sizeof text) >= 0) {
         /* the source's own form */
-    } else if (r->pos_len < sizeof text && printable(r->pos, r->pos_len)) {
-        memcpy(text, r->pos, r->pos_len);
-        text[r->pos_len] = 0;
+    } else if (fj->pos_len < sizeof text && printable(fj->pos, fj->pos_len)) {
+        memcpy(text, fj->pos, fj->pos_len);
+        text[fj->pos_len] = 0;
     } else {
         sl_buf hx = {0};
-        hex(&hx, r->pos, r->pos_len);
+        hex(&hx, fj->pos, fj->pos_len);
         snprintf(text, sizeof text, "%s", hx.p ? hx.p : "");
         sl_buf_free(&hx);
     }
     sl_flush_info fi = {.size = sizeof fi,
-                        .flush_seq = seq,
-                        .pos = r->pos,
-                        .pos_len = r->pos_len,
+                        .flush_seq = fj->seq,
+                        .pos = fj->pos,
+                        .pos_len = fj->pos_len,
                         .pos_text = text,
-                        .commit_time_us = r->pos_commit_us,
-                        .durable_time_us = now,
-                        .oldest_commit_us = r->npending ? r->pending_commits[0] : 0,
+                        .commit_time_us = fj->pos_commit_us,
+                        .durable_time_us = fj->durable_us,
+                        .oldest_commit_us = fj->ncommits ? fj->commits[0] : 0,
                         .ntables = n,
                         .tables = ft,
                         .table_size = sizeof *ft};
@@ -539,12 +557,12 @@ static void notify_flush(sl_run *r, uint64_t seq, int64_t now)
     free(ft);
 }
 
-static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
+static void manifest_build(sl_run *r, const sl_flush_job *fj, sl_buf *m)
 {
     char when[64], commit[64];
     int64_t now_us = sl_now_us();
     iso_time(when, sizeof when, now_us);
-    iso_time(commit, sizeof commit, r->pos_commit_us);
+    iso_time(commit, sizeof commit, fj->pos_commit_us);
     sl_buf_printf(m, "{\n  \"format\": \"sluice-manifest/1\",\n  \"tenant\": ");
     sl_buf_json_str(m, r->d->tenant, strlen(r->d->tenant));
     char ident[17];
@@ -552,40 +570,41 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
     sl_buf_printf(m,
                   ",\n  \"source\": \"%s\",\n  \"source_identity\": \"%s\",\n  \"flush\": "
                   "%llu,\n  \"position\": \"",
-                  r->source.label, ident, (unsigned long long)r->flush_seq);
-    hex(m, r->pos, r->pos_len);
+                  r->source.label, ident, (unsigned long long)fj->seq);
+    hex(m, fj->pos, fj->pos_len);
     sl_buf_printf(m, "\",\n");
-    if (r->pos_len && printable(r->pos, r->pos_len)) {
+    if (fj->pos_len && printable(fj->pos, fj->pos_len)) {
         sl_buf_printf(m, "  \"position_text\": ");
-        sl_buf_json_str(m, (const char *)r->pos, r->pos_len);
+        sl_buf_json_str(m, (const char *)fj->pos, fj->pos_len);
         sl_buf_printf(m, ",\n");
     }
-    if (r->source.state) {
-        /* The source's own small state (api->state_set), true at this manifest's position. */
+    if (fj->source_state) {
+        /* The source's own small state (api->state_set), as it was at this flush's position
+         * (copied when the flush was handed off: the source may have moved on since). */
         sl_buf_printf(m, "  \"source_state\": ");
-        sl_buf_json_str(m, r->source.state, strlen(r->source.state));
+        sl_buf_json_str(m, fj->source_state, strlen(fj->source_state));
         sl_buf_printf(m, ",\n");
     }
     sl_buf_printf(m,
                   "  \"commit_time\": \"%s\",\n  \"commit_time_us\": %lld,\n  \"written_at\": "
                   "\"%s\",\n  \"written_at_us\": %lld,\n  \"file_format\": \"%s\",\n  "
                   "\"tables\": [",
-                  commit, (long long)r->pos_commit_us, when, (long long)now_us,
+                  commit, (long long)fj->pos_commit_us, when, (long long)now_us,
                   r->csv ? "csv" : "qvd");
-    for (size_t i = 0; i < r->ntables; i++) {
-        const sl_run_table *rt = &r->tables[i];
-        const sl_schema *s = rt->t->schema;
+    for (size_t i = 0; i < fj->ntables; i++) {
+        const sl_flush_table_job *tj = &fj->tables[i];
+        const sl_schema *s = tj->schema;
         sl_buf_printf(m, "%s\n    {\"ns\": ", i ? "," : "");
-        sl_buf_json_str(m, rt->t->ns, strlen(rt->t->ns));
+        sl_buf_json_str(m, tj->ns, strlen(tj->ns));
         sl_buf_printf(m, ", \"name\": ");
-        sl_buf_json_str(m, rt->t->name, strlen(rt->t->name));
+        sl_buf_json_str(m, tj->name, strlen(tj->name));
         sl_buf_printf(m, ", \"key\": ");
-        sl_buf_json_str(m, rt->key ? rt->key : "", rt->key ? strlen(rt->key) : 0);
+        sl_buf_json_str(m, tj->key, strlen(tj->key));
         sl_buf_printf(m,
                       ", \"rows\": %zu, \"flush\": %llu, \"bytes\": %llu, \"fnv64\": "
                       "\"%016llx\",\n     \"columns\": [",
-                      sl_table_count(rt->t), (unsigned long long)rt->file_flush,
-                      (unsigned long long)rt->file_bytes, (unsigned long long)rt->file_hash);
+                      tj->rows, (unsigned long long)tj->file_flush,
+                      (unsigned long long)tj->file_bytes, (unsigned long long)tj->file_hash);
         for (uint32_t c = 0; c < s->ncols; c++) {
             sl_buf_printf(m, "%s{\"name\": ", c ? ", " : "");
             sl_buf_json_str(m, s->cols[c].name, strlen(s->cols[c].name));
@@ -593,22 +612,22 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
                           s->cols[c].key);
         }
         sl_buf_printf(m, "]");
-        if (rt->skip_until) {
+        if (tj->skip_until) {
             /* Still replaying changes this table's file already holds: a restart must keep
              * skipping them (see recover_table). */
             sl_buf_printf(m, ",\n     \"skip_until\": \"");
-            hex(m, rt->skip_until, rt->skip_len);
+            hex(m, tj->skip_until, tj->skip_len);
             sl_buf_printf(m, "\"");
         }
-        if (chkeys && chkeys[i]) {
+        if (tj->chkey) {
             /* next: the number the table's next change file gets (this one's plus one) */
             sl_buf_printf(m, ",\n     \"changes\": {\"next\": %llu, \"key\": ",
-                          (unsigned long long)rt->ch_next + 1);
-            sl_buf_json_str(m, chkeys[i], strlen(chkeys[i]));
-            sl_buf_printf(m, ", \"rows\": %zu}", chrows[i]);
-        } else if (rt->ch_next) {
+                          (unsigned long long)tj->ch_next + 1);
+            sl_buf_json_str(m, tj->chkey, strlen(tj->chkey));
+            sl_buf_printf(m, ", \"rows\": %zu}", tj->chrows);
+        } else if (tj->ch_next) {
             sl_buf_printf(m, ",\n     \"changes\": {\"next\": %llu}",
-                          (unsigned long long)rt->ch_next);
+                          (unsigned long long)tj->ch_next);
         }
         sl_buf_printf(m, "}");
     }
@@ -620,13 +639,13 @@ static void manifest_build(sl_run *r, sl_buf *m, char **chkeys, size_t *chrows)
 /* ---- change files ---- */
 
 /* "_changes/{table}/" for a table whose current-state key is "{table}.qvd" (malloc'd). */
-static char *change_dir(const sl_run_table *rt)
+static char *change_dir(const char *key)
 {
-    const char *dot = strrchr(rt->key, '.');
-    size_t n = dot ? (size_t)(dot - rt->key) : strlen(rt->key);
+    const char *dot = strrchr(key, '.');
+    size_t n = dot ? (size_t)(dot - key) : strlen(key);
     char *d = malloc(n + 11);
     if (d)
-        snprintf(d, n + 11, "_changes/%.*s/", (int)n, rt->key);
+        snprintf(d, n + 11, "_changes/%.*s/", (int)n, key);
     return d;
 }
 
@@ -653,74 +672,84 @@ static sl_status change_scan_cb(void *ud, const char *key, uint64_t size)
     return SL_OK;
 }
 
-/* Lists the table's change files. With next (from the manifest) set, says what an interrupted
- * flush left; without, sets it past the highest file there (a new table, or a manifest from
- * before change-file numbers were kept). 0 / -1 (failed). */
-static int change_files_check(sl_run *r, sl_run_table *rt)
+/* Lists the change files of the table stored under key. With *next (from the manifest) set,
+ * says what an interrupted flush left; without, sets it past the highest file there (a new
+ * table, or a manifest from before change-file numbers were kept). Runs at recovery (job
+ * thread) and in a flush (flush thread: flusher = 1, the failure goes to the flush's result).
+ * 0 / -1 (failed). */
+static int change_files_check(sl_run *r, const char *key, uint64_t *next, int flusher)
 {
-    char *dir = change_dir(rt);
+    char *dir = change_dir(key);
     if (!dir) {
-        sl_run_fail(r, "out of memory");
+        if (flusher)
+            flush_fail(r, "out of memory");
+        else
+            sl_run_fail(r, "out of memory");
         return -1;
     }
-    change_scan cs = {.dirlen = strlen(dir), .next = rt->ch_next};
+    change_scan cs = {.dirlen = strlen(dir), .next = *next};
     r->sink.err[0] = 0;
     sl_status st = sink_ops(r)->list(r->sink.ctx, dir, change_scan_cb, &cs);
     if (st != SL_OK) {
-        sl_run_fail(r, "%s: listing %s: %s", r->sink.label, dir,
-                    r->sink.err[0] ? r->sink.err : "failed");
+        const char *why = r->sink.err[0] ? r->sink.err : "failed";
+        if (flusher)
+            flush_fail(r, "%s: listing %s: %s", r->sink.label, dir, why);
+        else
+            sl_run_fail(r, "%s: listing %s: %s", r->sink.label, dir, why);
         free(dir);
         return -1;
     }
-    if (!rt->ch_next) {
-        rt->ch_next = cs.max + 1;
+    if (!*next) {
+        *next = cs.max + 1;
     } else if (cs.leftover) {
         sl_log(SL_LOG_INFO, r->d->tenant, NULL,
                "%s%012llu: left by an interrupted flush; the replay writes it again", dir,
-               (unsigned long long)rt->ch_next);
+               (unsigned long long)*next);
     }
     if (cs.beyond)
         sl_log(SL_LOG_WARN, r->d->tenant, NULL,
                "%s holds %zu change file(s) numbered past %012llu, which the manifest does not "
                "know (another process writing this location?): readers may see their changes "
                "twice",
-               dir, cs.beyond, (unsigned long long)rt->ch_next);
+               dir, cs.beyond, (unsigned long long)*next);
     free(dir);
     return 0;
 }
 
-/* Writes the table's pending changes as change file number rt->ch_next. The number (and so
- * the key) depends only on the durable manifest, so a retry or a replay after a crash rewrites
- * the same key instead of adding a second file with the same changes. */
-static int write_change_file(sl_run *r, sl_run_table *rt, uint64_t seq, char **key_out)
+/* Flush thread: writes the table's changes moved into tj as change file number tj->ch_next.
+ * The number (and so the key) depends only on the durable manifest, so a retry or a replay
+ * after a crash rewrites the same key instead of adding a second file with the same changes. */
+static int write_change_file(sl_run *r, const sl_flush_job *fj, sl_flush_table_job *tj)
 {
-    if (!rt->ch_next && change_files_check(r, rt) != 0)
+    if (!tj->ch_next && change_files_check(r, tj->key, &tj->ch_next, 1) != 0)
         return -1;
-    char *dir = change_dir(rt);
+    char *dir = change_dir(tj->key);
     sl_buf key = {0}, comment = {0};
     int rc = -1;
     if (!dir) {
-        sl_run_fail(r, "out of memory");
+        flush_fail(r, "out of memory");
         goto out;
     }
-    sl_buf_printf(&key, "%s%012llu%s", dir, (unsigned long long)rt->ch_next,
+    sl_buf_printf(&key, "%s%012llu%s", dir, (unsigned long long)tj->ch_next,
                   r->csv ? ".csv" : ".qvd");
     /* (from, to]: every change of the table after the last durable flush up to this one */
-    sl_buf_printf(&comment, "sluice flush=%llu changes=%llu from=", (unsigned long long)seq,
-                  (unsigned long long)rt->ch_next);
-    hex(&comment, r->durable, r->durable_len);
+    sl_buf_printf(&comment, "sluice flush=%llu changes=%llu from=", (unsigned long long)fj->seq,
+                  (unsigned long long)tj->ch_next);
+    hex(&comment, fj->from, fj->from_len);
     sl_buf_printf(&comment, " to=");
-    hex(&comment, r->pos, r->pos_len);
+    hex(&comment, fj->pos, fj->pos_len);
     if (key.oom || comment.oom) {
-        sl_run_fail(r, "out of memory");
+        flush_fail(r, "out of memory");
         goto out;
     }
-    rows_src cs = {
-        .schema = rt->ch.schema, .b = rt->ch.rows, .table_name = rt->t->name, .comment = comment.p};
+    rows_src cs = {.schema = tj->changes->schema,
+                   .b = tj->changes,
+                   .table_name = tj->name,
+                   .comment = comment.p};
     if (put_object(r, key.p, r->csv ? "text/csv" : "application/octet-stream",
                    r->csv ? produce_csv : produce_qvd, &cs, NULL, NULL) != 0)
         goto out;
-    *key_out = key.p;
+    tj->chkey = key.p;
     key.p = NULL;
     rc = 0;
 out:
@@ -746,9 +775,194 @@ int sl_flush_due(const sl_run *r)
     return since >= (int64_t)(iv * 1e6);
 }
 
-int sl_flush(sl_run *r, int force)
+/* ---- the flush thread ---- */
+
+/* Runs on the flush thread: reads only fj, the frozen snapshots, the sink and the run's
+ * immutable settings. */
+static void flush_exec(sl_run *r, sl_flush_job *fj)
 {
-    if (r->txn_open)
+    const char *ctype = r->csv ? "text/csv" : "application/octet-stream";
+    r->ffailed = 0;
+    r->ferr[0] = 0;
+    for (size_t i = 0; i < fj->ntables; i++) {
+        sl_flush_table_job *tj = &fj->tables[i];
+        /* Changes first, for every table that has some: while a replay skips changes a newer
+         * table file already holds, the table is not dirty but its changes are still due. */
+        if (tj->changes && write_change_file(r, fj, tj) != 0)
+            goto fail;
+        if (!tj->snap)
+            continue;
+        rows_src rs = {.schema = tj->snap->schema,
+                       .t = tj->snap,
+                       .table_name = tj->snap->name,
+                       .comment = tj->comment};
+        if (put_object(r, tj->key, ctype, r->csv ? produce_csv : produce_qvd, &rs, &tj->file_bytes,
+                       &tj->file_hash) != 0)
+            goto fail;
+        tj->file_flush = fj->seq;
+    }
+    /* Every table's next change-file number goes into the manifest (a new table's from what the
+     * sink holds), so that recovery never takes an interrupted flush's file for a durable one. */
+    for (size_t i = 0; r->changes && i < fj->ntables; i++)
+        if (!fj->tables[i].ch_next &&
+            change_files_check(r, fj->tables[i].key, &fj->tables[i].ch_next, 1) != 0)
+            goto fail;
+    sl_buf m = {0};
+    manifest_build(r, fj, &m);
+    int rc = put_manifest(r, fj, &m);
+    sl_buf_free(&m);
+    if (rc != 0)
+        goto fail;
+    fj->durable_us = sl_now_us();
+    return;
+fail:
+    fj->failed = 1;
+    snprintf(fj->err, sizeof fj->err, "%s", r->ferr[0] ? r->ferr : "flush failed");
+    if (atomic_load(&r->mem_refused) && r->memory_limit > 0) {
+        size_t n = strlen(fj->err);
+        snprintf(fj->err + n, sizeof fj->err - n,
+                 " (the tenant is at memory_limit_mb = %lld: %lld MiB in use)",
+                 (long long)(r->memory_limit >> 20), (long long)(sl_run_mem(r) >> 20));
+    }
+}
+
+static void *flusher_main(void *arg)
+{
+    sl_run *r = arg;
+    pthread_mutex_lock(&r->fl_mu);
+    for (;;) {
+        while (!r->fl_todo && !r->fl_quit)
+            pthread_cond_wait(&r->fl_cv, &r->fl_mu);
+        if (!r->fl_todo)
+            break;
+        sl_flush_job *fj = r->fl_todo;
+        pthread_mutex_unlock(&r->fl_mu);
+        flush_exec(r, fj);
+        pthread_mutex_lock(&r->fl_mu);
+        r->fl_todo = NULL;
+        r->fl_done = fj;
+        pthread_cond_broadcast(&r->fl_cv);
+    }
+    pthread_mutex_unlock(&r->fl_mu);
+    return NULL;
+}
+
+int sl_flusher_start(sl_run *r)
+{
+    pthread_mutex_init(&r->fl_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->fl_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&r->fl_thread, NULL, flusher_main, r) != 0) {
+        pthread_mutex_destroy(&r->fl_mu);
+        pthread_cond_destroy(&r->fl_cv);
+        sl_run_fail(r, "cannot start the flush thread");
+        return -1;
+    }
+    r->fl_started = 1;
+    return 0;
+}
+
+/* The flush no longer needs tj's snapshot: free it and end copy-on-write on the live table. The
+ * bookkeeping flush_finish does with it is kept in tj (file_*). */
+static void fj_forget_snap(sl_run *r, sl_flush_table_job *tj)
+{
+    size_t m = tj->snap->nrows * sizeof *tj->snap->rows * 2;
+    sl_table_snapshot_free(tj->snap);
+    sl_table_thaw(tj->live);
+    tj->snap = NULL;
+    r->inflight->mem -= m;
+    atomic_fetch_sub(&r->mem_flush, (long long)m);
+}
+
+/* Frees a flush job and ends copy-on-write on the tables it had frozen (job thread). */
+static void flush_job_free(sl_run *r, sl_flush_job *fj)
+{
+    if (!fj)
+        return;
+    for (size_t i = 0; i < fj->ntables; i++) {
+        sl_flush_table_job *tj = &fj->tables[i];
+        if (tj->snap) {
+            sl_table_snapshot_free(tj->snap);
+            sl_table_thaw(tj->live);
+        }
+        free(tj->ns);
+        free(tj->name);
+        free(tj->key);
+        free(tj->comment);
+        sl_batch_free(tj->changes);
+        free(tj->chkey);
+        free(tj->skip_until);
+    }
+    free(fj->tables);
+    free(fj->pos);
+    free(fj->from);
+    free(fj->source_state);
+    free(fj->commits);
+    atomic_fetch_sub(&r->mem_flush, (long long)fj->mem);
+    free(fj);
+    sl_run_mem_tables(r);
+}
+
+void sl_flush_detach_table(sl_run *r, sl_table *t)
+{
+    if (!r->inflight)
+        return;
+    /* Wait until the flush thread no longer reads it, without finishing the flush here: this
+     * may run inside a source call, where durable() must not be called. */
+    pthread_mutex_lock(&r->fl_mu);
+    while (!r->fl_done)
+        pthread_cond_wait(&r->fl_cv, &r->fl_mu);
+    pthread_mutex_unlock(&r->fl_mu);
+    for (size_t i = 0; i < r->inflight->ntables; i++) {
+        sl_flush_table_job *tj = &r->inflight->tables[i];
+        if (t && tj->live != t)
+            continue;
+        if (tj->snap) {
+            fj_forget_snap(r, tj);
+        }
+        if (t)
+            tj->live = NULL;
+    }
+    sl_run_mem_tables(r);
+}
+
+void sl_flusher_stop(sl_run *r)
+{
+    if (!r->fl_started)
+        return;
+    pthread_mutex_lock(&r->fl_mu);
+    r->fl_quit = 1;
+    pthread_cond_broadcast(&r->fl_cv);
+    pthread_mutex_unlock(&r->fl_mu);
+    pthread_join(r->fl_thread, NULL);
+    r->fl_started = 0;
+    /* Joined: whatever it held is ours. An unfinished flush may have replaced table files
+     * without its manifest; recovery handles that like a crash at the same moment. */
+    flush_job_free(r, r->fl_done);
+    r->fl_done = NULL;
+    r->inflight = NULL;
+    pthread_mutex_destroy(&r->fl_mu);
+    pthread_cond_destroy(&r->fl_cv);
+}
+
+static char *dup_bytes(const void *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        if (n)
+            memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* Job thread, between source transactions: freeze what the flush writes and hand it over. */
+int sl_flush_start(sl_run *r, int force)
+{
+    if (r->txn_open || r->inflight)
         return 0;
     if (r->commits_since_flush == 0 && !force)
         return 0;
@@ -756,111 +970,164 @@ int sl_flush(sl_run *r, int force)
         return 0; /* nothing new since the last durable flush */
     if (r->pos_len == 0 && r->ntables == 0)
         return 0; /* the source never committed anything */
-    uint64_t seq = r->flush_seq + 1;
-    sl_buf comment = {0};
-    char **chkeys = calloc(r->ntables ? r->ntables : 1, sizeof *chkeys);
-    size_t *chrows = calloc(r->ntables ? r->ntables : 1, sizeof *chrows);
-    int rc = -1;
-    if (!chkeys || !chrows) {
-        sl_run_fail(r, "out of memory");
-        goto out;
-    }
     const char *ext = r->csv ? ".csv" : ".qvd";
-    const char *ctype = r->csv ? "text/csv" : "application/octet-stream";
+    sl_flush_job *fj = calloc(1, sizeof *fj);
+    if (!fj || !(fj->tables = calloc(r->ntables ? r->ntables : 1, sizeof *fj->tables)))
+        goto oom;
+    fj->seq = r->flush_seq + 1;
+    fj->pos_commit_us = r->pos_commit_us;
+    fj->pos_len = r->pos_len;
+    if (!(fj->pos = (uint8_t *)dup_bytes(r->pos, r->pos_len)))
+        goto oom;
+    sl_buf comment = {0};
     for (size_t i = 0; i < r->ntables; i++) {
         sl_run_table *rt = &r->tables[i];
+        sl_flush_table_job *tj = &fj->tables[i];
+        fj->ntables = i + 1;
+        tj->live = rt->t;
+        tj->schema = rt->t->schema;
+        if (!(tj->ns = strdup(rt->t->ns)) || !(tj->name = strdup(rt->t->name)))
+            goto oom_c;
         if (!rt->key) {
             char *base = table_base(r, rt->t);
-            if (!base) {
-                sl_run_fail(r, "out of memory");
-                goto out;
-            }
-            size_t n = strlen(base) + 8;
-            rt->key = malloc(n);
-            if (!rt->key) {
-                free(base);
-                sl_run_fail(r, "out of memory");
-                goto out;
-            }
-            snprintf(rt->key, n, "%s%s", base, ext);
+            size_t n = base ? strlen(base) + 8 : 0;
+            rt->key = base ? malloc(n) : NULL;
+            if (rt->key)
+                snprintf(rt->key, n, "%s%s", base, ext);
             free(base);
+            if (!rt->key)
+                goto oom_c;
         }
-        /* Changes first, for every table that has some: while a replay skips changes a newer
-         * table file already holds, the table is not dirty but its changes are still due. */
+        if (!(tj->key = strdup(rt->key)))
+            goto oom_c;
+        tj->rows = sl_table_count(rt->t);
+        tj->file_flush = rt->file_flush;
+        tj->file_bytes = rt->file_bytes;
+        tj->file_hash = rt->file_hash;
+        tj->ch_next = rt->ch_next;
+        if (rt->skip_until) {
+            if (!(tj->skip_until = (uint8_t *)dup_bytes(rt->skip_until, rt->skip_len)))
+                goto oom_c;
+            tj->skip_len = rt->skip_len;
+        }
+        /* Changes for every table that has some, dirty or not: while a replay skips changes a
+         * newer table file already holds, the table is not dirty but its changes are still due.
+         * The change log moves to the flush; the next change starts a new one. */
         if (r->changes && rt->ch.rows && rt->ch.committed > 0) {
-            if (write_change_file(r, rt, seq, &chkeys[i]) != 0)
-                goto out;
-            chrows[i] = rt->ch.rows->nrows;
+            tj->changes = rt->ch.rows;
+            tj->chrows = rt->ch.rows->nrows;
+            rt->ch.rows = NULL;
+            rt->ch.base = NULL;
+            rt->ch.committed = 0;
+        } else if (rt->ch.rows) {
+            sl_batch_clear(rt->ch.rows);
+            rt->ch.committed = 0;
         }
         if (!rt->t->dirty)
             continue;
         /* The table's comment: the flush, its position, and the position of the last commit
          * that changed this table (what recovery skips a replay up to). */
         comment.len = 0;
-        sl_buf_printf(&comment, "sluice flush=%llu position=", (unsigned long long)seq);
+        sl_buf_printf(&comment, "sluice flush=%llu position=", (unsigned long long)fj->seq);
         hex(&comment, r->pos, r->pos_len);
         sl_buf_printf(&comment, " table_position=");
         if (rt->change_pos)
             hex(&comment, rt->change_pos, rt->change_pos_len);
         else
             hex(&comment, r->pos, r->pos_len);
-        if (comment.oom) {
-            sl_run_fail(r, "out of memory");
-            goto out;
-        }
-        rows_src rs = {
-            .schema = rt->t->schema, .t = rt->t, .table_name = rt->t->name, .comment = comment.p};
-        uint64_t bytes = 0, hash = 0;
-        if (put_object(r, rt->key, ctype, r->csv ? produce_csv : produce_qvd, &rs, &bytes, &hash) !=
-            0)
-            goto out;
-        rt->file_flush = seq;
-        rt->file_bytes = bytes;
-        rt->file_hash = hash;
+        if (comment.oom || !(tj->comment = strdup(comment.p)))
+            goto oom_c;
+        if (!(tj->snap = sl_table_snapshot(rt->t)))
+            goto oom_c;
+        tj->changed = 1;
+        tj->pending = rt->t->pending;
+        fj->mem += tj->snap->nrows * sizeof *tj->snap->rows * 2; /* the view and its sort order */
     }
-    /* Every table's next change-file number goes into the manifest (a new table's from what the
-     * sink holds), so that recovery never takes an interrupted flush's file for a durable one. */
-    for (size_t i = 0; r->changes && i < r->ntables; i++)
-        if (!r->tables[i].ch_next && change_files_check(r, &r->tables[i]) != 0)
-            goto out;
-    sl_buf m = {0};
-    r->flush_seq = seq; /* the manifest names this flush */
-    manifest_build(r, &m, chkeys, chrows);
-    if (put_manifest(r, &m) != 0) {
-        r->flush_seq = seq - 1;
-        sl_buf_free(&m);
-        goto out;
+    sl_buf_free(&comment);
+    /* The change files' from=: the last durable position (the previous flush has finished). */
+    if (r->durable_len) {
+        if (!(fj->from = (uint8_t *)dup_bytes(r->durable, r->durable_len)))
+            goto oom;
+        fj->from_len = r->durable_len;
     }
-    sl_buf_free(&m);
-    /* Durable: tell the notifiers, clean the tables, tell the source. */
-    int64_t now = sl_now_us();
-    notify_flush(r, seq, now);
+    /* The source's state as it is at this position: the source may change it before the flush
+     * thread writes the manifest. */
+    pthread_mutex_lock(&r->state_lock);
+    int state_oom = r->source.state && !(fj->source_state = strdup(r->source.state));
+    pthread_mutex_unlock(&r->state_lock);
+    if (state_oom)
+        goto oom;
+    /* Everything up to here is in the flush: the counters start over. */
     for (size_t i = 0; i < r->ntables; i++) {
-        sl_run_table *rt = &r->tables[i];
-        if (rt->t->dirty) {
-            rt->t->dirty = 0;
-            rt->t->pending = 0;
+        r->tables[i].t->dirty = 0;
+        r->tables[i].t->pending = 0;
+    }
+    fj->commits = r->pending_commits;
+    fj->ncommits = r->npending;
+    r->pending_commits = NULL;
+    r->npending = r->cappending = 0;
+    fj->first_unflushed_us = r->first_unflushed_us;
+    fj->changes = r->changes_since_flush;
+    r->flush_seq = fj->seq;
+    r->manifest_dirty = 0;
+    r->commits_since_flush = 0;
+    r->changes_since_flush = 0;
+    r->last_flush_mono = r->last_manifest_mono = sl_mono_us();
+    atomic_fetch_add(&r->mem_flush, (long long)fj->mem);
+    pthread_mutex_lock(&r->fl_mu);
+    r->fl_todo = fj;
+    r->inflight = fj;
+    pthread_cond_broadcast(&r->fl_cv);
+    pthread_mutex_unlock(&r->fl_mu);
+    return 1;
+oom_c:
+    sl_buf_free(&comment);
+oom:
+    if (fj) {
+        /* Change logs already moved stay with this failed attempt; it restarts from the sink. */
+        flush_job_free(r, fj);
+    }
+    sl_run_fail(r, "out of memory preparing a flush");
+    return -1;
+}
+
+/* Job thread: the flush thread handed fj back. Everything the flush decided (fencing outcome,
+ * change-file numbers, the durable position) becomes the run's state here, never on the flush
+ * thread. */
+static int flush_finish(sl_run *r, sl_flush_job *fj)
+{
+    r->inflight = NULL;
+    if (fj->failed) {
+        if (fj->fatal)
+            r->fatal = 1;
+        sl_run_fail(r, "%s", fj->err);
+        flush_job_free(r, fj);
+        sl_run_publish_unflushed(r);
+        return -1;
+    }
+    /* Fencing: the next manifest is written only over this one. */
+    snprintf(r->manifest_version, sizeof r->manifest_version, "%s", fj->manifest_version);
+    r->manifest_found = 1;
+    int64_t now = fj->durable_us;
+    for (size_t i = 0; i < fj->ntables; i++) {
+        sl_flush_table_job *tj = &fj->tables[i];
+        for (size_t k = 0; k < r->ntables; k++) {
+            sl_run_table *rt = &r->tables[k];
+            if (!tj->live || rt->t != tj->live)
+                continue;
+            /* The manifest now names the change file: its number is used. */
+            rt->ch_next = tj->chkey ? tj->ch_next + 1 : tj->ch_next;
+            if (!tj->changed)
+                continue;
+            rt->file_flush = tj->file_flush;
+            rt->file_bytes = tj->file_bytes;
+            rt->file_hash = tj->file_hash;
             rt->last_flush_us = now;
-            rt->last_latency_us = now - r->first_unflushed_us;
+            rt->last_latency_us = now - fj->first_unflushed_us;
         }
-        if (rt->ch.rows) {
-            sl_batch_clear(rt->ch.rows);
-            rt->ch.committed = 0;
-        }
-        if (chkeys[i])
-            rt->ch_next++; /* the manifest now names that file: its number is used */
     }
-    /* The next change files start after this position (their comment's from=). */
-    uint8_t *dp = r->pos_len ? malloc(r->pos_len) : NULL;
-    if (dp || !r->pos_len) {
-        if (dp)
-            memcpy(dp, r->pos, r->pos_len);
-        free(r->durable);
-        r->durable = dp;
-        r->durable_len = r->pos_len;
-    }
-    for (size_t i = 0; i < r->npending; i++) {
-        int64_t l = now - r->pending_commits[i];
+    for (size_t i = 0; i < fj->ncommits; i++) {
+        int64_t l = now - fj->commits[i];
         if (l < 0)
             l = 0; /* source clock ahead of ours */
         size_t bucket = (size_t)(l / 1000);
@@ -869,30 +1136,70 @@ int sl_flush(sl_run *r, int force)
         if (l > r->lat_max)
             r->lat_max = l;
     }
-    r->npending = 0;
-    if (r->commits_since_flush) {
-        int64_t lat = now - r->first_unflushed_us;
+    if (fj->changes)
         sl_log(SL_LOG_DEBUG, r->d->tenant, NULL,
-               "flush %llu durable: %llu changes, commit-to-durable %.3fs", (unsigned long long)seq,
-               (unsigned long long)r->changes_since_flush, (double)lat / 1e6);
-    }
+               "flush %llu durable: %llu changes, commit-to-durable %.3fs",
+               (unsigned long long)fj->seq, (unsigned long long)fj->changes,
+               (double)(now - fj->first_unflushed_us) / 1e6);
     r->flushes++;
-    r->manifest_dirty = 0;
-    r->commits_since_flush = 0;
-    atomic_store(&r->job->unflushed_us, 0);
-    r->changes_since_flush = 0;
-    r->last_flush_mono = r->last_manifest_mono = sl_mono_us();
-    if (r->pos_len && r->source.created && r->source.entry->desc.source->durable)
-        r->source.entry->desc.source->durable(r->source.ctx, r->pos, r->pos_len);
-    rc = 0;
-out:
-    sl_buf_free(&comment);
-    if (chkeys)
-        for (size_t i = 0; i < r->ntables; i++)
-            free(chkeys[i]);
-    free(chkeys);
-    free(chrows);
-    return rc;
+    /* Exactly one notice per durable flush, built from the tables it wrote. */
+    notify_flush(r, fj);
+    /* The next change files start after this position (their comment's from=). */
+    free(r->durable);
+    r->durable = fj->pos;
+    r->durable_len = fj->pos_len;
+    fj->pos = NULL;
+    /* Durable: tell the source, from the job thread and never from inside one of its calls. */
+    if (r->durable_len && r->source.created && r->source.entry->desc.source->durable) {
+        if (r->in_source) {
+            sl_log(SL_LOG_ERROR, r->d->tenant, NULL,
+                   "internal error: durable() would be entered from inside a source call");
+            abort();
+        }
+        r->in_source = 1;
+        r->source.entry->desc.source->durable(r->source.ctx, r->durable, r->durable_len);
+        r->in_source = 0;
+    }
+    flush_job_free(r, fj);
+    sl_run_publish_unflushed(r);
+    return 0;
+}
+
+int sl_flush_poll(sl_run *r, int64_t wait_us)
+{
+    if (!r->inflight)
+        return 0;
+    pthread_mutex_lock(&r->fl_mu);
+    if (!r->fl_done && wait_us > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + (wait_us % 1000000) * 1000;
+        ts.tv_sec += (time_t)(wait_us / 1000000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        while (!r->fl_done)
+            if (pthread_cond_timedwait(&r->fl_cv, &r->fl_mu, &ts) != 0)
+                break;
+    }
+    sl_flush_job *fj = r->fl_done;
+    r->fl_done = NULL;
+    pthread_mutex_unlock(&r->fl_mu);
+    if (!fj)
+        return 0;
+    return flush_finish(r, fj) == 0 ? 1 : -1;
+}
+
+int sl_flush(sl_run *r, int force)
+{
+    while (r->inflight)
+        if (sl_flush_poll(r, 1000000) < 0)
+            return -1;
+    int st = sl_flush_start(r, force);
+    if (st < 0)
+        return -1;
+    while (r->inflight)
+        if (sl_flush_poll(r, 1000000) < 0)
+            return -1;
+    return 0;
 }
 
 /* ---- recovery ---- */
@@ -927,7 +1234,9 @@ static int unhex(const char *s, uint8_t **out, size_t *outlen)
     return 0;
 }
 
-static int get_object(sl_run *r, const char *key, sl_buf *b, int *found, char *version)
+/* Reads key, retrying briefly; -1 with the cause in r->sink.err, reported by the caller (the
+ * flush thread must not touch r->err). */
+static int get_object_quiet(sl_run *r, const char *key, sl_buf *b, int *found, char *version)
 {
     for (int attempt = 1;; attempt++) {
         b->len = 0;
@@ -942,14 +1251,20 @@ static int get_object(sl_run *r, const char *key, sl_buf *b, int *found, char *v
             *found = 0;
             return 0;
         }
-        if (st != SL_RETRY || attempt >= 3) {
-            sl_run_fail(r, "%s: reading %s: %s", r->sink.label, key,
-                        r->sink.err[0] ? r->sink.err : "read failed");
+        if (st != SL_RETRY || attempt >= 3)
             return -1;
-        }
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
     }
+}
+
+static int get_object(sl_run *r, const char *key, sl_buf *b, int *found, char *version)
+{
+    if (get_object_quiet(r, key, b, found, version) == 0)
+        return 0;
+    sl_run_fail(r, "%s: reading %s: %s", r->sink.label, key,
+                r->sink.err[0] ? r->sink.err : "read failed");
+    return -1;
 }
 
 static int recover_table(sl_run *r, const sl_json *jt)
@@ -995,7 +1310,7 @@ static int recover_table(sl_run *r, const sl_json *jt)
     rt->ch_next = jch ? (uint64_t)sl_json_num(jch, "next", 0) : 0;
     /* What exists against what the manifest names: a file an interrupted flush left is written
      * again by the replay; a manifest without numbers continues after the highest file. */
-    if (r->changes && change_files_check(r, rt) != 0)
+    if (r->changes && change_files_check(r, rt->key, &rt->ch_next, 0) != 0)
         return -1;
     rt->file_flush = (uint64_t)sl_json_num(jt, "flush", 0);
     rt->file_bytes = (uint64_t)sl_json_num(jt, "bytes", 0);

@@ -3,6 +3,8 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,42 +173,88 @@ static struct sl_plugin_metric *metric(sl_host *h, const char *name, int gauge)
     return m;
 }
 
+/* The sink's metrics change on the flush thread while the job thread publishes them. */
 static void h_counter_add(sl_host *h, const char *name, double delta)
 {
+    pthread_mutex_lock(&h->run->job->mu);
     struct sl_plugin_metric *m = metric(h, name, 0);
     if (m)
         m->value += delta;
+    pthread_mutex_unlock(&h->run->job->mu);
 }
 
 static void h_gauge_set(sl_host *h, const char *name, double value)
 {
+    pthread_mutex_lock(&h->run->job->mu);
     struct sl_plugin_metric *m = metric(h, name, 1);
     if (m)
         m->value = value;
+    pthread_mutex_unlock(&h->run->job->mu);
+}
+
+/* ---- memory, counted per tenant ---- */
+
+/* Each block carries its size in front, so free and realloc can uncount it. */
+typedef union mem_hdr {
+    size_t n;
+    max_align_t align;
+} mem_hdr;
+
+/* Refuses a block that would take the tenant over memory_limit_mb (0 = no limit). */
+static int mem_allow(sl_host *h, size_t more)
+{
+    sl_run *r = h->run;
+    if (r->memory_limit <= 0 || sl_run_mem(r) + (int64_t)more <= r->memory_limit)
+        return 1;
+    atomic_store(&r->mem_refused, 1);
+    return 0;
 }
 
 static void *h_malloc(sl_host *h, size_t n)
 {
-    (void)h;
-    return malloc(n);
+    if (n > SIZE_MAX - sizeof(mem_hdr) || !mem_allow(h, n))
+        return NULL;
+    mem_hdr *p = malloc(sizeof *p + n);
+    if (!p)
+        return NULL;
+    p->n = n;
+    atomic_fetch_add(&h->run->mem_plugins, (long long)(n + sizeof *p));
+    return p + 1;
 }
 
 static void *h_calloc(sl_host *h, size_t n, size_t size)
 {
-    (void)h;
-    return calloc(n, size);
-}
-
-static void *h_realloc(sl_host *h, void *p, size_t n)
-{
-    (void)h;
-    return realloc(p, n);
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = h_malloc(h, n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
 }
 
 static void h_free(sl_host *h, void *p)
 {
-    (void)h;
-    free(p);
+    if (!p)
+        return;
+    mem_hdr *m = (mem_hdr *)p - 1;
+    atomic_fetch_sub(&h->run->mem_plugins, (long long)(m->n + sizeof *m));
+    free(m);
+}
+
+static void *h_realloc(sl_host *h, void *p, size_t n)
+{
+    if (!p)
+        return h_malloc(h, n);
+    mem_hdr *m = (mem_hdr *)p - 1;
+    size_t old = m->n;
+    if (n > SIZE_MAX - sizeof *m || (n > old && !mem_allow(h, n - old)))
+        return NULL;
+    mem_hdr *nm = realloc(m, sizeof *nm + n);
+    if (!nm)
+        return NULL;
+    nm->n = n;
+    atomic_fetch_add(&h->run->mem_plugins, (long long)n - (long long)old);
+    return nm + 1;
 }
 
 static const sl_schema *h_schema_new(sl_host *h, const char *ns, const char *name, uint32_t ncols,
@@ -222,8 +270,10 @@ static const sl_schema *h_schema_new(sl_host *h, const char *ns, const char *nam
 
 static sl_batch *h_batch_new(sl_host *h, const sl_schema *schema)
 {
-    (void)h;
-    return schema ? sl_batch_new(schema) : NULL;
+    sl_batch *b = schema ? sl_batch_new(schema) : NULL;
+    if (b)
+        sl_batch_account(b, &h->run->mem_plugins);
+    return b;
 }
 
 static void h_batch_free(sl_host *h, sl_batch *b)

@@ -58,11 +58,102 @@ void sl_table_free(sl_table *t)
         free(t->rows[i]);
     free(t->rows);
     free(t->last_deleted);
+    for (size_t i = 0; i < t->ngrave; i++)
+        free(t->grave[i]);
+    free(t->grave);
     free(t->slots);
     free(t->slot_hash);
     free(t->ns);
     free(t->name);
     free(t);
+}
+
+/* A blob the table no longer uses: freed, or kept while a snapshot may still read it. */
+static void blob_release(sl_table *t, uint8_t *blob)
+{
+    if (!blob)
+        return;
+    if (!t->frozen) {
+        free(blob);
+        return;
+    }
+    if (t->ngrave == t->capgrave) {
+        size_t ncap = t->capgrave ? t->capgrave * 2 : 256;
+        uint8_t **g = realloc(t->grave, ncap * sizeof *g);
+        if (!g)
+            return; /* out of memory: leaking one blob beats freeing one a flush still reads */
+        t->grave = g;
+        t->capgrave = ncap;
+    }
+    t->grave[t->ngrave++] = blob;
+    t->grave_bytes += rd32(blob);
+}
+
+/* Row idx about to be changed in place (a keyless row's duplicate count): a private copy while
+ * a snapshot shares the blob. NULL when out of memory. */
+static uint8_t *row_for_write(sl_table *t, size_t idx)
+{
+    if (!t->frozen)
+        return t->rows[idx];
+    uint32_t len = rd32(t->rows[idx]);
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return NULL;
+    memcpy(copy, t->rows[idx], len);
+    blob_release(t, t->rows[idx]);
+    t->rows[idx] = copy;
+    return copy;
+}
+
+sl_table *sl_table_snapshot(sl_table *t)
+{
+    sl_table *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->ns = strdup(t->ns);
+    v->name = strdup(t->name);
+    v->rows = malloc((t->nrows ? t->nrows : 1) * sizeof *v->rows);
+    if (!v->ns || !v->name || !v->rows) {
+        sl_table_snapshot_free(v);
+        return NULL;
+    }
+    if (t->nrows)
+        memcpy(v->rows, t->rows, t->nrows * sizeof *v->rows);
+    v->nrows = v->cap = t->nrows;
+    v->schema = t->schema;
+    v->bytes = t->bytes;
+    v->frozen = 1;
+    t->frozen = 1;
+    return v;
+}
+
+void sl_table_snapshot_free(sl_table *snap)
+{
+    if (!snap)
+        return;
+    free(snap->rows); /* the blobs belong to the table */
+    free(snap->ns);
+    free(snap->name);
+    free(snap);
+}
+
+void sl_table_thaw(sl_table *t)
+{
+    for (size_t i = 0; i < t->ngrave; i++)
+        free(t->grave[i]);
+    t->ngrave = 0;
+    t->grave_bytes = 0;
+    t->frozen = 0;
+}
+
+size_t sl_table_mem(const sl_table *t)
+{
+    size_t m = sizeof *t + t->bytes + t->cap * sizeof *t->rows +
+               t->nslots * (sizeof *t->slots + sizeof *t->slot_hash) + t->grave_bytes +
+               t->capgrave * sizeof *t->grave;
+    if (t->last_deleted)
+        m += rd32(t->last_deleted);
+    return m;
 }
 
 static int is_key(const sl_schema *s, uint32_t c)
@@ -296,7 +387,7 @@ static void row_remove(sl_table *t, size_t s)
     size_t idx = t->slots[s] - 1;
     slot_remove(t, s);
     t->bytes -= rd32(t->rows[idx]);
-    free(t->last_deleted);
+    blob_release(t, t->last_deleted);
     t->last_deleted = t->rows[idx];
     size_t last = t->nrows - 1;
     if (idx != last) {
@@ -385,10 +476,10 @@ static int ensure_room(sl_table *t)
 
 void sl_table_truncate(sl_table *t)
 {
-    free(t->last_deleted);
+    blob_release(t, t->last_deleted);
     t->last_deleted = NULL;
     for (size_t i = 0; i < t->nrows; i++)
-        free(t->rows[i]);
+        blob_release(t, t->rows[i]);
     t->nrows = 0;
     t->bytes = 0;
     if (t->slots)
@@ -398,7 +489,7 @@ void sl_table_truncate(sl_table *t)
 int sl_table_migrate(sl_table *t, const sl_schema *s)
 {
     const sl_schema *old = t->schema;
-    free(t->last_deleted);
+    blob_release(t, t->last_deleted);
     t->last_deleted = NULL;
     sl_batch *b = sl_batch_new(s);
     if (!b)
@@ -427,7 +518,7 @@ int sl_table_migrate(sl_table *t, const sl_schema *s)
         wr32(nrows[i] + 4, count);
     }
     for (size_t i = 0; i < n; i++)
-        free(rows[i]);
+        blob_release(t, rows[i]);
     memcpy(rows, nrows, n * sizeof *rows);
     t->bytes = 0;
     for (size_t i = 0; i < n; i++)
@@ -484,9 +575,12 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
             return 0; /* deleting an absent row is idempotent (replays after a restart) */
         size_t idx = t->slots[slot] - 1;
         uint32_t count = rd32(t->rows[idx] + 4);
-        if (s->nkeys == 0 && count > 1)
-            wr32(t->rows[idx] + 4, count - 1);
-        else
+        if (s->nkeys == 0 && count > 1) {
+            uint8_t *w = row_for_write(t, idx);
+            if (!w)
+                goto oom;
+            wr32(w + 4, count - 1);
+        } else
             row_remove(t, slot);
         return 0;
     }
@@ -499,13 +593,13 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
         if (!blob)
             goto oom;
         if (!exists && t->last_deleted) {
-            free(t->last_deleted);
+            blob_release(t, t->last_deleted);
             t->last_deleted = NULL;
         }
         if (exists) {
             size_t idx = t->slots[slot] - 1;
             t->bytes -= rd32(t->rows[idx]);
-            free(t->rows[idx]);
+            blob_release(t, t->rows[idx]);
             t->rows[idx] = blob;
         } else {
             t->rows[t->nrows] = blob;
@@ -518,7 +612,10 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
     /* Keyless: the whole row is the identity; duplicates are counted. */
     if (exists) {
         size_t idx = t->slots[slot] - 1;
-        wr32(t->rows[idx] + 4, rd32(t->rows[idx] + 4) + 1);
+        uint8_t *w = row_for_write(t, idx);
+        if (!w)
+            goto oom;
+        wr32(w + 4, rd32(w + 4) + 1);
     } else {
         uint8_t *probe = build_blob(s, b, r, NULL, 0);
         if (!probe)
@@ -532,6 +629,27 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
 oom:
     snprintf(msg, msglen, "table %s: out of memory applying a change", t->name);
     return -1;
+}
+
+int sl_table_lookup(const sl_table *t, const sl_batch *b, size_t r, sl_value *vals)
+{
+    if (!t->nslots || !t->nrows)
+        return 0;
+    size_t slot = find_slot_batch(t, b, r, batch_key_hash(t->schema, b, r));
+    if (!t->slots[slot])
+        return 0;
+    sl_table_row(t, t->slots[slot] - 1, vals);
+    return 1;
+}
+
+int sl_table_last_deleted(const sl_table *t, sl_value *vals)
+{
+    if (!t->last_deleted)
+        return 0;
+    const uint8_t *p = t->last_deleted + HDR;
+    for (uint32_t c = 0; c < t->schema->ncols; c++)
+        p = decode_cell(t->schema->cols[c].type, p, &vals[c]);
+    return 1;
 }
 
 size_t sl_table_count(const sl_table *t)

@@ -25,6 +25,13 @@ typedef struct sl_table {
     uint64_t changes_total; /* changes applied since start */
     uint64_t pending;       /* changes since the last flush */
     int dirty;
+    /* Copy-on-write while a flush reads a snapshot of this table (sl_table_snapshot): blobs are
+     * then immutable, so a blob the table would free or change in place goes to the graveyard
+     * (or is copied first) until sl_table_thaw. */
+    int frozen;
+    uint8_t **grave;
+    size_t ngrave, capgrave;
+    size_t grave_bytes;
 } sl_table;
 
 sl_table *sl_table_new(const char *ns, const char *name, const sl_schema *schema);
@@ -36,6 +43,23 @@ int sl_table_apply(sl_table *t, const sl_batch *b, size_t r, char *msg, size_t m
 /* Replace the schema, keeping columns of the same name and type; others become NULL. */
 int sl_table_migrate(sl_table *t, const sl_schema *s);
 void sl_table_truncate(sl_table *t);
+
+/* A read-only view of t's rows as they are now, for a flush on another thread: the row pointer
+ * array is copied (8 bytes a row), the blobs are shared and t is frozen (copy-on-write) until
+ * sl_table_thaw. The view has no index; sl_table_sorted/sl_table_row/sl_table_count work on it.
+ * Free it with sl_table_snapshot_free (any thread), then thaw t (t's thread). NULL: no memory. */
+sl_table *sl_table_snapshot(sl_table *t);
+void sl_table_snapshot_free(sl_table *snap);
+/* The flush that read t's snapshot is over: free the blobs it kept alive. */
+void sl_table_thaw(sl_table *t);
+/* Bytes t holds: row blobs, row array, index, blobs kept for a snapshot. */
+size_t sl_table_mem(const sl_table *t);
+/* The stored row whose key equals batch row r's (r's UNCHANGED cells count as NULL): decodes it
+ * into vals[schema->ncols] (pointing into the blob, valid until the next change) and returns 1,
+ * or 0 when there is none. b must have t's schema. */
+int sl_table_lookup(const sl_table *t, const sl_batch *b, size_t r, sl_value *vals);
+/* The row a key change's DELETE just removed (its INSERT's UNCHANGED cells come from it), or 0. */
+int sl_table_last_deleted(const sl_table *t, sl_value *vals);
 
 /* Number of logical rows (keyless tables count duplicates). */
 size_t sl_table_count(const sl_table *t);

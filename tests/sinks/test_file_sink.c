@@ -45,6 +45,12 @@ static int h_opt_bool(sl_host *h, const char *name, int dflt)
     (void)h;
     return strcmp(name, "fsync") == 0 ? 0 : dflt;
 }
+static int64_t h_opt_int(sl_host *h, const char *name, int64_t dflt)
+{
+    (void)h;
+    (void)name;
+    return dflt; /* delay_ms: no delay */
+}
 
 static const sl_host_api api = {
     .abi_minor = SL_PLUGIN_ABI_MINOR,
@@ -54,6 +60,7 @@ static const sl_host_api api = {
     .tenant = h_tenant,
     .opt_string = h_opt_string,
     .opt_bool = h_opt_bool,
+    .opt_int = h_opt_int,
 };
 
 static const sl_plugin *plugin;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct fs_ctx {
@@ -24,6 +25,7 @@ typedef struct fs_ctx {
     const sl_host_api *api;
     char *root;
     int do_fsync;
+    int64_t delay_ms;
 } fs_ctx;
 
 struct sl_put {
@@ -38,6 +40,8 @@ static const sl_option options[] = {
               "directory the objects are written into"),
     SL_OPTION("fsync", SL_OPT_BOOL, 0, "true",
               "fsync files and directories (turn off only for tests)"),
+    SL_OPTION_RANGE("delay_ms", SL_OPT_INT, 0, "0",
+                    "test hook: wait this long in every put_commit (a slow store)", 0, 600000),
     SL_OPTIONS_END,
 };
 
@@ -50,6 +54,7 @@ static int fs_create(sl_host *h, const sl_host_api *api, void **out)
     c->api = api;
     c->root = strdup(api->opt_string(h, "path"));
     c->do_fsync = api->opt_bool(h, "fsync", 1);
+    c->delay_ms = api->opt_int(h, "delay_ms", 0);
     if (!c->root) {
         free(c);
         return -1;
@@ -328,6 +333,10 @@ static sl_status fs_put_commit(void *ctx, sl_put *p, char *version)
     fs_ctx *c = ctx;
     if (version)
         version[0] = 0;
+    if (c->delay_ms > 0) {
+        struct timespec ts = {(time_t)(c->delay_ms / 1000), (long)(c->delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if ((c->do_fsync && fsync(p->fd) != 0) || close(p->fd) != 0) {
         c->api->set_error(c->h, "flushing %s: %s", p->tmp, strerror(errno));
         p->fd = -1;

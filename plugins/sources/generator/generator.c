@@ -16,11 +16,13 @@ typedef struct gen_ctx {
     sl_host *h;
     const sl_host_api *api;
     int64_t rows, changes, per_txn, batch_rows, seed, null_every, fail_after, polls;
-    double rate;
+    double rate, changes_after;
     int ntables;
     char table[128];
     sl_type types[MAX_COLS];
-    int ncols; /* not counting id */
+    int ncols;                      /* not counting id */
+    int64_t table_rows[MAX_TABLES]; /* snapshot rows per table (rows, or table_rows) */
+    int change_table;               /* 0: changes touch every table; k: only table k */
     const sl_schema *schemas[MAX_TABLES];
     sl_batch *batches[MAX_TABLES];
     int once;
@@ -32,6 +34,13 @@ typedef struct gen_ctx {
     int snapshot_done;
     int64_t txn; /* change transactions done */
     double next_txn_at;
+    /* Test hooks. */
+    int64_t unchanged_every;
+    int unchanged_values, report, state_hook;
+    int in_commit; /* inside api->commit: durable() must never arrive then */
+    int64_t durable_calls, durable_in_commit, heartbeats;
+    int64_t txns_before_durable; /* change transactions committed before the first durable() */
+    double last_call, max_gap;   /* between the starts of consecutive poll/heartbeat calls */
 } gen_ctx;
 
 static const sl_option options[] = {
@@ -56,6 +65,23 @@ static const sl_option options[] = {
                      "polls; \"probe\" fails sluice check --connect",
                      ((const char *const[]){"open", "poll", "probe", NULL})),
     SL_OPTION("fail_after", SL_OPT_INT, 0, "0", "test hook: polls before a \"poll\" failure"),
+    SL_OPTION("table_rows", SL_OPT_LIST, 0, NULL,
+              "snapshot rows of each table in order (overrides rows; missing entries use rows)"),
+    SL_OPTION("changes_after", SL_OPT_DOUBLE, 0, "0",
+              "seconds between the snapshot's commit and the first change transaction"),
+    SL_OPTION("change_table", SL_OPT_INT, 0, "0",
+              "changes touch only this table (1-based); 0 = all tables"),
+    SL_OPTION("unchanged_every", SL_OPT_INT, 0, "0",
+              "test hook: string columns of snapshot ids divisible by N never change, and odd "
+              "transactions' updates send them as UNCHANGED (like PostgreSQL's unchanged TOAST); "
+              "0 = never"),
+    SL_OPTION("unchanged_values", SL_OPT_BOOL, 0, "false",
+              "test hook: with unchanged_every, send those unchanged values instead (a reference)"),
+    SL_OPTION("report", SL_OPT_BOOL, 0, "false",
+              "test hook: at close, log durable()/heartbeat counts and the longest gap between "
+              "calls"),
+    SL_OPTION("state_hook", SL_OPT_BOOL, 0, "false",
+              "test hook: after each commit, set the source state to that commit's position"),
     SL_OPTIONS_END,
 };
 
@@ -88,14 +114,30 @@ static int gen_create(sl_host *h, const sl_host_api *api, void **out)
     c->changes = api->opt_int(h, "changes", 0);
     c->per_txn = api->opt_int(h, "changes_per_txn", 10);
     c->rate = api->opt_double(h, "rate", 0);
+    c->changes_after = api->opt_double(h, "changes_after", 0);
     c->batch_rows = api->opt_int(h, "batch_rows", 4096);
     c->seed = api->opt_int(h, "seed", 1);
     c->null_every = api->opt_int(h, "null_every", 7);
     c->fail_after = api->opt_int(h, "fail_after", 0);
+    c->unchanged_every = api->opt_int(h, "unchanged_every", 0);
+    c->change_table = (int)api->opt_int(h, "change_table", 0);
+    for (int t = 0; t < MAX_TABLES; t++) {
+        const char *tr = (size_t)t < api->opt_list_len(h, "table_rows")
+                             ? api->opt_list_item(h, "table_rows", (size_t)t)
+                             : NULL;
+        c->table_rows[t] = tr ? strtoll(tr, NULL, 10) : c->rows;
+        if (c->table_rows[t] < 0)
+            c->table_rows[t] = 0;
+    }
+    c->unchanged_values = api->opt_bool(h, "unchanged_values", 0);
+    c->report = api->opt_bool(h, "report", 0);
+    c->state_hook = api->opt_bool(h, "state_hook", 0);
     const char *fail = api->opt_string(h, "fail");
     if (c->ntables < 1 || c->ntables > MAX_TABLES || c->rows < 0 || c->per_txn < 1 ||
-        c->batch_rows < 1) {
-        api->set_error(h, "tables must be 1..%d, rows >= 0, changes_per_txn and batch_rows >= 1",
+        c->batch_rows < 1 || c->change_table < 0 || c->change_table > c->ntables) {
+        api->set_error(h,
+                       "tables must be 1..%d, rows >= 0, changes_per_txn and batch_rows >= 1, "
+                       "change_table 0..tables",
                        MAX_TABLES);
         free(c);
         return -1;
@@ -213,6 +255,12 @@ static int gen_open(void *ctx, const sl_open_args *a)
     return 0;
 }
 
+/* unchanged_every: this snapshot id's string columns never change (and are never deleted). */
+static int stable_id(const gen_ctx *c, int64_t id)
+{
+    return c->unchanged_every > 0 && id <= c->table_rows[0] && id % c->unchanged_every == 0;
+}
+
 /* The row (id, version) of table t. */
 static int fill_row(gen_ctx *c, sl_batch *b, int t, sl_op op, int64_t id, int64_t version)
 {
@@ -222,9 +270,19 @@ static int fill_row(gen_ctx *c, sl_batch *b, int t, sl_op op, int64_t id, int64_
     if (op == SL_OP_DELETE)
         return 0;
     for (int i = 0; i < c->ncols; i++) {
-        uint64_t r = mix((uint64_t)c->seed * 1000003u ^ (uint64_t)t << 48 ^ (uint64_t)i << 40 ^
-                         (uint64_t)id * 31 ^ (uint64_t)version * 0x9E3779B97F4A7C15ULL);
+        int64_t v = version;
         uint32_t col = (uint32_t)i + 1;
+        if (c->types[i] == SL_T_STRING && stable_id(c, id)) {
+            /* Odd transactions send the unchanged value as UNCHANGED, even ones whole (as a
+             * database does when another column's update rewrites the row). */
+            if (op == SL_OP_UPDATE && !c->unchanged_values && version % 2) {
+                c->api->set_unchanged(b, col);
+                continue;
+            }
+            v = 0;
+        }
+        uint64_t r = mix((uint64_t)c->seed * 1000003u ^ (uint64_t)t << 48 ^ (uint64_t)i << 40 ^
+                         (uint64_t)id * 31 ^ (uint64_t)v * 0x9E3779B97F4A7C15ULL);
         if (c->null_every > 0 && r % (uint64_t)c->null_every == 0) {
             c->api->set_null(b, col);
             continue;
@@ -246,7 +304,7 @@ static int fill_row(gen_ctx *c, sl_batch *b, int t, sl_op op, int64_t id, int64_
             break;
         case SL_T_STRING:
             n = snprintf(txt, sizeof txt, "%s %lld v%lld %s", (r & 2) ? "Zürich" : "name",
-                         (long long)id, (long long)version, (r & 4) ? "" : "ĉ-€");
+                         (long long)id, (long long)v, (r & 4) ? "" : "ĉ-€");
             c->api->set_bytes(b, col, txt, (size_t)n);
             break;
         case SL_T_BOOL:
@@ -298,10 +356,68 @@ static sl_status flush_batch(gen_ctx *c, int t)
     return c->api->emit(c->h, c->batches[t]);
 }
 
+static sl_status commit(gen_ctx *c, const char *pos, size_t n, int64_t when)
+{
+    c->in_commit = 1;
+    sl_status st = c->api->commit(c->h, pos, n, when);
+    c->in_commit = 0;
+    if (st == SL_OK && c->state_hook && SL_API_HAS(c->api, state_set) && c->api->state_set) {
+        /* The state now belongs to this position: a manifest must carry the two together. */
+        char v[80];
+        snprintf(v, sizeof v, "%.*s", (int)n, pos);
+        if (c->api->state_set(c->h, v) != 0)
+            return SL_ERROR;
+    }
+    return st;
+}
+
+/* A poll or heartbeat begins: the longest gap between two is how long the host left the source
+ * unattended (a flush on its stack, or no keepalive). */
+static void note_call(gen_ctx *c)
+{
+    double now = now_s();
+    if (c->snapshot_done && c->last_call > 0 && now - c->last_call > c->max_gap)
+        c->max_gap = now - c->last_call;
+    c->last_call = now;
+}
+
+static void gen_durable(void *ctx, const void *pos, size_t len)
+{
+    gen_ctx *c = ctx;
+    (void)pos;
+    (void)len;
+    c->durable_calls++;
+    if (c->in_commit) {
+        c->durable_in_commit++;
+        c->api->log(c->h, SL_LOG_ERROR, "durable() entered from inside commit()");
+    }
+}
+
+static sl_status gen_heartbeat(void *ctx)
+{
+    gen_ctx *c = ctx;
+    note_call(c);
+    c->heartbeats++;
+    return SL_OK;
+}
+
+static void gen_close(void *ctx)
+{
+    gen_ctx *c = ctx;
+    if (c->report)
+        c->api->log(c->h, SL_LOG_INFO,
+                    "report: durable=%lld durable_in_commit=%lld txns_before_durable=%lld "
+                    "heartbeats=%lld max_gap_ms=%.0f txn=%lld",
+                    (long long)c->durable_calls, (long long)c->durable_in_commit,
+                    (long long)c->txns_before_durable, (long long)c->heartbeats, c->max_gap * 1000,
+                    (long long)c->txn);
+}
+
 static sl_status gen_poll(void *ctx, int timeout_ms)
 {
     gen_ctx *c = ctx;
     c->polls++;
+    note_call(c);
     if (c->fail_after > 0 && c->polls > c->fail_after) {
         c->api->set_error(c->h, "simulated failure after %lld polls (option fail = \"poll\")",
                           (long long)c->fail_after);
@@ -313,22 +429,25 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
         int t = c->snap_table;
         sl_batch *b = c->batches[t];
         int64_t end = c->snap_row + c->batch_rows;
-        if (end > c->rows)
-            end = c->rows;
+        if (end > c->table_rows[t])
+            end = c->table_rows[t];
         for (int64_t id = c->snap_row; id < end; id++)
             if (fill_row(c, b, t, SL_OP_SNAPSHOT, id + 1, 0) != 0)
                 return SL_ERROR;
         c->snap_row = end;
         if (flush_batch(c, t) != SL_OK)
             return SL_ERROR;
-        if (c->snap_row >= c->rows) {
+        if (c->snap_row >= c->table_rows[t]) {
             c->snap_table++;
             c->snap_row = 0;
         }
         if (c->snap_table >= c->ntables) {
             c->snapshot_done = 1;
+            /* Changes are due from now on, whether or not the host reads them yet. */
+            if (c->rate > 0 || c->changes_after > 0)
+                c->next_txn_at = now_s() + c->changes_after;
             int n = snprintf(pos, sizeof pos, "gen:%lld", (long long)c->txn);
-            return c->api->commit(c->h, pos, (size_t)n, 0) == SL_OK ? SL_OK : SL_ERROR;
+            return commit(c, pos, (size_t)n, 0) == SL_OK ? SL_OK : SL_ERROR;
         }
         return SL_OK;
     }
@@ -339,7 +458,8 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
         nanosleep(&ts, NULL);
         return SL_AGAIN;
     }
-    if (c->rate > 0) {
+    double late = 0; /* how far behind its schedule this transaction is */
+    if (c->rate > 0 || now_s() < c->next_txn_at) {
         double now = now_s();
         if (c->next_txn_at == 0)
             c->next_txn_at = now;
@@ -351,25 +471,28 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
             nanosleep(&ts, NULL);
             return SL_AGAIN;
         }
-        c->next_txn_at += 1.0 / c->rate;
+        late = c->rate > 0 ? now - c->next_txn_at : 0;
+        c->next_txn_at += c->rate > 0 ? 1.0 / c->rate : 0;
     }
     /* Transaction k: a deterministic mix of inserts, updates and deletes over all tables. */
     int64_t k = ++c->txn;
     for (int64_t j = 0; j < c->per_txn; j++) {
         int64_t m = (k - 1) * c->per_txn + j;
-        int t = (int)(m % c->ntables);
+        int t = c->change_table ? c->change_table - 1 : (int)(m % c->ntables);
         uint64_t r = mix((uint64_t)m ^ (uint64_t)c->seed << 32);
         sl_batch *b = c->batches[t];
         int kind = (int)(r % 10);
-        int64_t span = c->rows + m / c->ntables + 1;
+        int64_t span = c->table_rows[t] + m / c->ntables + 1;
         if (kind < 3) {
-            if (fill_row(c, b, t, SL_OP_INSERT, c->rows + m + 1, k) != 0)
+            if (fill_row(c, b, t, SL_OP_INSERT, c->table_rows[t] + m + 1, k) != 0)
                 return SL_ERROR;
         } else if (kind < 8) {
             if (fill_row(c, b, t, SL_OP_UPDATE, (int64_t)((r >> 8) % (uint64_t)span) + 1, k) != 0)
                 return SL_ERROR;
         } else {
-            if (fill_row(c, b, t, SL_OP_DELETE, (int64_t)((r >> 8) % (uint64_t)span) + 1, k) != 0)
+            int64_t id = (int64_t)((r >> 8) % (uint64_t)span) + 1;
+            /* Rows with unchanged cells must exist when updated: they are never deleted. */
+            if (fill_row(c, b, t, stable_id(c, id) ? SL_OP_UPDATE : SL_OP_DELETE, id, k) != 0)
                 return SL_ERROR;
         }
         if ((int64_t)c->api->batch_rows(b) >= c->batch_rows && flush_batch(c, t) != SL_OK)
@@ -381,9 +504,13 @@ static sl_status gen_poll(void *ctx, int timeout_ms)
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     int n = snprintf(pos, sizeof pos, "gen:%lld", (long long)k);
-    if (c->api->commit(c->h, pos, (size_t)n,
-                       (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000) != SL_OK)
+    /* With a rate, the commit happened at its scheduled time, as in a database that does not
+     * wait for its reader: a host that polls late sees the delay as commit-to-durable latency. */
+    int64_t when = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - (int64_t)(late * 1e6);
+    if (commit(c, pos, (size_t)n, when) != SL_OK)
         return SL_ERROR;
+    if (c->durable_calls == 0)
+        c->txns_before_durable++;
     return SL_OK;
 }
 
@@ -400,8 +527,11 @@ static sl_status gen_probe(void *ctx)
     return SL_OK;
 }
 
-static const sl_source_ops ops = {
-    .size = sizeof(sl_source_ops), .poll = gen_poll, .probe = gen_probe};
+static const sl_source_ops ops = {.size = sizeof(sl_source_ops),
+                                  .poll = gen_poll,
+                                  .durable = gen_durable,
+                                  .probe = gen_probe,
+                                  .heartbeat = gen_heartbeat};
 
 static const sl_plugin plugin = {
     SL_PLUGIN_INIT(SL_KIND_SOURCE, "generator", "1.0.0",
@@ -409,6 +539,7 @@ static const sl_plugin plugin = {
     .options = options,
     .create = gen_create,
     .open = gen_open,
+    .close = gen_close,
     .destroy = gen_destroy,
     .source = &ops,
 };
