@@ -35,7 +35,13 @@ flushed() { "$SLUICE" qvd info "$T/out/t.qvd" 2>/dev/null | grep -q "2000001"; }
 expect "and its QVD" wait_for 30 flushed
 peak=$(hwm)
 echo "     peak RSS ${peak} MiB (before the transaction: ${before} MiB; bound ${BOUND} MiB)"
-expect "peak RSS ${peak} MiB stays under ${BOUND} MiB" test "$peak" -lt "$BOUND"
+if ldd "$SLUICE" 2>/dev/null | grep -q libasan; then
+    # AddressSanitizer's shadow memory and quarantine triple the RSS: the bound is a statement
+    # about the normal build, which the same test command runs first.
+    echo "     skipped under AddressSanitizer: the RSS bound (checked in the normal build)"
+else
+    expect "peak RSS ${peak} MiB stays under ${BOUND} MiB" test "$peak" -lt "$BOUND"
+fi
 spilled() { grep -q "spilling streamed transaction" "$T/log"; }
 expect "the streamed transaction spilled to a file" spilled
 expect "no spill file is left behind" test -z "$(ls -A "$T/spill")"
