@@ -203,52 +203,15 @@ static void drain(PGconn *c)
         PQclear(r);
 }
 
-static char *qualified(PGconn *c, const pg_rel *rel)
-{
-    char *a = PQescapeIdentifier(c, rel->ns, strlen(rel->ns));
-    char *b = PQescapeIdentifier(c, rel->name, strlen(rel->name));
-    char *out = NULL;
-    if (a && b) {
-        size_t n = strlen(a) + strlen(b) + 2;
-        out = malloc(n);
-        if (out)
-            snprintf(out, n, "%s.%s", a, b);
-    }
-    PQfreemem(a);
-    PQfreemem(b);
-    return out;
-}
-
 /* COPY ... TO STDOUT (FORMAT binary) of the snapshot's columns, as the initial snapshot does. */
 static int start_copy(pgsrc *s, pg_resnap *rs)
 {
     const pg_rel *rel = &rs->copy;
-    size_t cap = 96 + strlen(rel->ns) * 2 + strlen(rel->name) * 2, len;
-    for (uint32_t i = 0; i < rel->ncols; i++)
-        cap += strlen(rel->cols[i].name) * 2 + 12;
-    char *sql = malloc(cap);
-    char *q = qualified(rs->conn, rel);
-    if (!sql || !q) {
-        free(sql);
-        free(q);
+    char *sql = sl_pg_copy_sql(rs->conn, rel);
+    if (!sql) {
         s->api->set_error(s->h, "postgres: out of memory");
         return -1;
     }
-    int viaselect = rel->relkind == 'p' || rel->ncols == 0;
-    for (uint32_t i = 0; i < rel->ncols; i++)
-        viaselect |= !sl_pg_binary_ok(rel->cols[i].base);
-    len = (size_t)snprintf(sql, cap, viaselect ? "COPY (SELECT " : "COPY %s (", q);
-    for (uint32_t i = 0; i < rel->ncols; i++) {
-        char *c = PQescapeIdentifier(rs->conn, rel->cols[i].name, strlen(rel->cols[i].name));
-        len += (size_t)snprintf(sql + len, cap - len, "%s%s%s", i ? ", " : "", c ? c : "\"\"",
-                                sl_pg_binary_ok(rel->cols[i].base) ? "" : "::text");
-        PQfreemem(c);
-    }
-    if (viaselect)
-        snprintf(sql + len, cap - len, " FROM %s) TO STDOUT (FORMAT binary)", q);
-    else
-        snprintf(sql + len, cap - len, ") TO STDOUT (FORMAT binary)");
-    free(q);
     PGresult *r = PQexec(rs->conn, sql);
     free(sql);
     int ok = PQresultStatus(r) == PGRES_COPY_OUT;

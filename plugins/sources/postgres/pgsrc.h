@@ -140,6 +140,10 @@ typedef struct pgsrc {
 } pgsrc;
 
 /* pgconn.c */
+/* "ns"."name" quoted for SQL (malloc'ed; NULL when out of memory). */
+char *sl_pg_qualified(PGconn *c, const pg_rel *rel);
+/* The COPY ... TO STDOUT (FORMAT binary) statement that reads rel (malloc'ed; NULL: no memory). */
+char *sl_pg_copy_sql(PGconn *c, const pg_rel *rel);
 PGconn *sl_pg_connect(pgsrc *s, int replication, char *err, size_t errlen);
 void sl_pg_errline(const char *msg, char *out, size_t outlen);
 int sl_pg_exec_ok(pgsrc *s, PGconn *c, const char *sql, const char *what);
