@@ -98,60 +98,6 @@ static const sl_optnode *h_opt_node(sl_host *h, const char *name)
     return o ? o->node : NULL;
 }
 
-static sl_opt_type h_node_type(const sl_optnode *n)
-{
-    return n ? n->type : SL_OPT_STRING;
-}
-
-static size_t h_node_len(const sl_optnode *n)
-{
-    return n && (n->type == SL_OPT_LIST || n->type == SL_OPT_MAP) ? n->n : 0;
-}
-
-static const sl_optnode *h_node_item(const sl_optnode *n, size_t i)
-{
-    return n && (n->type == SL_OPT_LIST || n->type == SL_OPT_MAP) && i < n->n ? &n->items[i] : NULL;
-}
-
-static const char *h_node_key(const sl_optnode *n, size_t i)
-{
-    return n && n->type == SL_OPT_MAP && i < n->n ? n->keys[i] : NULL;
-}
-
-static const sl_optnode *h_node_get(const sl_optnode *n, const char *key)
-{
-    if (!n || n->type != SL_OPT_MAP || !key)
-        return NULL;
-    for (size_t i = 0; i < n->n; i++)
-        if (strcmp(n->keys[i], key) == 0)
-            return &n->items[i];
-    return NULL;
-}
-
-static const char *h_node_string(const sl_optnode *n)
-{
-    return n && n->type != SL_OPT_LIST && n->type != SL_OPT_MAP ? n->s : NULL;
-}
-
-static int64_t h_node_int(const sl_optnode *n, int64_t dflt)
-{
-    return n && (n->type == SL_OPT_INT || n->type == SL_OPT_BOOL) ? n->i
-           : n && n->type == SL_OPT_DOUBLE                        ? (int64_t)n->d
-                                                                  : dflt;
-}
-
-static double h_node_double(const sl_optnode *n, double dflt)
-{
-    return n && (n->type == SL_OPT_INT || n->type == SL_OPT_DOUBLE || n->type == SL_OPT_BOOL)
-               ? n->d
-               : dflt;
-}
-
-static int h_node_line(const sl_optnode *n)
-{
-    return n ? n->line : 0;
-}
-
 static struct sl_plugin_metric *metric(sl_host *h, const char *name, int gauge)
 {
     for (size_t i = 0; i < h->nmetrics; i++)
@@ -365,15 +311,15 @@ const sl_host_api sl_host_api_v2 = {
     .opt_list_item = h_opt_list_item,
     .opt_where = h_opt_where,
     .opt_node = h_opt_node,
-    .node_type = h_node_type,
-    .node_len = h_node_len,
-    .node_item = h_node_item,
-    .node_key = h_node_key,
-    .node_get = h_node_get,
-    .node_string = h_node_string,
-    .node_int = h_node_int,
-    .node_double = h_node_double,
-    .node_line = h_node_line,
+    .node_type = sl_optnode_type,
+    .node_len = sl_optnode_len,
+    .node_item = sl_optnode_item,
+    .node_key = sl_optnode_key,
+    .node_get = sl_optnode_get,
+    .node_string = sl_optnode_string,
+    .node_int = sl_optnode_int,
+    .node_double = sl_optnode_double,
+    .node_line = sl_optnode_line,
     .counter_add = h_counter_add,
     .gauge_set = h_gauge_set,
     .malloc = h_malloc,

@@ -3,22 +3,10 @@
 #ifndef SL_JOB_H
 #define SL_JOB_H
 
+#include "optnode.h"
 #include "registry.h"
 
 #include <stdint.h>
-
-/* A parsed option value as a tree (the ABI's sl_optnode): scalars carry text (s) and numbers;
- * LIST has n items; MAP has n keys (sorted) and n items. */
-struct sl_optnode {
-    sl_opt_type type; /* STRING, INT, DOUBLE, BOOL, LIST or MAP */
-    int line;
-    char *s;
-    int64_t i;
-    double d;
-    size_t n;
-    char **keys;
-    struct sl_optnode *items;
-};
 
 typedef struct sl_optval {
     char *name;

@@ -3,6 +3,7 @@
 #define SL_TH_INT_H
 
 #include "batch.h"
+#include "optnode.h"
 #include "registry.h"
 
 #include <pthread.h>
@@ -19,18 +20,6 @@ void th_strv_free(th_strv *s);
 char *th_strdup(const char *s); /* aborts when out of memory */
 void *th_alloc(size_t n);       /* calloc that aborts when out of memory */
 char *th_fmt(const char *fmt, ...) SL_PRINTF(1, 2);
-
-/* An option value as a tree (the ABI's opaque sl_optnode): scalars carry text and numbers,
- * LIST n items, MAP n sorted keys and n items. */
-struct sl_optnode {
-    sl_opt_type type;
-    char *s;
-    int64_t i;
-    double d;
-    size_t n;
-    char **keys;
-    struct sl_optnode *items;
-};
 
 /* Parses an option value (see sl_th_set). NULL with why on a syntax error. */
 sl_optnode *th_node_parse(const char *value, char *why, size_t whylen);
