@@ -4,24 +4,7 @@
 # type (inserts, updates, a key change, deletes, a multi-row transaction, zero dates) are made,
 # and a second `--once` run resumes from the manifest's position, streams them to the end of the
 # binlog and stops; the QVD equals SELECT value for value (compare_select.py).
-set -u
-SLUICE=${SLUICE:-$SL_BUILD_DIR/sluice}
-HERE=$(cd "$(dirname "$0")" && pwd)
-[ -f "${SL_MARIADB_ENV:-}" ] || { echo "skipped: MariaDB fixture not running (SL_MARIADB_ENV)"; exit 77; }
-[ -x "$SLUICE" ] || { echo "skipped: $SLUICE not built"; exit 77; }
-. "$SL_MARIADB_ENV"
-T=$(mktemp -d /tmp/sl-mysql-stream.XXXXXX)
-FAILS=0
-trap '[ $FAILS -eq 0 ] && rm -rf "$T" || echo "kept $T"' EXIT
-expect() {
-    local d=$1; shift
-    if "$@"; then echo "ok   $d"; else echo "FAIL $d"; FAILS=$((FAILS + 1)); fi
-}
-root() { mariadb --no-defaults --default-character-set=utf8mb4 -uroot --socket="$SL_MARIADB_SOCKET" "$@"; }
-cdc() {
-    mariadb --no-defaults --default-character-set=utf8mb4 -h 127.0.0.1 -P "$SL_MARIADB_PORT" \
-        -u "$SL_MARIADB_USER" -p"$SL_MARIADB_PASSWORD" "$@"
-}
+. "$(dirname "$0")/lib.sh" stream
 cd "$T"
 root -e "DROP DATABASE IF EXISTS sl_stream; CREATE DATABASE sl_stream"
 root sl_stream <"$HERE/alltypes.sql" || { echo "FAIL loading alltypes.sql"; exit 1; }
